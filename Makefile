@@ -1,0 +1,38 @@
+# faces: `make` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+FACES_MODEL ?= models/det_2.5g.onnx
+IMAGE ?= faces:latest
+export FACES_MODEL
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test lint clean build-image launch
+
+help: ## Show this list of targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: ## Create .venv, install faces and its test tools, download + verify the model
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps 'insightface==2.1'
+	$(BIN)/faces fetch-model --dest "$(FACES_MODEL)"
+
+run: ## Start the server on http://0.0.0.0:8282 (settings: `$(BIN)/faces serve --help`)
+	$(BIN)/faces serve
+
+test: ## Run the test suite (real model, photos from ../shared/images)
+	$(BIN)/python -m pytest
+
+lint: ## Check the code with ruff
+	$(BIN)/ruff check faces tests
+
+build-image: ## Build the Docker image $(IMAGE)
+	docker build -t $(IMAGE) .
+
+launch: ## Run the Docker image on port 8282 with the model mounted from ./models
+	docker run --rm -p 8282:8282 -v "$(abspath $(dir $(FACES_MODEL))):/models:ro" \
+		-e FACES_MODEL=/models/$(notdir $(FACES_MODEL)) -v faces-data:/data $(IMAGE)
+
+clean: ## Remove the virtualenv and caches (keeps uploads/ and models/)
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,170 @@
+"""SCRFD face detector on onnxruntime + numpy + OpenCV.
+
+Works with InsightFace's SCRFD exports: dynamic or fixed input size, with
+(9 outputs) or without (6 outputs) five-point landmarks, batched or not.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+STRIDES = (8, 16, 32)
+ANCHORS_PER_LOCATION = 2
+INPUT_MEAN = 127.5
+INPUT_STD = 128.0
+
+
+class ModelError(Exception):
+    """The model file is missing, unreadable or not an SCRFD detector."""
+
+
+@dataclass(frozen=True)
+class Face:
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in image pixels
+    score: float
+    landmarks: tuple[tuple[float, float], ...] | None
+
+    def to_json(self) -> dict:
+        return {
+            "box": [round(v, 1) for v in self.box],
+            "score": round(self.score, 4),
+            "landmarks": None if self.landmarks is None
+            else [[round(x, 1), round(y, 1)] for x, y in self.landmarks],
+        }
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> list[int]:
+    """Greedy non-maximum suppression; returns kept indices, best first.
+
+    Areas use the inclusive-pixel convention (+1), as SCRFD's reference does.
+    """
+    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    areas = (x2 - x1 + 1) * (y2 - y1 + 1)
+    order = np.argsort(-scores, kind="stable")
+    keep: list[int] = []
+    while order.size:
+        best, rest = order[0], order[1:]
+        keep.append(int(best))
+        w = np.maximum(0.0, np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]) + 1)
+        h = np.maximum(0.0, np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]) + 1)
+        inter = w * h
+        overlap = inter / (areas[best] + areas[rest] - inter)
+        order = rest[overlap <= threshold]
+    return keep
+
+
+class SCRFD:
+    """Load once, then call :meth:`detect` on BGR uint8 images."""
+
+    def __init__(self, model_path: str | os.PathLike, *, threads: int = 1,
+                 det_size: int = 640) -> None:
+        path = Path(model_path)
+        if not path.is_file():
+            raise ModelError(f"model file not found: {path}")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # errors only
+        try:
+            self.session = ort.InferenceSession(str(path), sess_options=options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelError(f"cannot load model {path}: {exc}") from None
+        self.path = path
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        height, width = inp.shape[2], inp.shape[3]
+        if isinstance(height, int) and isinstance(width, int):
+            self.input_size = (width, height)  # fixed-shape export
+        else:
+            self.input_size = (det_size, det_size)
+        outputs = self.session.get_outputs()
+        if len(outputs) not in (6, 9):
+            raise ModelError(f"{path.name} has {len(outputs)} outputs; an SCRFD model has 6 or 9")
+        expected = [1, 4, 10][: len(outputs) // 3]
+        widths = [o.shape[-1] for o in outputs]
+        if widths != [w for w in expected for _ in STRIDES]:
+            raise ModelError(f"{path.name} does not have SCRFD's outputs (last dims {widths})")
+        self.output_names = [o.name for o in outputs]
+        self.has_landmarks = len(outputs) == 9
+        self._centers: dict[tuple[int, int, int], np.ndarray] = {}
+
+    def detect(self, image: np.ndarray, score_threshold: float = 0.5,
+               nms_threshold: float = 0.4) -> list[Face]:
+        """Faces in a BGR image (H, W, 3, uint8), best score first."""
+        blob, scale = self._letterbox(image)
+        raw = self.session.run(self.output_names, {self.input_name: blob})
+        boxes, scores, landmarks = self._decode(raw, blob.shape[2], blob.shape[3], score_threshold)
+        if not len(scores):
+            return []
+        boxes /= scale
+        if landmarks is not None:
+            landmarks /= scale
+        keep = nms(boxes, scores, nms_threshold)
+        return [
+            Face(
+                box=tuple(float(v) for v in boxes[i]),
+                score=float(scores[i]),
+                landmarks=None if landmarks is None
+                else tuple((float(x), float(y)) for x, y in landmarks[i]),
+            )
+            for i in keep
+        ]
+
+    def _letterbox(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        """Resize keeping aspect ratio into the input, padding right/bottom."""
+        in_w, in_h = self.input_size
+        img_h, img_w = image.shape[:2]
+        if img_h / img_w > in_h / in_w:
+            new_h = in_h
+            new_w = int(new_h / (img_h / img_w))
+        else:
+            new_w = in_w
+            new_h = int(new_w * (img_h / img_w))
+        new_w, new_h = max(new_w, 1), max(new_h, 1)
+        canvas = np.zeros((in_h, in_w, 3), dtype=np.uint8)
+        canvas[:new_h, :new_w] = cv2.resize(image, (new_w, new_h))
+        blob = cv2.dnn.blobFromImage(canvas, 1.0 / INPUT_STD, (in_w, in_h),
+                                     (INPUT_MEAN, INPUT_MEAN, INPUT_MEAN), swapRB=True)
+        return blob, new_h / img_h
+
+    def _anchor_centers(self, rows: int, cols: int, stride: int) -> np.ndarray:
+        key = (rows, cols, stride)
+        centers = self._centers.get(key)
+        if centers is None:
+            ys, xs = np.mgrid[:rows, :cols]
+            grid = np.stack([xs, ys], axis=-1).reshape(-1, 2).astype(np.float32) * stride
+            centers = np.repeat(grid, ANCHORS_PER_LOCATION, axis=0)
+            self._centers[key] = centers
+        return centers
+
+    def _decode(self, raw: list[np.ndarray], in_h: int, in_w: int, threshold: float
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        outputs = [r[0] if r.ndim == 3 else r for r in raw]
+        groups = len(STRIDES)
+        all_boxes, all_scores, all_marks = [], [], []
+        for level, stride in enumerate(STRIDES):
+            scores = outputs[level].reshape(-1)
+            centers = self._anchor_centers(in_h // stride, in_w // stride, stride)
+            hit = np.nonzero(scores >= threshold)[0]
+            if not hit.size:
+                continue
+            dist = outputs[level + groups][hit] * stride
+            c = centers[hit]
+            all_boxes.append(np.concatenate([c - dist[:, :2], c + dist[:, 2:]], axis=1))
+            all_scores.append(scores[hit])
+            if self.has_landmarks:
+                kd = outputs[level + 2 * groups][hit].reshape(-1, 5, 2) * stride
+                all_marks.append(c[:, None, :] + kd)
+        if not all_scores:
+            return np.empty((0, 4), np.float32), np.empty(0, np.float32), None
+        boxes = np.concatenate(all_boxes).astype(np.float32)
+        scores = np.concatenate(all_scores).astype(np.float32)
+        marks = np.concatenate(all_marks).astype(np.float32) if self.has_landmarks else None
+        return boxes, scores, marks

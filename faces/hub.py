@@ -1,0 +1,36 @@
+"""Broadcast hub: the set of connected browsers and one serialised message
+sent to all of them."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+
+class Client(Protocol):
+    def send(self, text: str) -> None: ...
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.clients: set[Client] = set()
+
+    def join(self, client: Client) -> None:
+        self.clients.add(client)
+
+    def leave(self, client: Client) -> None:
+        self.clients.discard(client)
+
+    def broadcast(self, message: dict) -> int:
+        """Send ``message`` to every client; returns how many were sent to."""
+        text = json.dumps(message, separators=(",", ":"))
+        for client in list(self.clients):
+            try:
+                client.send(text)
+            except Exception:  # one bad client never stops the others
+                log.exception("dropping a WebSocket client after a failed send")
+                self.leave(client)
+        return len(self.clients)

@@ -1,0 +1,97 @@
+"""What a worker process does with one upload: decode, detect, annotate,
+encode. Pure functions of their inputs plus the detector loaded once per
+process by :func:`init_worker`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .annotate import annotate
+from .decode import decode
+from .detector import SCRFD, Face
+
+THUMBNAIL_SIDE = 400
+JPEG_QUALITY = 90
+THUMBNAIL_QUALITY = 82
+
+_detector: SCRFD | None = None  # one per worker process, set by init_worker
+
+
+@dataclass(frozen=True)
+class Options:
+    max_pixels: int
+    score_threshold: float = 0.5
+    nms_threshold: float = 0.4
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A processed photo: metadata and the three re-encoded files."""
+
+    width: int
+    height: int
+    faces: list[dict]
+    extension: str  # ".jpg", or ".png" for images with transparency
+    original: bytes
+    annotated: bytes
+    thumbnail: bytes
+
+
+def init_worker(model_path: str, det_size: int) -> None:
+    """Pool initializer: load the model once in this process."""
+    global _detector
+    cv2.setNumThreads(1)
+    _detector = SCRFD(model_path, threads=1, det_size=det_size)
+
+
+def warm() -> int:
+    """Run one detection so the first real upload is not the slow one."""
+    detect(np.zeros((64, 64, 3), np.uint8), 0.5, 0.4)
+    return os.getpid()
+
+
+def detect(image: np.ndarray, score_threshold: float, nms_threshold: float) -> list[Face]:
+    if _detector is None:
+        raise RuntimeError("worker used before init_worker loaded the model")
+    bgr = image[:, :, :3] if image.shape[2] == 4 else image
+    return _detector.detect(np.ascontiguousarray(bgr), score_threshold, nms_threshold)
+
+
+def encode(image: np.ndarray, extension: str, quality: int = JPEG_QUALITY) -> bytes:
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality] if extension == ".jpg" else \
+        [cv2.IMWRITE_PNG_COMPRESSION, 6]
+    ok, buffer = cv2.imencode(extension, image, params)
+    if not ok:
+        raise RuntimeError(f"could not encode {extension}")
+    return buffer.tobytes()
+
+
+def thumbnail(image: np.ndarray, side: int = THUMBNAIL_SIDE) -> np.ndarray:
+    height, width = image.shape[:2]
+    scale = side / max(height, width)
+    if scale >= 1:
+        return image
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def render(data: bytes, options: Options) -> Rendered:
+    """Process one upload. Raises ImageRejected for a bad image."""
+    image = decode(data, options.max_pixels)
+    faces = detect(image, options.score_threshold, options.nms_threshold)
+    marked = annotate(image, faces)
+    extension = ".png" if image.shape[2] == 4 else ".jpg"
+    return Rendered(
+        width=image.shape[1],
+        height=image.shape[0],
+        faces=[face.to_json() for face in faces],
+        extension=extension,
+        original=encode(image, extension),
+        annotated=encode(marked, extension),
+        thumbnail=encode(thumbnail(marked), extension, THUMBNAIL_QUALITY),
+    )

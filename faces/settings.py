@@ -1,0 +1,130 @@
+"""All configuration in one place: each setting is a command-line flag and an
+environment variable, with a safe default.
+
+Precedence: flag > environment variable > default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_MODEL = Path("models") / "det_2.5g.onnx"
+
+
+def _setting(default: object, env: str, help: str) -> object:
+    return field(default=default, metadata={"env": env, "help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    port: int = _setting(8282, "FACES_PORT", "TCP port to listen on")
+    address: str = _setting("0.0.0.0", "FACES_ADDRESS", "address to bind")
+    data_dir: Path = _setting(Path("uploads"), "FACES_DATA_DIR",
+                              "where photos and the catalogue live")
+    model: Path = _setting(DEFAULT_MODEL, "FACES_MODEL", "SCRFD ONNX model file")
+    workers: int = _setting(0, "FACES_WORKERS", "detector processes (0 = one per CPU core)")
+    max_upload_mb: float = _setting(25.0, "FACES_MAX_UPLOAD_MB",
+                                    "largest accepted upload, in MB")
+    max_pixels: int = _setting(50_000_000, "FACES_MAX_PIXELS",
+                               "largest accepted image, in pixels")
+    score_threshold: float = _setting(0.5, "FACES_SCORE_THRESHOLD",
+                                      "minimum face score (0-1)")
+    nms_threshold: float = _setting(0.4, "FACES_NMS_THRESHOLD",
+                                    "overlap above which boxes merge (0-1)")
+    det_size: int = _setting(640, "FACES_DET_SIZE",
+                             "detector input side in pixels (multiple of 32)")
+    debug: bool = _setting(False, "FACES_DEBUG",
+                           "Tornado debug mode (autoreload; never in production)")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers if self.workers > 0 else (os.cpu_count() or 1)
+
+    def validate(self) -> None:
+        """Raise ValueError with a readable message for an impossible value."""
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port must be 1-65535, not {self.port}")
+        if self.workers < 0:
+            raise ValueError("workers must be 0 (auto) or more")
+        if self.max_upload_mb <= 0:
+            raise ValueError("max upload MB must be positive")
+        if self.max_pixels <= 0:
+            raise ValueError("max pixels must be positive")
+        if not 0.0 < self.score_threshold < 1.0:
+            raise ValueError("score threshold must be between 0 and 1")
+        if not 0.0 < self.nms_threshold < 1.0:
+            raise ValueError("NMS threshold must be between 0 and 1")
+        if self.det_size < 32 or self.det_size % 32:
+            raise ValueError("detector size must be a multiple of 32")
+
+
+def _parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"not a boolean: {text!r}")
+
+
+def _converter(kind: type) -> object:
+    return _parse_bool if kind is bool else kind
+
+
+def _fields() -> list[dataclasses.Field]:
+    return list(dataclasses.fields(Settings))
+
+
+def _field_type(f: dataclasses.Field) -> type:
+    return type(f.default)  # every default is of the setting's own type
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one flag per setting (``--data-dir`` for ``data_dir``)."""
+    for f in _fields():
+        kind = _field_type(f)
+        flag = "--" + f.name.replace("_", "-")
+        helptext = f"{f.metadata['help']} (env {f.metadata['env']}, default {f.default})"
+        if kind is bool:
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
+                                default=None, help=helptext)
+        else:
+            parser.add_argument(flag, dest=f.name, type=_converter(kind), default=None,
+                                metavar=f.name.upper(), help=helptext)
+
+
+def from_sources(args: argparse.Namespace | None = None,
+                 environ: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from parsed flags, then the environment, then defaults."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for f in _fields():
+        flag_value = getattr(args, f.name, None) if args is not None else None
+        if flag_value is not None:
+            values[f.name] = flag_value
+            continue
+        env_value = environ.get(f.metadata["env"])
+        if env_value is not None and env_value != "":
+            try:
+                values[f.name] = _converter(_field_type(f))(env_value)
+            except ValueError as exc:
+                raise ValueError(f"{f.metadata['env']}={env_value!r}: {exc}") from None
+    settings = Settings(**values)
+    settings.validate()
+    return settings
+
+
+def parse(argv: Sequence[str] | None = None,
+          environ: Mapping[str, str] | None = None) -> Settings:
+    parser = argparse.ArgumentParser(prog="faces serve", description="Run the faces server.")
+    add_arguments(parser)
+    return from_sources(parser.parse_args(argv), environ)

@@ -1,0 +1,188 @@
+"""The photo store: files under ``<data_dir>/photos`` written atomically, and
+a SQLite catalogue ``<data_dir>/catalogue.sqlite3`` of what they are.
+
+File writes are safe from any thread. Catalogue calls are meant for one
+thread (the IOLoop's): each is a single short statement.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+URL_PREFIX = "/uploads/"
+ID_LENGTH = 24  # hex characters of the SHA-256 of the uploaded bytes (96 bits)
+ID_PATTERN = re.compile(rf"^[0-9a-f]{{{ID_LENGTH}}}$")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS photos (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    filename TEXT NOT NULL,
+    created TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    faces TEXT NOT NULL,
+    original TEXT NOT NULL,
+    annotated TEXT NOT NULL,
+    thumbnail TEXT NOT NULL
+);
+"""
+COLUMNS = "id, filename, created, width, height, faces, original, annotated, thumbnail"
+
+
+def content_id(data: bytes) -> str:
+    """The photo id: a hash of the uploaded bytes."""
+    return hashlib.sha256(data).hexdigest()[:ID_LENGTH]
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Photo:
+    id: str
+    filename: str
+    created: str
+    width: int
+    height: int
+    faces: list[dict]
+    original: str
+    annotated: str
+    thumbnail: str
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id,
+            "filename": self.filename,
+            "created": self.created,
+            "width": self.width,
+            "height": self.height,
+            "faces": self.faces,
+            "urls": {
+                "annotated": URL_PREFIX + self.annotated,
+                "original": URL_PREFIX + self.original,
+                "thumbnail": URL_PREFIX + self.thumbnail,
+            },
+        }
+
+    @classmethod
+    def from_row(cls, row: tuple) -> Photo:
+        values = list(row)
+        values[5] = json.loads(values[5])
+        return cls(*values)
+
+
+class Store:
+    def __init__(self, data_dir: str | os.PathLike) -> None:
+        self.data_dir = Path(data_dir)
+        self.photos_dir = self.data_dir / "photos"
+        self.tmp_dir = self.data_dir / "tmp"
+        self.photos_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.data_dir / "catalogue.sqlite3", check_same_thread=False,
+                                  isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- files ---------------------------------------------------------------
+
+    def file_names(self, photo_id: str, extension: str) -> dict[str, str]:
+        return {
+            "original": f"{photo_id}{extension}",
+            "annotated": f"{photo_id}.annotated{extension}",
+            "thumbnail": f"{photo_id}.thumb{extension}",
+        }
+
+    def write_file(self, name: str, data: bytes) -> None:
+        """Write ``photos/<name>`` atomically (temp file, fsync, rename).
+
+        An existing file is never replaced: names derive from content.
+        """
+        final = self.photos_dir / name
+        if final.exists():
+            return
+        fd, tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix=name + ".", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def write_files(self, files: dict[str, bytes]) -> None:
+        for name, data in files.items():
+            self.write_file(name, data)
+
+    # -- catalogue -----------------------------------------------------------
+
+    def add(self, photo: Photo) -> bool:
+        """Insert ``photo``; False when a photo with that id already exists."""
+        try:
+            self.db.execute(
+                f"INSERT INTO photos ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (photo.id, photo.filename, photo.created, photo.width, photo.height,
+                 json.dumps(photo.faces, separators=(",", ":")),
+                 photo.original, photo.annotated, photo.thumbnail))
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def get(self, photo_id: str) -> Photo | None:
+        row = self.db.execute(f"SELECT {COLUMNS} FROM photos WHERE id = ?", (photo_id,)).fetchone()
+        return Photo.from_row(row) if row else None
+
+    def _seq(self, photo_id: str) -> int | None:
+        row = self.db.execute("SELECT seq FROM photos WHERE id = ?", (photo_id,)).fetchone()
+        return row[0] if row else None
+
+    def newest(self, limit: int, before: str | None = None) -> list[Photo]:
+        """Up to ``limit`` photos, newest first, older than ``before`` if given.
+
+        An unknown ``before`` id raises KeyError.
+        """
+        if before is None:
+            rows = self.db.execute(
+                f"SELECT {COLUMNS} FROM photos ORDER BY seq DESC LIMIT ?", (limit,))
+        else:
+            seq = self._seq(before)
+            if seq is None:
+                raise KeyError(before)
+            rows = self.db.execute(
+                f"SELECT {COLUMNS} FROM photos WHERE seq < ? ORDER BY seq DESC LIMIT ?",
+                (seq, limit))
+        return [Photo.from_row(r) for r in rows]
+
+    def since(self, after: str | None) -> Iterable[Photo]:
+        """Every photo newer than ``after`` (all if None), oldest first.
+
+        An unknown ``after`` id raises KeyError.
+        """
+        seq = 0
+        if after is not None:
+            found = self._seq(after)
+            if found is None:
+                raise KeyError(after)
+            seq = found
+        rows = self.db.execute(
+            f"SELECT {COLUMNS} FROM photos WHERE seq > ? ORDER BY seq ASC", (seq,)).fetchall()
+        return [Photo.from_row(r) for r in rows]
+
+    def count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM photos").fetchone()[0]
