@@ -136,7 +136,11 @@ class UploadHandlerBase(BaseHandler):
         self._chunks = []
         arguments: dict = {}
         files: dict = {}
-        httputil.parse_body_arguments(content_type, body, arguments, files)
+        try:
+            httputil.parse_body_arguments(content_type, body, arguments, files)
+        except httputil.HTTPInputError:
+            raise ApiError(400, "bad_multipart",
+                           "The upload is not valid multipart/form-data.") from None
         parts = files.get("file", [])
         if not parts:
             raise ApiError(400, "missing_file", "No file was sent: use a form field named 'file'.")

@@ -1,0 +1,244 @@
+"""The server over real HTTP and WebSockets, with the real model in a real
+process pool (tornado.testing, not pytest-tornado)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import pytest
+from tornado.httpclient import HTTPResponse
+from tornado.testing import AsyncHTTPTestCase, gen_test
+from tornado.websocket import websocket_connect
+
+from faces.app import Services, make_app
+from faces.settings import Settings
+from faces.store import Store
+from tests.conftest import photo_bytes
+from tests.helpers import multipart
+
+
+@pytest.fixture(autouse=True)
+def _inject(request, pool, model_path: Path, images: Path, tmp_path: Path) -> None:
+    request.instance.pool = pool
+    request.instance.settings = Settings(data_dir=tmp_path / "data", model=model_path,
+                                         workers=pool.workers)
+
+
+class FacesTestCase(AsyncHTTPTestCase):
+    pool = None
+    settings: Settings
+
+    def setUp(self) -> None:  # the fixture above runs first, so get_app sees it
+        super().setUp()
+
+    def get_app(self):
+        self.services = Services(settings=self.settings, store=Store(self.settings.data_dir),
+                                 pool=self.pool)
+        return make_app(self.services)
+
+    def tearDown(self) -> None:
+        super().tearDown()
+        self.services.store.close()
+
+    async def upload(self, name: str, data: bytes | None = None, path: str = "/api/photos",
+                     **kwargs) -> HTTPResponse:
+        body, content_type = multipart([("file", name, photo_bytes(name) if data is None
+                                         else data)])
+        return await self.http_client.fetch(self.get_url(path), method="POST", body=body,
+                                            headers={"Content-Type": content_type},
+                                            raise_error=False, **kwargs)
+
+    async def ws(self, query: str = ""):
+        return await websocket_connect(f"ws://127.0.0.1:{self.get_http_port()}/ws{query}")
+
+
+class TestUploadAndLive(FacesTestCase):
+    @gen_test(timeout=30)
+    async def test_upload_is_pushed_to_every_open_gallery(self) -> None:
+        first, second = await self.ws(), await self.ws()
+        response = await self.upload("t1.jpg")
+        assert response.code == 201
+        photo = json.loads(response.body)
+        assert response.headers["Location"] == f"/api/photos/{photo['id']}"
+        assert len(photo["faces"]) == 6
+        for client in (first, second):
+            event = json.loads(await asyncio.wait_for(client.read_message(), 10))
+            assert event == {"type": "photo.added", "photo": photo}
+        first.close()
+        second.close()
+
+    @gen_test(timeout=30)
+    async def test_photo_json_and_files(self) -> None:
+        photo = json.loads((await self.upload("two_people.jpg")).body)
+        assert set(photo) == {"id", "filename", "created", "width", "height", "faces", "urls"}
+        assert (photo["filename"], photo["width"], photo["height"]) == ("two_people.jpg",
+                                                                        1126, 661)
+        assert photo["created"].endswith("Z")
+        face = photo["faces"][0]
+        assert len(face["box"]) == 4 and 0.5 <= face["score"] <= 1 and len(face["landmarks"]) == 5
+        for kind, url in photo["urls"].items():
+            assert url.startswith("/uploads/") and photo["id"] in url, kind
+            served = await self.http_client.fetch(self.get_url(url))
+            assert served.headers["Content-Type"] == "image/jpeg"
+            assert "immutable" in served.headers["Cache-Control"]
+            assert served.headers["X-Content-Type-Options"] == "nosniff"
+        again = await self.http_client.fetch(self.get_url(f"/api/photos/{photo['id']}"))
+        assert json.loads(again.body) == photo
+
+    @gen_test(timeout=30)
+    async def test_duplicate_upload_returns_the_same_photo(self) -> None:
+        first = await self.upload("obama_small.jpg")
+        listener = await self.ws()
+        second = await self.upload("obama_small.jpg", path="/api/photos")
+        assert (first.code, second.code) == (201, 200)
+        assert json.loads(first.body) == json.loads(second.body)
+        assert self.services.store.count() == 1
+        with pytest.raises(asyncio.TimeoutError):  # nothing new to announce
+            await asyncio.wait_for(listener.read_message(), 0.5)
+        listener.close()
+
+    @gen_test(timeout=30)
+    async def test_same_filename_different_photos_both_kept(self) -> None:
+        a = await self.upload("photo.jpg", photo_bytes("obama.jpg"))
+        b = await self.upload("photo.jpg", photo_bytes("biden.jpg"))
+        assert (a.code, b.code) == (201, 201)
+        assert json.loads(a.body)["id"] != json.loads(b.body)["id"]
+        assert self.services.store.count() == 2
+
+    @gen_test(timeout=30)
+    async def test_photo_without_faces_is_kept(self) -> None:
+        response = await self.upload("coffee.jpg")
+        assert response.code == 201 and json.loads(response.body)["faces"] == []
+        page = await self.http_client.fetch(self.get_url("/"))
+        assert b"0 faces" in page.body
+
+    @gen_test(timeout=60)
+    async def test_catch_up_with_after(self) -> None:
+        ids = []
+        for name in ("obama_small.jpg", "kit_with_rose.jpg", "coffee.jpg"):
+            ids.append(json.loads((await self.upload(name)).body)["id"])
+        client = await self.ws(f"?after={ids[0]}")
+        replay = [json.loads(await client.read_message()) for _ in range(2)]
+        assert [m["photo"]["id"] for m in replay] == ids[1:]  # oldest first
+        live = await self.upload("astronaut.png")
+        pushed = json.loads(await asyncio.wait_for(client.read_message(), 10))
+        assert pushed["photo"]["id"] == json.loads(live.body)["id"]
+        client.close()
+        everything = await self.ws("?after=")
+        assert [json.loads(await everything.read_message())["photo"]["id"]
+                for _ in range(4)][:3] == ids
+        everything.close()
+        unknown = await self.ws("?after=" + "0" * 24)
+        assert json.loads(await unknown.read_message()) == {"type": "resync"}
+        unknown.close()
+
+    @gen_test(timeout=60)
+    async def test_listing_newest_first_with_pages(self) -> None:
+        ids = [json.loads((await self.upload(n)).body)["id"]
+               for n in ("obama_small.jpg", "coffee.jpg", "astronaut.png")]
+        page = json.loads((await self.http_client.fetch(
+            self.get_url("/api/photos?limit=2"))).body)
+        assert [p["id"] for p in page["photos"]] == ids[::-1][:2]
+        rest = json.loads((await self.http_client.fetch(self.get_url(page["next"]))).body)
+        assert [p["id"] for p in rest["photos"]] == ids[:1] and rest["next"] is None
+        bad = await self.http_client.fetch(self.get_url("/api/photos?limit=0"),
+                                           raise_error=False)
+        assert bad.code == 400 and json.loads(bad.body)["error"]["code"] == "bad_limit"
+
+
+class TestHealth(FacesTestCase):
+    @gen_test(timeout=60)
+    async def test_healthz_answers_while_every_worker_is_busy(self) -> None:
+        workers = self.pool.workers
+        busy = [asyncio.ensure_future(self.pool.run(time.sleep, 2)) for _ in range(workers)]
+        queued = asyncio.ensure_future(self.upload("t1.jpg"))
+        await asyncio.sleep(0.3)
+        answers = []
+        for _ in range(5):
+            response = await self.http_client.fetch(self.get_url("/healthz"))
+            answers.append((response.code, json.loads(response.body)["status"]))
+            page = await self.http_client.fetch(self.get_url("/"))
+            assert page.code == 200
+        assert not any(job.done() for job in busy)  # the workers really were busy
+        assert not queued.done()
+        assert answers == [(200, "ok")] * 5
+        assert (await queued).code == 201
+        await asyncio.gather(*busy)
+
+    def test_healthz_reports_model_and_workers(self) -> None:
+        body = json.loads(self.fetch("/healthz").body)
+        assert body == {"status": "ok", "model": self.settings.model.name,
+                        "workers": self.pool.workers}
+
+
+class TestHealthBeforeWarm(FacesTestCase):
+    def get_app(self):
+        from faces.pool import DetectorPool
+        cold = DetectorPool(self.settings.model, 1, 640, 1000)
+        self.services = Services(settings=self.settings, store=Store(self.settings.data_dir),
+                                 pool=cold)
+        return make_app(self.services)
+
+    def test_503_until_the_pool_is_warm(self) -> None:
+        response = self.fetch("/healthz")
+        assert response.code == 503 and json.loads(response.body)["status"] == "starting"
+
+
+class TestPagesAndErrors(FacesTestCase):
+    def test_gallery_page_has_form_and_empty_state(self) -> None:
+        page = self.fetch("/")
+        assert page.code == 200
+        html = page.body.decode()
+        assert 'action="/upload"' in html and 'enctype="multipart/form-data"' in html
+        assert "No photos yet" in html
+        assert "Content-Security-Policy" in page.headers
+
+    @gen_test(timeout=30)
+    async def test_form_upload_without_javascript(self) -> None:
+        response = await self.upload("kit_with_rose.jpg", path="/upload", follow_redirects=False)
+        assert response.code == 303
+        assert response.headers["Location"].startswith("/?uploaded=")
+        page = await self.http_client.fetch(self.get_url(response.headers["Location"]))
+        html = page.body.decode()
+        assert "Uploaded kit_with_rose.jpg: 2 faces found." in html
+        assert "2 faces</span>" in html
+
+    @gen_test(timeout=30)
+    async def test_form_error_is_shown_in_the_page(self) -> None:
+        response = await self.upload("notes.jpg", b"just some text", path="/upload",
+                                     follow_redirects=False)
+        assert response.code == 415
+        assert b"not a supported image" in response.body
+        assert response.headers["Content-Type"].startswith("text/html")
+
+    @gen_test(timeout=30)
+    async def test_api_errors_are_json(self) -> None:
+        response = await self.upload("notes.jpg", b"just some text")
+        assert response.code == 415
+        assert json.loads(response.body)["error"]["code"] == "unsupported_type"
+        body, content_type = multipart([("other", "a.jpg", photo_bytes("obama_small.jpg"))])
+        missing = await self.http_client.fetch(
+            self.get_url("/api/photos"), method="POST", body=body,
+            headers={"Content-Type": content_type}, raise_error=False)
+        assert missing.code == 400
+        assert json.loads(missing.body)["error"]["code"] == "missing_file"
+        unknown = await self.http_client.fetch(self.get_url("/api/photos/nope"),
+                                               raise_error=False)
+        assert unknown.code == 404 and json.loads(unknown.body)["error"]["code"] == "unknown_photo"
+        assert self.services.store.count() == 0
+        assert list(self.services.store.photos_dir.iterdir()) == []
+
+    @gen_test(timeout=30)
+    async def test_display_name_is_sanitised(self) -> None:
+        response = await self.upload("../../etc/\u202egpj.exe\u200b.jpg",
+                                     photo_bytes("coffee.jpg"))
+        assert json.loads(response.body)["filename"] == "gpj.exe.jpg"
+
+    @gen_test(timeout=30)
+    async def test_malformed_multipart_is_a_400(self) -> None:
+        response = await self.upload("bad\x01name.jpg", photo_bytes("coffee.jpg"))
+        assert response.code == 400
+        assert json.loads(response.body)["error"]["code"] == "bad_multipart"

@@ -1,0 +1,176 @@
+"""The real `faces` command in a subprocess: start-up, shutdown, restart,
+a missing model, and the model download (served from loopback)."""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tornado.websocket import websocket_connect
+
+from tests.conftest import photo_bytes
+from tests.helpers import multipart
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def faces(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "faces", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def get_json(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@contextmanager
+def server(data_dir: Path, model: Path) -> Iterator[tuple[subprocess.Popen, str]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "faces", "serve", "--address", "127.0.0.1", "--port", str(port),
+         "--data-dir", str(data_dir), "--workers", "1", "--model", str(model)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.stdout.read()
+            try:
+                if get_json(base + "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "server did not become healthy"
+            time.sleep(0.1)
+        yield process, base
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def upload(base: str, name: str) -> tuple[int, dict]:
+    body, content_type = multipart([("file", name, photo_bytes(name))])
+    request = urllib.request.Request(base + "/api/photos", data=body, method="POST",
+                                     headers={"Content-Type": content_type})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status, json.loads(response.read())
+
+
+async def ws_close_code(base: str, process: subprocess.Popen) -> int | None:
+    client = await websocket_connect(base.replace("http", "ws") + "/ws")
+    process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(client.read_message(), 15) is None
+    return client.close_code
+
+
+def test_restart_keeps_the_gallery_and_sigterm_is_clean(tmp_path: Path, model_path: Path,
+                                                        images: Path) -> None:
+    data = tmp_path / "data"
+    with server(data, model_path) as (process, base):
+        status, photo = upload(base, "t1.jpg")
+        assert status == 201 and len(photo["faces"]) == 6
+        assert asyncio.run(ws_close_code(base, process)) == 1001  # "going away"
+        assert process.wait(timeout=30) == 0
+        log = process.stdout.read()
+        assert "shutting down" in log and "Traceback" not in log
+    assert not list((data / "tmp").iterdir())
+    with server(data, model_path) as (process, base):
+        status, listing = get_json(base + "/api/photos")
+        assert status == 200 and [p["id"] for p in listing["photos"]] == [photo["id"]]
+        assert listing["photos"][0] == photo
+        with urllib.request.urlopen(base + "/", timeout=10) as page:
+            assert "t1.jpg" in page.read().decode()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+
+
+def test_missing_model_stops_start_up_with_one_clear_line(tmp_path: Path) -> None:
+    result = faces("serve", "--model", str(tmp_path / "nope.onnx"), "--port", str(free_port()))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "nope.onnx" in lines[0] and "FACES_MODEL" in lines[0]
+
+
+def test_bad_setting_is_reported(tmp_path: Path) -> None:
+    result = faces("serve", env={"FACES_SCORE_THRESHOLD": "7"})
+    assert result.returncode == 2 and "score threshold" in result.stderr
+
+
+@contextmanager
+def file_server(payload: bytes) -> Iterator[str]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/buffalo_m.zip"
+    finally:
+        httpd.shutdown()
+
+
+def pack(model: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("buffalo_m/det_2.5g.onnx", model.read_bytes())
+        archive.writestr("buffalo_m/w600k_r50.onnx", b"not needed")
+    return buffer.getvalue()
+
+
+def test_fetch_model_downloads_verifies_and_places(tmp_path: Path, model_path: Path) -> None:
+    dest = tmp_path / "models" / "det_2.5g.onnx"
+    with file_server(pack(model_path)) as url:
+        wrong = faces("fetch-model", "--dest", str(dest), "--url", url, "--sha256", "0" * 64)
+        assert wrong.returncode == 2 and "checksum mismatch" in wrong.stderr
+        assert not dest.exists()
+        result = faces("fetch-model", "--dest", str(dest), "--url", url)
+    assert result.returncode == 0, result.stderr
+    assert dest.read_bytes() == model_path.read_bytes()
+    assert "sha256" in result.stdout and "with landmarks" in result.stdout
+    again = faces("fetch-model", "--dest", str(dest))
+    assert again.returncode == 0 and "already present" in again.stdout
+    assert [p.name for p in dest.parent.iterdir()] == ["det_2.5g.onnx"]  # no temp left
+
+
+def test_fetch_model_offline_names_faces_model(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}/buffalo_m.zip"  # nothing listens there
+    result = faces("fetch-model", "--dest", str(tmp_path / "m.onnx"), "--url", url)
+    assert result.returncode == 2 and "FACES_MODEL" in result.stderr
+
+
+def test_help_for_every_command() -> None:
+    for command in ([], ["serve"], ["fetch-model"]):
+        result = faces(*command, "--help")
+        assert result.returncode == 0 and "usage: faces" in result.stdout
