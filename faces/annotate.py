@@ -29,3 +29,22 @@ def annotate(image: np.ndarray, faces: list[Face]) -> np.ndarray:
             for x, y in face.landmarks:
                 cv2.circle(out, (round(x), round(y)), radius, mark, -1, cv2.LINE_AA)
     return out
+
+
+def blur(image: np.ndarray, faces: list[Face], margin: float = 0.15) -> np.ndarray:
+    """Return a copy with every face pixelated then blurred past recognition."""
+    out = image.copy()
+    height, width = out.shape[:2]
+    for face in faces:
+        x1, y1, x2, y2 = face.box
+        pad_x, pad_y = (x2 - x1) * margin, (y2 - y1) * margin
+        left, top = max(0, int(x1 - pad_x)), max(0, int(y1 - pad_y))
+        right, bottom = min(width, int(x2 + pad_x) + 1), min(height, int(y2 + pad_y) + 1)
+        if right - left < 2 or bottom - top < 2:
+            continue
+        region = out[top:bottom, left:right]
+        blocks = cv2.resize(region, (6, 6), interpolation=cv2.INTER_AREA)
+        coarse = cv2.resize(blocks, (right - left, bottom - top), interpolation=cv2.INTER_NEAREST)
+        kernel = max(3, ((right - left) // 4) | 1)
+        out[top:bottom, left:right] = cv2.GaussianBlur(coarse, (kernel, kernel), 0)
+    return out

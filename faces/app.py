@@ -62,6 +62,8 @@ def make_app(services: Services) -> Application:
             (r"/upload", handlers.UploadFormHandler),
             (r"/api/photos", handlers.PhotosApiHandler),
             (r"/api/photos/([^/]+)", handlers.PhotoApiHandler),
+            (r"/api/detect", handlers.DetectApiHandler),
+            (r"/api/openapi.json", handlers.OpenApiHandler),
             (r"/healthz", handlers.HealthHandler),
             (r"/ws", handlers.GalleryWebSocket),
             (r"/uploads/(.*)", handlers.UploadsHandler, {"path": str(services.store.photos_dir)}),

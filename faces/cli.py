@@ -1,30 +1,121 @@
-"""The ``faces`` command: ``faces serve``, ``faces fetch-model``."""
+"""The ``faces`` command: serve, detect, fetch-model, reindex."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from . import model, settings
 from .detector import ModelError
+from .probe import ImageRejected
+
+
+class Progress:
+    """A one-line progress bar on a terminal; silent otherwise."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
+        self.total = total
+        self.stream = stream
+        self.active = stream.isatty()
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        total = total or self.total
+        if not self.active or total <= 1:
+            return
+        width = 30
+        filled = round(width * done / max(total, 1))
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _config(args: argparse.Namespace) -> settings.Settings:
+    """Settings from flags and environment, with the model checked."""
+    config = settings.from_sources(args)
+    model.verify(config.model)
+    return config
+
+
+def _detect(args: argparse.Namespace) -> int:
+    from . import pipeline
+
+    try:
+        config = _config(args)
+    except (ValueError, ModelError) as exc:
+        print(f"faces: {exc}", file=sys.stderr)
+        return 2
+    pipeline.init_worker(str(config.model), config.det_size)
+    options = pipeline.Options(max_pixels=config.max_pixels,
+                               score_threshold=config.score_threshold,
+                               nms_threshold=config.nms_threshold,
+                               mode="blur" if args.blur else "box")
+    out_dir = Path(args.annotate) if args.annotate else None
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    progress = Progress(len(args.files))
+    failed = 0
+    for done, name in enumerate(args.files, 1):
+        path = Path(name)
+        try:
+            result = pipeline.detect_only(path.read_bytes(), options, out_dir is not None)
+        except (OSError, ImageRejected) as exc:
+            failed += 1
+            print(f"faces: {name}: {exc.strerror if isinstance(exc, OSError) else exc}",
+                  file=sys.stderr)
+            progress(done)
+            continue
+        if out_dir is not None:
+            suffix = ".blurred" if args.blur else ".faces"
+            target = out_dir / f"{path.stem}{suffix}{result.pop('extension')}"
+            target.write_bytes(result.pop("image"))
+            result["annotated"] = str(target)
+        if args.json:
+            print(json.dumps({"file": name, **result}), flush=True)
+        else:
+            count = len(result["faces"])
+            extra = f" -> {result['annotated']}" if "annotated" in result else ""
+            print(f"{name}: {count} face{'' if count == 1 else 's'}{extra}", flush=True)
+        progress(done)
+    return 1 if failed else 0
+
+
+def _reindex(args: argparse.Namespace) -> int:
+    from . import pipeline
+    from .reindex import reindex
+    from .store import Store
+
+    try:
+        config = _config(args)
+    except (ValueError, ModelError) as exc:
+        print(f"faces: {exc}", file=sys.stderr)
+        return 2
+    pipeline.init_worker(str(config.model), config.det_size)
+    store = Store(config.data_dir)
+    options = pipeline.Options(max_pixels=config.max_pixels,
+                               score_threshold=config.score_threshold,
+                               nms_threshold=config.nms_threshold)
+    try:
+        report = reindex(store, options, Progress(0))
+    finally:
+        store.close()
+    print(f"reindexed {config.data_dir}: {report.summary()}")
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        config = settings.from_sources(args)
-    except ValueError as exc:
+        config = _config(args)
+    except (ValueError, ModelError) as exc:
         print(f"faces: {exc}", file=sys.stderr)
         return 2
-    try:
-        info = model.verify(config.model)
-    except ModelError as exc:
-        print(f"faces: {exc}", file=sys.stderr)
-        return 2
-    logging.getLogger(__name__).info("model %s sha256 %s", info.path, info.sha256)
+    logging.getLogger(__name__).info("model %s", config.model)
     asyncio.run(_run_server(config))
     return 0
 
@@ -65,6 +156,27 @@ def build_parser() -> argparse.ArgumentParser:
                                 "environment variable.")
     settings.add_arguments(serve)
     serve.set_defaults(handler=_serve)
+
+    detect = commands.add_parser(
+        "detect", help="find faces in image files, without a server",
+        description="Run the same pipeline as the server on local files. Prints one line "
+        "per file (JSON lines with --json); exits 1 if any file failed.")
+    detect.add_argument("files", nargs="+", metavar="FILE", help="image files")
+    detect.add_argument("--json", action="store_true", help="print one JSON object per file")
+    detect.add_argument("--annotate", metavar="DIR",
+                        help="write a marked copy of each image into DIR")
+    detect.add_argument("--blur", action="store_true",
+                        help="blur faces instead of boxing them (with --annotate)")
+    settings.add_arguments(detect)
+    detect.set_defaults(handler=_detect)
+
+    rebuild = commands.add_parser(
+        "reindex", help="rebuild the catalogue from the files in the data directory",
+        description="Drop catalogue rows whose files are gone and add rows for stored "
+        "photos that have none (from their metadata, or by detecting again). "
+        "Run it while the server is stopped.")
+    settings.add_arguments(rebuild)
+    rebuild.set_defaults(handler=_reindex)
 
     fetch = commands.add_parser("fetch-model", help="download and verify the SCRFD model",
                                 description="Download InsightFace's buffalo_m pack, extract "

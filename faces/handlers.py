@@ -4,6 +4,7 @@ handler (read + validate) -> worker pool -> store -> hub."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from http import HTTPStatus
@@ -13,7 +14,7 @@ from tornado import httputil
 from tornado.web import HTTPError, RequestHandler, StaticFileHandler, stream_request_body
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from . import pipeline
+from . import openapi, pipeline
 from .decode import check_limits
 from .filenames import display_name
 from .pool import PoolUnavailable
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MULTIPART_SLACK = 64 * 1024  # room for multipart headers around the file itself
+THRESHOLD_RANGE = (0.05, 0.95)
 PAGE_SIZE = 48
 MAX_PAGE_SIZE = 200
 
@@ -117,6 +119,7 @@ class UploadHandlerBase(BaseHandler):
         self.request.connection.set_max_body_size(cap)
         self._chunks: list[bytes] = []
         self._received = 0
+        self._fields: dict[str, list[bytes]] = {}
 
     def too_large(self) -> ApiError:
         limit = self.services.settings.max_upload_mb
@@ -149,33 +152,71 @@ class UploadHandlerBase(BaseHandler):
         part = parts[0]
         if len(part.body) > self.services.settings.max_upload_bytes:
             raise self.too_large()
+        self._fields = arguments
         return part.body, display_name(part.filename)
 
-    async def ingest(self) -> tuple[Photo, bool]:
-        """Process the upload; returns the photo and whether it is new."""
+    def option(self, name: str) -> str | None:
+        """An upload option from the query string, else from a form field."""
+        value = self.get_query_argument(name, None)
+        if value is None and name in self._fields:
+            value = self._fields[name][-1].decode("utf-8", "replace")
+        return value
+
+    def upload_options(self) -> pipeline.Options:
+        options = self.services.options
+        mode = self.option("mode") or "box"
+        if mode not in pipeline.MODES:
+            raise ApiError(400, "bad_mode", "mode must be 'box' or 'blur'.")
+        threshold = self.option("threshold")
+        score = options.score_threshold
+        if threshold:
+            low, high = THRESHOLD_RANGE
+            try:
+                score = float(threshold)
+            except ValueError:
+                score = -1.0
+            if not low <= score <= high:
+                raise ApiError(400, "bad_threshold",
+                               f"threshold must be a number from {low} to {high}.")
+        return dataclasses.replace(options, mode=mode, score_threshold=score)
+
+    async def checked_upload(self) -> tuple[bytes, str, pipeline.Options]:
+        """The file, its display name and the options, refused early if bad."""
         data, filename = self.uploaded_file()
-        services = self.services
+        options = self.upload_options()
         try:
-            check_limits(probe(data), services.settings.max_pixels)
+            check_limits(probe(data), options.max_pixels)
         except ImageRejected as exc:
             raise rejected(exc) from None
-        loop = asyncio.get_running_loop()
-        photo_id = await loop.run_in_executor(None, content_id, data)
-        existing = services.store.get(photo_id)
-        if existing is not None:
-            return existing, False
+        return data, filename, options
+
+    async def in_pool(self, fn: Any, *args: Any) -> Any:
         try:
-            rendered = await services.pool.run(pipeline.render, data, services.options)
+            return await self.services.pool.run(fn, *args)
         except ImageRejected as exc:
             raise rejected(exc) from None
         except PoolUnavailable as exc:
             raise ApiError(503, "detector_unavailable",
                            f"{exc}; please try again.", {"Retry-After": "2"}) from None
+
+    async def ingest(self) -> tuple[Photo, bool]:
+        """Process the upload; returns the photo and whether it is new."""
+        data, filename, options = await self.checked_upload()
+        services = self.services
+        default = services.options
+        variant = "" if (options.mode, options.score_threshold) == (
+            default.mode, default.score_threshold) else f"{options.mode}:{options.score_threshold}"
+        loop = asyncio.get_running_loop()
+        photo_id = await loop.run_in_executor(None, content_id, data, variant)
+        existing = services.store.get(photo_id)
+        if existing is not None:
+            return existing, False
+        rendered = await self.in_pool(pipeline.render, data, options)
         names = services.store.file_names(photo_id, rendered.extension)
-        await loop.run_in_executor(None, services.store.write_files, {
-            names[kind]: getattr(rendered, kind) for kind in names})
         photo = Photo(id=photo_id, filename=filename, created=utc_now(), width=rendered.width,
                       height=rendered.height, faces=rendered.faces, **names)
+        await loop.run_in_executor(None, services.store.write_files, {
+            names[kind]: getattr(rendered, kind) for kind in names}, photo)
         if not services.store.add(photo):  # the same bytes finished first elsewhere
             return services.store.get(photo_id), False
         services.hub.broadcast({"type": "photo.added", "photo": photo.to_json()})
@@ -209,11 +250,45 @@ class PhotosApiHandler(UploadHandlerBase):
 
 
 class PhotoApiHandler(BaseHandler):
-    def get(self, photo_id: str) -> None:
+    def find(self, photo_id: str) -> Photo:
         photo = self.services.store.get(photo_id) if ID_PATTERN.match(photo_id) else None
         if photo is None:
             raise ApiError(404, "unknown_photo", "There is no photo with that id.")
-        self.write_json(photo.to_json())
+        return photo
+
+    def get(self, photo_id: str) -> None:
+        self.write_json(self.find(photo_id).to_json())
+
+    async def delete(self, photo_id: str) -> None:
+        services = self.services
+        photo = self.find(photo_id)
+        services.store.delete(photo.id)
+        await asyncio.get_running_loop().run_in_executor(None, services.store.remove_files, photo)
+        services.hub.broadcast({"type": "photo.deleted", "id": photo.id})
+        log.info("deleted %s (%s)", photo.id, photo.filename)
+        self.set_status(204)
+        self.finish()
+
+
+class DetectApiHandler(UploadHandlerBase):
+    """Detect only: nothing is stored or broadcast."""
+
+    async def post(self) -> None:
+        data, _, options = await self.checked_upload()
+        annotate = self.get_query_argument("annotate", "0") in ("1", "true", "yes")
+        result = await self.in_pool(pipeline.detect_only, data, options, annotate)
+        if annotate:
+            kind = "png" if result["extension"] == ".png" else "jpeg"
+            self.set_header("Content-Type", f"image/{kind}")
+            self.set_header("X-Faces-Count", str(len(result["faces"])))
+            self.finish(result["image"])
+        else:
+            self.write_json(result)
+
+
+class OpenApiHandler(BaseHandler):
+    def get(self) -> None:
+        self.write_json(openapi.document())
 
 
 class UploadFormHandler(UploadHandlerBase):

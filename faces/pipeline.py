@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .annotate import annotate
+from .annotate import annotate, blur
 from .decode import decode
 from .detector import SCRFD, Face
 
@@ -22,11 +22,15 @@ THUMBNAIL_QUALITY = 82
 _detector: SCRFD | None = None  # one per worker process, set by init_worker
 
 
+MODES = ("box", "blur")
+
+
 @dataclass(frozen=True)
 class Options:
     max_pixels: int
     score_threshold: float = 0.5
     nms_threshold: float = 0.4
+    mode: str = "box"  # "box": mark faces; "blur": hide them (no unblurred copy is kept)
 
 
 @dataclass(frozen=True)
@@ -80,18 +84,45 @@ def thumbnail(image: np.ndarray, side: int = THUMBNAIL_SIDE) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
+def extension_for(image: np.ndarray) -> str:
+    return ".png" if image.shape[2] == 4 else ".jpg"
+
+
+def analyse(data: bytes, options: Options) -> tuple[np.ndarray, list[Face]]:
+    """Decode and detect. Raises ImageRejected for a bad image."""
+    image = decode(data, options.max_pixels)
+    return image, detect(image, options.score_threshold, options.nms_threshold)
+
+
+def mark(image: np.ndarray, faces: list[Face], mode: str) -> np.ndarray:
+    return blur(image, faces) if mode == "blur" else annotate(image, faces)
+
+
+def detect_only(data: bytes, options: Options, annotated: bool) -> dict:
+    """Faces JSON, plus the marked image's bytes when ``annotated``."""
+    image, faces = analyse(data, options)
+    result: dict = {"width": image.shape[1], "height": image.shape[0],
+                    "faces": [face.to_json() for face in faces]}
+    if annotated:
+        extension = extension_for(image)
+        result["image"] = encode(mark(image, faces, options.mode), extension)
+        result["extension"] = extension
+    return result
+
+
 def render(data: bytes, options: Options) -> Rendered:
     """Process one upload. Raises ImageRejected for a bad image."""
-    image = decode(data, options.max_pixels)
-    faces = detect(image, options.score_threshold, options.nms_threshold)
-    marked = annotate(image, faces)
-    extension = ".png" if image.shape[2] == 4 else ".jpg"
+    image, faces = analyse(data, options)
+    marked = mark(image, faces, options.mode)
+    if options.mode == "blur":
+        image = marked  # never keep the unblurred pixels
+    extension = extension_for(image)
     return Rendered(
         width=image.shape[1],
         height=image.shape[0],
         faces=[face.to_json() for face in faces],
         extension=extension,
-        original=encode(image, extension),
-        annotated=encode(marked, extension),
+        original=(original := encode(image, extension)),
+        annotated=original if marked is image else encode(marked, extension),
         thumbnail=encode(thumbnail(marked), extension, THUMBNAIL_QUALITY),
     )

@@ -7,6 +7,7 @@ thread (the IOLoop's): each is a single short statement.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -39,9 +40,13 @@ CREATE TABLE IF NOT EXISTS photos (
 COLUMNS = "id, filename, created, width, height, faces, original, annotated, thumbnail"
 
 
-def content_id(data: bytes) -> str:
-    """The photo id: a hash of the uploaded bytes."""
-    return hashlib.sha256(data).hexdigest()[:ID_LENGTH]
+def content_id(data: bytes, variant: str = "") -> str:
+    """The photo id: a hash of the uploaded bytes (and of non-default
+    processing options, so a blurred copy is a different photo)."""
+    digest = hashlib.sha256(data)
+    if variant:
+        digest.update(b"\0" + variant.encode())
+    return digest.hexdigest()[:ID_LENGTH]
 
 
 def utc_now() -> str:
@@ -59,6 +64,13 @@ class Photo:
     original: str
     annotated: str
     thumbnail: str
+
+    def record(self) -> dict:
+        """Every field, as stored in the catalogue and the metadata sidecar."""
+        return dataclasses.asdict(self)
+
+    def files(self) -> list[str]:
+        return [self.original, self.annotated, self.thumbnail]
 
     def to_json(self) -> dict:
         return {
@@ -86,9 +98,12 @@ class Store:
     def __init__(self, data_dir: str | os.PathLike) -> None:
         self.data_dir = Path(data_dir)
         self.photos_dir = self.data_dir / "photos"
+        self.meta_dir = self.data_dir / "meta"  # one JSON per photo, for `faces reindex`
         self.tmp_dir = self.data_dir / "tmp"
-        self.photos_dir.mkdir(parents=True, exist_ok=True)
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        for folder in (self.photos_dir, self.meta_dir, self.tmp_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        for leftover in self.tmp_dir.glob("*.part"):  # from a crash mid-write
+            leftover.unlink(missing_ok=True)
         self.db = sqlite3.connect(self.data_dir / "catalogue.sqlite3", check_same_thread=False,
                                   isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -107,12 +122,12 @@ class Store:
             "thumbnail": f"{photo_id}.thumb{extension}",
         }
 
-    def write_file(self, name: str, data: bytes) -> None:
+    def write_file(self, name: str, data: bytes, folder: Path | None = None) -> None:
         """Write ``photos/<name>`` atomically (temp file, fsync, rename).
 
         An existing file is never replaced: names derive from content.
         """
-        final = self.photos_dir / name
+        final = (folder or self.photos_dir) / name
         if final.exists():
             return
         fd, tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix=name + ".", suffix=".part")
@@ -126,9 +141,24 @@ class Store:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def write_files(self, files: dict[str, bytes]) -> None:
+    def write_files(self, files: dict[str, bytes], photo: Photo | None = None) -> None:
+        """Write the image files, then the photo's metadata sidecar."""
         for name, data in files.items():
             self.write_file(name, data)
+        if photo is not None:
+            self.write_file(f"{photo.id}.json", json.dumps(photo.record()).encode(),
+                            self.meta_dir)
+
+    def remove_files(self, photo: Photo) -> None:
+        for name in photo.files():
+            (self.photos_dir / name).unlink(missing_ok=True)
+        (self.meta_dir / f"{photo.id}.json").unlink(missing_ok=True)
+
+    def read_sidecar(self, photo_id: str) -> Photo | None:
+        try:
+            return Photo(**json.loads((self.meta_dir / f"{photo_id}.json").read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
 
     # -- catalogue -----------------------------------------------------------
 
@@ -143,6 +173,16 @@ class Store:
         except sqlite3.IntegrityError:
             return False
         return True
+
+    def delete(self, photo_id: str) -> Photo | None:
+        """Remove the catalogue row; returns the photo it described, if any."""
+        photo = self.get(photo_id)
+        if photo is not None:
+            self.db.execute("DELETE FROM photos WHERE id = ?", (photo_id,))
+        return photo
+
+    def all_ids(self) -> set[str]:
+        return {row[0] for row in self.db.execute("SELECT id FROM photos")}
 
     def get(self, photo_id: str) -> Photo | None:
         row = self.db.execute(f"SELECT {COLUMNS} FROM photos WHERE id = ?", (photo_id,)).fetchone()

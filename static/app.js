@@ -50,6 +50,16 @@ function addPhoto(photo) {
   empty.hidden = true;
 }
 
+function removePhoto(id) {
+  const item = document.getElementById(`photo-${id}`);
+  if (!item) return;
+  item.remove();
+  const count = Math.max(0, Number(total.textContent) - 1);
+  total.textContent = count;
+  total.nextSibling.textContent = count === 1 ? " photo" : " photos";
+  empty.hidden = count > 0;
+}
+
 // --- live updates -----------------------------------------------------------
 
 let retry = 0;
@@ -64,6 +74,7 @@ function connect() {
   socket.onmessage = (event) => {
     const message = JSON.parse(event.data);
     if (message.type === "photo.added") addPhoto(message.photo);
+    else if (message.type === "photo.deleted") removePhoto(message.id);
     else if (message.type === "resync") location.reload();
   };
   socket.onclose = () => {

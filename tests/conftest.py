@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from faces.pool import DetectorPool
+from faces.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -80,3 +81,17 @@ def pool(model_path: Path):
     asyncio.run(detector_pool.start())
     yield detector_pool
     detector_pool.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _server_settings(request, tmp_path: Path) -> None:
+    """Give FacesTestCase tests the shared pool and a fresh data directory
+    (runs before unittest's setUp, so get_app sees them)."""
+    from tests.server import FacesTestCase
+
+    if isinstance(request.instance, FacesTestCase):
+        shared_pool = request.getfixturevalue("pool")
+        request.getfixturevalue("images")
+        request.instance.pool = shared_pool
+        request.instance.settings = Settings(data_dir=tmp_path / "data", model=MODEL,
+                                             workers=shared_pool.workers)

@@ -6,53 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from pathlib import Path
 
 import pytest
-from tornado.httpclient import HTTPResponse
-from tornado.testing import AsyncHTTPTestCase, gen_test
-from tornado.websocket import websocket_connect
+from tornado.testing import gen_test
 
 from faces.app import Services, make_app
-from faces.settings import Settings
 from faces.store import Store
 from tests.conftest import photo_bytes
 from tests.helpers import multipart
-
-
-@pytest.fixture(autouse=True)
-def _inject(request, pool, model_path: Path, images: Path, tmp_path: Path) -> None:
-    request.instance.pool = pool
-    request.instance.settings = Settings(data_dir=tmp_path / "data", model=model_path,
-                                         workers=pool.workers)
-
-
-class FacesTestCase(AsyncHTTPTestCase):
-    pool = None
-    settings: Settings
-
-    def setUp(self) -> None:  # the fixture above runs first, so get_app sees it
-        super().setUp()
-
-    def get_app(self):
-        self.services = Services(settings=self.settings, store=Store(self.settings.data_dir),
-                                 pool=self.pool)
-        return make_app(self.services)
-
-    def tearDown(self) -> None:
-        super().tearDown()
-        self.services.store.close()
-
-    async def upload(self, name: str, data: bytes | None = None, path: str = "/api/photos",
-                     **kwargs) -> HTTPResponse:
-        body, content_type = multipart([("file", name, photo_bytes(name) if data is None
-                                         else data)])
-        return await self.http_client.fetch(self.get_url(path), method="POST", body=body,
-                                            headers={"Content-Type": content_type},
-                                            raise_error=False, **kwargs)
-
-    async def ws(self, query: str = ""):
-        return await websocket_connect(f"ws://127.0.0.1:{self.get_http_port()}/ws{query}")
+from tests.server import FacesTestCase
 
 
 class TestUploadAndLive(FacesTestCase):

@@ -171,6 +171,6 @@ def test_fetch_model_offline_names_faces_model(tmp_path: Path) -> None:
 
 
 def test_help_for_every_command() -> None:
-    for command in ([], ["serve"], ["fetch-model"]):
+    for command in ([], ["serve"], ["fetch-model"], ["detect"], ["reindex"]):
         result = faces(*command, "--help")
         assert result.returncode == 0 and "usage: faces" in result.stdout

@@ -1,0 +1,232 @@
+"""The OpenAPI 3.1 description of the HTTP API, written by hand and kept
+true by tests that validate real responses against it."""
+
+from __future__ import annotations
+
+from . import __version__
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict:
+    return _json(_ref("Error"), description)
+
+
+_ID = {"type": "string", "pattern": "^[0-9a-f]{24}$"}
+_UPLOAD_BODY = {
+    "required": True,
+    "content": {"multipart/form-data": {"schema": {
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": {"type": "string", "contentMediaType": "application/octet-stream",
+                     "description": "JPEG, PNG, WebP, BMP, TIFF or GIF (first frame)"},
+            "mode": {"type": "string", "enum": ["box", "blur"]},
+            "threshold": {"type": "number", "minimum": 0.05, "maximum": 0.95},
+        },
+    }}},
+}
+_OPTION_PARAMETERS = [
+    {"name": "mode", "in": "query", "required": False,
+     "description": "box: mark faces (default); blur: hide them (no unblurred copy is kept)",
+     "schema": {"type": "string", "enum": ["box", "blur"]}},
+    {"name": "threshold", "in": "query", "required": False,
+     "description": "minimum face score for this upload",
+     "schema": {"type": "number", "minimum": 0.05, "maximum": 0.95}},
+]
+_UPLOAD_ERRORS = {
+    "400": _error("missing or extra file field, malformed body, bad option"),
+    "413": _error("file larger than the upload limit, or image over the pixel limit"),
+    "415": _error("not a supported image type, or not multipart/form-data"),
+    "422": _error("a damaged or truncated image"),
+    "503": _error("the detector is restarting; retry after the Retry-After seconds"),
+}
+
+SCHEMAS = {
+    "Face": {
+        "type": "object",
+        "required": ["box", "score", "landmarks"],
+        "additionalProperties": False,
+        "properties": {
+            "box": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4,
+                    "description": "[x1, y1, x2, y2] in pixels of the upright image"},
+            "score": {"type": "number", "minimum": 0, "maximum": 1},
+            "landmarks": {
+                "oneOf": [
+                    {"type": "null"},
+                    {"type": "array", "minItems": 5, "maxItems": 5, "items": {
+                        "type": "array", "items": {"type": "number"},
+                        "minItems": 2, "maxItems": 2}},
+                ],
+                "description": "eyes, nose tip, mouth corners; null for models without them",
+            },
+        },
+    },
+    "Photo": {
+        "type": "object",
+        "required": ["id", "filename", "created", "width", "height", "faces", "urls"],
+        "additionalProperties": False,
+        "properties": {
+            "id": _ID,
+            "filename": {"type": "string", "description": "sanitised, for display only"},
+            "created": {"type": "string", "format": "date-time"},
+            "width": {"type": "integer", "minimum": 1},
+            "height": {"type": "integer", "minimum": 1},
+            "faces": {"type": "array", "items": _ref("Face")},
+            "urls": {
+                "type": "object",
+                "required": ["annotated", "original", "thumbnail"],
+                "additionalProperties": False,
+                "properties": {k: {"type": "string", "pattern": "^/uploads/"}
+                               for k in ("annotated", "original", "thumbnail")},
+            },
+        },
+    },
+    "PhotoList": {
+        "type": "object",
+        "required": ["photos", "next"],
+        "additionalProperties": False,
+        "properties": {
+            "photos": {"type": "array", "items": _ref("Photo")},
+            "next": {"type": ["string", "null"], "description": "URL of the next (older) page"},
+        },
+    },
+    "Detection": {
+        "type": "object",
+        "required": ["width", "height", "faces"],
+        "additionalProperties": False,
+        "properties": {
+            "width": {"type": "integer", "minimum": 1},
+            "height": {"type": "integer", "minimum": 1},
+            "faces": {"type": "array", "items": _ref("Face")},
+        },
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ok", "starting"]},
+            "model": {"type": "string"},
+            "workers": {"type": "integer", "minimum": 1},
+        },
+    },
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "additionalProperties": False,
+        "properties": {"error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "additionalProperties": False,
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }},
+    },
+}
+
+PATHS = {
+    "/api/photos": {
+        "get": {
+            "summary": "List photos, newest first",
+            "operationId": "listPhotos",
+            "parameters": [
+                {"name": "before", "in": "query", "required": False, "schema": _ID,
+                 "description": "only photos older than this one"},
+                {"name": "limit", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 48}},
+            ],
+            "responses": {
+                "200": _json(_ref("PhotoList"), "a page of photos"),
+                "400": _error("bad limit"),
+                "404": _error("unknown 'before' id"),
+            },
+        },
+        "post": {
+            "summary": "Upload a photo: detect, mark, store and broadcast it",
+            "operationId": "uploadPhoto",
+            "parameters": _OPTION_PARAMETERS,
+            "requestBody": _UPLOAD_BODY,
+            "responses": {
+                "201": _json(_ref("Photo"), "stored; broadcast as photo.added"),
+                "200": _json(_ref("Photo"), "the same bytes were uploaded before"),
+                **_UPLOAD_ERRORS,
+            },
+        },
+    },
+    "/api/photos/{id}": {
+        "parameters": [{"name": "id", "in": "path", "required": True,
+                        "schema": {"type": "string"}}],
+        "get": {
+            "summary": "One photo",
+            "operationId": "getPhoto",
+            "responses": {"200": _json(_ref("Photo"), "the photo"),
+                          "404": _error("no such photo")},
+        },
+        "delete": {
+            "summary": "Delete a photo and its files; broadcast photo.deleted",
+            "operationId": "deletePhoto",
+            "responses": {"204": {"description": "deleted"}, "404": _error("no such photo")},
+        },
+    },
+    "/api/detect": {
+        "post": {
+            "summary": "Detect faces only: nothing is stored or broadcast",
+            "operationId": "detectFaces",
+            "parameters": [
+                *_OPTION_PARAMETERS,
+                {"name": "annotate", "in": "query", "required": False,
+                 "description": "1: answer with the marked image instead of JSON",
+                 "schema": {"type": "string", "enum": ["0", "1"]}},
+            ],
+            "requestBody": _UPLOAD_BODY,
+            "responses": {
+                "200": {
+                    "description": "faces JSON, or the marked image with ?annotate=1",
+                    "content": {
+                        "application/json": {"schema": _ref("Detection")},
+                        "image/jpeg": {"schema": {"type": "string",
+                                                  "contentMediaType": "image/jpeg"}},
+                        "image/png": {"schema": {"type": "string",
+                                                 "contentMediaType": "image/png"}},
+                    },
+                },
+                **_UPLOAD_ERRORS,
+            },
+        },
+    },
+    "/healthz": {
+        "get": {
+            "summary": "Ready once every detector worker has loaded the model",
+            "operationId": "health",
+            "responses": {"200": _json(_ref("Health"), "ready"),
+                          "503": _json(_ref("Health"), "starting")},
+        },
+    },
+    "/api/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "operationId": "openapi",
+            "responses": {"200": {"description": "OpenAPI 3.1 document",
+                                  "content": {"application/json": {}}}},
+        },
+    },
+}
+
+
+def document() -> dict:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "faces",
+            "version": __version__,
+            "description": "A self-hosted photo gallery that finds faces. Live events: "
+                           "WebSocket /ws (photo.added, photo.deleted; ?after=<id> replays).",
+        },
+        "paths": PATHS,
+        "components": {"schemas": SCHEMAS},
+    }

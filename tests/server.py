@@ -1,0 +1,40 @@
+"""Base class for tests against the app in-process (tornado.testing)."""
+
+from __future__ import annotations
+
+from tornado.httpclient import HTTPResponse
+from tornado.testing import AsyncHTTPTestCase
+from tornado.websocket import websocket_connect
+
+from faces.app import Services, make_app
+from faces.settings import Settings
+from faces.store import Store
+from tests.conftest import photo_bytes
+from tests.helpers import multipart
+
+
+class FacesTestCase(AsyncHTTPTestCase):
+    pool = None
+    settings: Settings
+
+    def get_app(self):
+        self.services = Services(settings=self.settings, store=Store(self.settings.data_dir),
+                                 pool=self.pool)
+        return make_app(self.services)
+
+    def tearDown(self) -> None:
+        super().tearDown()
+        self.services.store.close()
+
+    async def upload(self, name: str, data: bytes | None = None, path: str = "/api/photos",
+                     **kwargs) -> HTTPResponse:
+        body, content_type = multipart([("file", name, photo_bytes(name) if data is None
+                                         else data)])
+        return await self.http_client.fetch(self.get_url(path), method="POST", body=body,
+                                            headers={"Content-Type": content_type},
+                                            raise_error=False, **kwargs)
+
+    async def ws(self, query: str = ""):
+        return await websocket_connect(f"ws://127.0.0.1:{self.get_http_port()}/ws{query}")
+
+

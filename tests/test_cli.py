@@ -1,0 +1,110 @@
+"""`faces detect` and `faces reindex`, run as the real command."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import cv2
+
+from faces.store import Store
+from tests.test_server_process import faces
+
+
+def test_detect_prints_counts_and_fails_on_bad_files(images: Path, model_path: Path,
+                                                     tmp_path: Path) -> None:
+    junk = tmp_path / "junk.jpg"
+    junk.write_text("<html>not a photo</html>")
+    result = faces("detect", str(images / "t1.jpg"), str(images / "coffee.jpg"), str(junk),
+                   str(tmp_path / "missing.jpg"), "--model", str(model_path))
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [f"{images / 't1.jpg'}: 6 faces",
+                                          f"{images / 'coffee.jpg'}: 0 faces"]
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 2
+    assert "junk.jpg: This is not a supported image" in errors[0]
+    assert "missing.jpg: No such file or directory" in errors[1]
+
+
+def test_detect_json_annotate_and_blur(images: Path, model_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = faces("detect", "--json", "--annotate", str(out), str(images / "two_people.jpg"),
+                   "--model", str(model_path))
+    assert result.returncode == 0, result.stderr
+    line = json.loads(result.stdout)
+    assert line["file"] == str(images / "two_people.jpg") and len(line["faces"]) == 2
+    assert (line["width"], line["height"]) == (1126, 661)
+    assert cv2.imread(line["annotated"]).shape == (661, 1126, 3)
+    blurred = faces("detect", "--blur", "--annotate", str(out), str(images / "two_people.jpg"),
+                    "--model", str(model_path))
+    assert blurred.returncode == 0 and (out / "two_people.blurred.jpg").is_file()
+
+
+def test_detect_without_model_is_a_clear_error(images: Path, tmp_path: Path) -> None:
+    result = faces("detect", str(images / "t1.jpg"), "--model", str(tmp_path / "none.onnx"))
+    assert result.returncode == 2 and "FACES_MODEL" in result.stderr
+
+
+def test_reindex_rebuilds_the_catalogue(images: Path, model_path: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    # Make a gallery of three photos with the real detector, in-process.
+    from faces import pipeline
+    from faces.store import Photo, content_id, utc_now
+
+    pipeline.init_worker(str(model_path), 640)
+    store = Store(data)
+    ids = []
+    for name in ("obama_small.jpg", "kit_with_rose.jpg", "coffee.jpg"):
+        raw = (images / name).read_bytes()
+        rendered = pipeline.render(raw, pipeline.Options(max_pixels=50_000_000))
+        pid = content_id(raw)
+        names = store.file_names(pid, rendered.extension)
+        photo = Photo(id=pid, filename=name, created=utc_now(), width=rendered.width,
+                      height=rendered.height, faces=rendered.faces, **names)
+        store.write_files({names[k]: getattr(rendered, k) for k in names}, photo)
+        store.add(photo)
+        ids.append(pid)
+    before = {p.id: p for p in store.since(None)}
+    store.close()
+    # Lose the catalogue, one photo's files, and another photo's sidecar.
+    (data / "catalogue.sqlite3").unlink()
+    for extra in ("-wal", "-shm"):
+        Path(f"{data / 'catalogue.sqlite3'}{extra}").unlink(missing_ok=True)
+    (data / "meta" / f"{ids[1]}.json").unlink()
+    shutil.rmtree(data / "tmp")
+    result = faces("reindex", "--data-dir", str(data), "--model", str(model_path))
+    assert result.returncode == 0, result.stderr
+    assert "1 re-detected" in result.stdout and "2 restored" in result.stdout
+    store = Store(data)
+    after = {p.id: p for p in store.since(None)}
+    assert set(after) == set(ids)
+    assert after[ids[0]] == before[ids[0]]
+    assert len(after[ids[1]].faces) == 2  # found again on the stored original
+    # Now a row whose files vanished is dropped.
+    for name in after[ids[2]].files():
+        (data / "photos" / name).unlink()
+    store.close()
+    result = faces("reindex", "--data-dir", str(data), "--model", str(model_path))
+    assert "1 dropped" in result.stdout
+    with sqlite3.connect(data / "catalogue.sqlite3") as db:
+        assert db.execute("SELECT COUNT(*) FROM photos").fetchone()[0] == 2
+
+
+def test_progress_bar_only_on_a_terminal() -> None:
+    import io
+
+    from faces.cli import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen, pipe = Terminal(), io.StringIO()
+    for stream in (screen, pipe):
+        bar = Progress(3, stream)
+        for done in (1, 2, 3):
+            bar(done)
+    assert screen.getvalue().endswith("] 3/3\n") and "\r[" in screen.getvalue()
+    assert pipe.getvalue() == ""
