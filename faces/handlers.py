@@ -302,7 +302,12 @@ class UploadFormHandler(UploadHandlerBase):
 class GalleryHandler(BaseHandler):
     def get(self) -> None:
         store = self.services.store
-        photos = store.newest(PAGE_SIZE)
+        before = self.get_argument("before", None)
+        try:
+            photos = store.newest(PAGE_SIZE, before if before and ID_PATTERN.match(before)
+                                  else None)
+        except KeyError:
+            photos = store.newest(PAGE_SIZE)
         uploaded = self.get_argument("uploaded", "")
         notice = None
         if ID_PATTERN.match(uploaded):
@@ -312,7 +317,7 @@ class GalleryHandler(BaseHandler):
                 faces = f"{count} face{'' if count == 1 else 's'}"
                 notice = f"Uploaded {photo.filename}: {faces} found."
         self.render("index.html", photos=photos, notice=notice, total=store.count(),
-                    page_size=PAGE_SIZE)
+                    page_size=PAGE_SIZE, more=len(photos) == PAGE_SIZE)
 
 
 class HealthHandler(BaseHandler):

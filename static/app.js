@@ -12,6 +12,7 @@ const empty = document.getElementById("empty");
 
 const PARALLEL_UPLOADS = 3;
 let newest = gallery.dataset.newest; // "" = empty gallery: replay everything
+const known = new Map(); // id -> photo JSON, for the viewer
 
 const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
@@ -42,6 +43,7 @@ function card(photo) {
 
 function addPhoto(photo) {
   newest = photo.id;
+  known.set(photo.id, photo);
   if (document.getElementById(`photo-${photo.id}`)) return;
   gallery.prepend(card(photo));
   const count = Number(total.textContent) + 1;
@@ -51,6 +53,8 @@ function addPhoto(photo) {
 }
 
 function removePhoto(id) {
+  known.delete(id);
+  if (viewer.open && viewer.dataset.id === id) viewer.close();
   const item = document.getElementById(`photo-${id}`);
   if (!item) return;
   item.remove();
@@ -173,6 +177,123 @@ for (const type of ["dragleave", "drop"]) {
 drop.addEventListener("drop", (event) => {
   event.preventDefault();
   uploadAll(event.dataTransfer.files);
+});
+
+// --- older photos ---------------------------------------------------------
+
+const more = document.getElementById("more");
+const loadMore = document.getElementById("load-more");
+let loading = false;
+
+async function loadOlder() {
+  if (loading || more.hidden) return;
+  loading = true;
+  const last = gallery.lastElementChild;
+  const url = `/api/photos?limit=${gallery.dataset.page}`
+    + (last ? `&before=${encodeURIComponent(last.dataset.id)}` : "");
+  try {
+    const response = await fetch(url);
+    const page = await response.json();
+    if (!response.ok) throw new Error(page.error ? page.error.message : response.statusText);
+    for (const photo of page.photos) {
+      known.set(photo.id, photo);
+      if (!document.getElementById(`photo-${photo.id}`)) gallery.append(card(photo));
+    }
+    more.hidden = !page.next;
+  } catch (error) {
+    loadMore.textContent = `Could not load older photos (${error.message}). Try again`;
+  } finally {
+    loading = false;
+  }
+}
+
+loadMore.addEventListener("click", (event) => {
+  event.preventDefault();
+  loadOlder();
+});
+new IntersectionObserver((entries) => {
+  if (entries.some((entry) => entry.isIntersecting)) loadOlder();
+}, { rootMargin: "600px" }).observe(more);
+
+// --- viewer -----------------------------------------------------------------
+
+const viewer = document.getElementById("viewer");
+const viewerImg = document.getElementById("viewer-img");
+const overlay = document.getElementById("overlay");
+const showMarked = document.getElementById("show-marked");
+const showBoxes = document.getElementById("show-boxes");
+const viewerError = document.getElementById("viewer-error");
+
+function showMode(boxes) {
+  const photo = known.get(viewer.dataset.id);
+  showMarked.setAttribute("aria-pressed", String(!boxes));
+  showBoxes.setAttribute("aria-pressed", String(boxes));
+  viewerImg.src = boxes ? photo.urls.original : photo.urls.annotated;
+  overlay.hidden = !boxes;
+}
+
+function drawBoxes(photo) {
+  overlay.replaceChildren();
+  photo.faces.forEach((face, index) => {
+    const [x1, y1, x2, y2] = face.box;
+    const box = document.createElement("div");
+    box.className = "face";
+    box.tabIndex = 0;
+    box.dataset.score = `score ${face.score.toFixed(2)}`;
+    box.title = `Face ${index + 1}: score ${face.score.toFixed(2)}`;
+    box.setAttribute("aria-label", box.title);
+    box.style.left = `${(100 * x1) / photo.width}%`;
+    box.style.top = `${(100 * y1) / photo.height}%`;
+    box.style.width = `${(100 * (x2 - x1)) / photo.width}%`;
+    box.style.height = `${(100 * (y2 - y1)) / photo.height}%`;
+    overlay.append(box);
+  });
+}
+
+async function openViewer(id) {
+  let photo = known.get(id);
+  if (!photo) {
+    const response = await fetch(`/api/photos/${encodeURIComponent(id)}`);
+    if (!response.ok) return;
+    photo = await response.json();
+    known.set(id, photo);
+  }
+  viewer.dataset.id = id;
+  document.getElementById("viewer-title").textContent = photo.filename;
+  document.getElementById("viewer-info").textContent =
+    `${plural(photo.faces.length, "face")} · ${photo.width}×${photo.height}`;
+  document.getElementById("dl-original").href = photo.urls.original;
+  document.getElementById("dl-marked").href = photo.urls.annotated;
+  viewerImg.alt = `${photo.filename}, ${plural(photo.faces.length, "face")}`;
+  viewerError.textContent = "";
+  drawBoxes(photo);
+  showMode(false);
+  if (!viewer.open) viewer.showModal();
+}
+
+gallery.addEventListener("click", (event) => {
+  const link = event.target.closest("a.thumb");
+  if (!link || event.ctrlKey || event.metaKey || event.shiftKey) return;
+  event.preventDefault();
+  openViewer(link.closest(".card").dataset.id);
+});
+showMarked.addEventListener("click", () => showMode(false));
+showBoxes.addEventListener("click", () => showMode(true));
+document.getElementById("viewer-close").addEventListener("click", () => viewer.close());
+viewer.addEventListener("click", (event) => {
+  if (event.target === viewer) viewer.close(); // a click on the backdrop
+});
+document.getElementById("viewer-delete").addEventListener("click", async () => {
+  const id = viewer.dataset.id;
+  if (!window.confirm("Delete this photo for everyone?")) return;
+  const response = await fetch(`/api/photos/${encodeURIComponent(id)}`, { method: "DELETE" });
+  if (response.ok) {
+    removePhoto(id);
+  } else {
+    const body = await response.json().catch(() => null);
+    viewerError.textContent = body && body.error ? body.error.message
+      : `Could not delete (HTTP ${response.status}).`;
+  }
 });
 
 connect();

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 
 from faces.store import Store
-from tests.test_server_process import faces
+from tests.process import faces
 
 
 def test_detect_prints_counts_and_fails_on_bad_files(images: Path, model_path: Path,

@@ -1,0 +1,172 @@
+"""End-to-end in a real browser: Playwright for Python driving Debian's
+Chromium (/usr/bin/chromium) against a real `faces serve` subprocess.
+
+Screenshots of the key states go to test-artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.process import free_port, server, upload
+
+CHROMIUM = Path(os.environ.get("FACES_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = ROOT / "test-artifacts"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run"]
+EXPECTED = {"t1.jpg": "6 faces", "coffee.jpg": "0 faces", "kit_with_rose.jpg": "2 faces"}
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # `make setup` installs it; under CI its absence is a failure
+    if os.environ.get("CI") == "true":
+        raise
+    pytest.skip("playwright is not installed", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.is_file():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                              args=LAUNCH_ARGS)
+        yield instance
+        instance.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def badges(page) -> dict[str, str]:
+    cards = page.locator("#gallery .card")
+    return {cards.nth(i).locator(".name").inner_text(): cards.nth(i).locator(".badge").inner_text()
+            for i in range(cards.count())}
+
+
+def test_two_galleries_upload_live_restart_and_errors(browser, tmp_path: Path, model_path: Path,
+                                                      images: Path) -> None:
+    data, port = tmp_path / "data", free_port()
+    with server(data, model_path, port) as (process, base):
+        uploader = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        watcher = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        errors: list[str] = []
+        for page in (uploader, watcher):
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(base + "/")
+            expect(page.locator("#live")).to_have_text("Live")
+        expect(watcher.locator("#empty")).to_be_visible()
+        shot(watcher, "01-empty")
+
+        # Three photos through the file chooser; rows show progress then counts.
+        with uploader.expect_file_chooser() as chooser:
+            uploader.click("#file-input")
+        chooser.value.set_files([str(images / name) for name in EXPECTED])
+        rows = uploader.locator("#queue li")
+        expect(rows).to_have_count(3)
+        expect(uploader.locator("#queue li.done")).to_have_count(3, timeout=30_000)
+        for i in range(3):
+            row = rows.nth(i)
+            name = row.locator(".name").inner_text()
+            expect(row.locator(".status")).to_have_text(f"done: {EXPECTED[name]}")
+            assert row.locator("progress").evaluate("bar => bar.value") == 100
+        shot(uploader, "02-uploaded")
+
+        # The other gallery got them live, with the right counts.
+        expect(watcher.locator("#gallery .card")).to_have_count(3, timeout=15_000)
+        assert badges(watcher) == EXPECTED
+        expect(watcher.locator("#total")).to_have_text("3")
+        shot(watcher, "03-live")
+        watcher.reload()
+        expect(watcher.locator("#gallery .card")).to_have_count(3)
+        assert badges(watcher) == EXPECTED
+
+        # Restart the server while the watcher is open; upload during the outage.
+        expect(watcher.locator("#live")).to_have_text("Live")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        expect(watcher.locator("#live")).to_contain_text("Connection lost")
+        shot(watcher, "04-disconnected")
+    with server(data, model_path, port) as (process, base):
+        status, photo = upload(base, "two_people.jpg")
+        assert status == 201
+        card = watcher.locator(f"#photo-{photo['id']}")
+        expect(card).to_be_visible(timeout=45_000)  # reconnects and catches up by itself
+        expect(card.locator(".badge")).to_have_text("2 faces")
+        expect(watcher.locator("#live")).to_have_text("Live")
+        shot(watcher, "05-caught-up")
+
+        # A hostile file gets the server's message in its row.
+        junk = tmp_path / "holiday.jpg"
+        junk.write_text("<script>alert('x')</script>")
+        uploader.reload()
+        uploader.set_input_files("#file-input", str(junk))
+        failed = uploader.locator("#queue li.failed")
+        expect(failed).to_have_count(1)
+        expect(failed.locator(".status")).to_contain_text("This is not a supported image")
+        shot(uploader, "06-error")
+
+        # The viewer: marked copy, boxes drawn by the page with scores, delete live.
+        watcher.locator(f"#photo-{photo['id']} a.thumb").click()
+        viewer = watcher.locator("#viewer")
+        expect(viewer).to_be_visible()
+        expect(watcher.locator("#viewer-img")).to_have_attribute("src", photo["urls"]["annotated"])
+        watcher.click("#show-boxes")
+        expect(watcher.locator("#viewer-img")).to_have_attribute("src", photo["urls"]["original"])
+        boxes = watcher.locator("#overlay .face")
+        expect(boxes).to_have_count(2)
+        boxes.first.hover()
+        assert re.fullmatch(r"Face 1: score 0\.\d\d", boxes.first.get_attribute("title"))
+        shot(watcher, "07-viewer")
+        uploader.locator(f"#photo-{photo['id']} a.thumb").click()
+        uploader.once("dialog", lambda dialog: dialog.accept())
+        uploader.click("#viewer-delete")
+        expect(uploader.locator(f"#photo-{photo['id']}")).to_have_count(0)
+        expect(watcher.locator(f"#photo-{photo['id']}")).to_have_count(0)  # dropped live
+        expect(viewer).to_be_hidden()
+        expect(watcher.locator("#total")).to_have_text("3")
+
+        # Phone width, keyboard: Tab reaches a photo, Enter opens it, Escape closes.
+        phone = browser.new_context(viewport={"width": 390, "height": 844},
+                                    is_mobile=True).new_page()
+        phone.goto(base + "/")
+        expect(phone.locator("#gallery .card")).to_have_count(3)
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390  # nothing wider than the screen
+        shot(phone, "08-phone")
+        phone.locator("#gallery .card a.thumb").first.focus()
+        phone.keyboard.press("Enter")
+        expect(phone.locator("#viewer")).to_be_visible()
+        phone.keyboard.press("Escape")
+        expect(phone.locator("#viewer")).to_be_hidden()
+        assert errors == []
+
+
+def test_plain_form_without_javascript(browser, tmp_path: Path, model_path: Path,
+                                       images: Path) -> None:
+    with server(tmp_path / "data", model_path) as (_, base):
+        page = browser.new_context(java_script_enabled=False).new_page()
+        page.goto(base + "/")
+        page.set_input_files("#file-input", str(images / "obama.jpg"))
+        page.click("button[type=submit]")
+        expect(page.locator(".notice")).to_have_text("Uploaded obama.jpg: 1 face found.")
+        expect(page.locator("#gallery .card .badge")).to_have_text("1 face")
+        shot(page, "09-no-javascript")
+        copy = tmp_path / "x.jpg"
+        shutil.copy(images / "coffee.jpg", copy)
+        copy.write_bytes(copy.read_bytes()[:2000])  # truncated
+        page.goto(base + "/")
+        page.set_input_files("#file-input", str(copy))
+        page.click("button[type=submit]")
+        expect(page.locator(".error")).to_contain_text("incomplete")
