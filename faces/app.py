@@ -12,8 +12,9 @@ from pathlib import Path
 from tornado.httpserver import HTTPServer
 from tornado.web import Application
 
-from . import handlers
+from . import access, handlers
 from .hub import Hub
+from .limits import RateLimiter
 from .pipeline import Options
 from .pool import DetectorPool
 from .settings import Settings
@@ -41,6 +42,11 @@ class Services:
     store: Store
     pool: DetectorPool
     hub: Hub = field(default_factory=Hub)
+    limiter: RateLimiter = field(init=False)
+    inflight: int = 0  # uploads being received or processed
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(self.settings.rate_limit)
 
     @property
     def options(self) -> Options:
@@ -51,7 +57,8 @@ class Services:
     @classmethod
     def create(cls, settings: Settings) -> Services:
         pool = DetectorPool(settings.model, settings.worker_count, settings.det_size,
-                            settings.max_pixels)
+                            settings.max_pixels, timeout=settings.detect_timeout,
+                            max_queue=settings.max_queue)
         return cls(settings=settings, store=Store(settings.data_dir), pool=pool)
 
 
@@ -60,6 +67,8 @@ def make_app(services: Services) -> Application:
         [
             (r"/", handlers.GalleryHandler),
             (r"/upload", handlers.UploadFormHandler),
+            (r"/login", handlers.LoginHandler),
+            (r"/logout", handlers.LogoutHandler),
             (r"/api/photos", handlers.PhotosApiHandler),
             (r"/api/photos/([^/]+)", handlers.PhotoApiHandler),
             (r"/api/detect", handlers.DetectApiHandler),
@@ -69,6 +78,8 @@ def make_app(services: Services) -> Application:
             (r"/uploads/(.*)", handlers.UploadsHandler, {"path": str(services.store.photos_dir)}),
         ],
         services=services,
+        xsrf_cookies=True,
+        cookie_secret=access.load_secret(services.store.data_dir),
         template_path=str(ROOT / "templates"),
         static_path=str(ROOT / "static"),
         websocket_max_message_size=WS_MAX_MESSAGE,
@@ -81,12 +92,36 @@ def make_app(services: Services) -> Application:
 def make_server(app: Application, settings: Settings) -> HTTPServer:
     cap = settings.max_upload_bytes + handlers.MULTIPART_SLACK
     return HTTPServer(app, max_body_size=cap, max_buffer_size=cap,
-                      idle_connection_timeout=60, body_timeout=120, xheaders=False)
+                      idle_connection_timeout=settings.request_timeout,
+                      body_timeout=settings.request_timeout, xheaders=False)
+
+
+def reconcile(store: Store) -> None:
+    """After a crash: drop rows whose files are gone; report files without rows."""
+    dropped = store.drop_missing()
+    if dropped:
+        log.warning("dropped %d catalogue rows whose files are missing", len(dropped))
+    orphans = store.orphans()
+    if orphans:
+        log.warning("%d stored photos have no catalogue row; run `faces reindex` to add them",
+                    len(orphans))
+
+
+async def drain(services: Services, grace: float) -> None:
+    """Wait up to ``grace`` seconds for uploads in flight to finish."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    while services.inflight and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    if services.inflight:
+        log.warning("%d uploads still in flight after %.0fs; stopping anyway",
+                    services.inflight, grace)
 
 
 async def serve(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then stop cleanly."""
     services = Services.create(settings)
+    reconcile(services.store)
     app = make_app(services)
     server = make_server(app, settings)
     server.listen(settings.port, settings.address)
@@ -100,15 +135,15 @@ async def serve(settings: Settings) -> None:
         await services.pool.start()
         log.info("ready: %d photos in the gallery", services.store.count())
         await stop.wait()
-        log.info("shutting down")
+        log.info("shutting down: no new connections; finishing uploads in flight")
     finally:
         server.stop()
         for client in list(services.hub.clients):
             client.close(1001, "server shutting down")
+        await drain(services, SHUTDOWN_GRACE_SECONDS)
         try:
-            await asyncio.wait_for(server.close_all_connections(), SHUTDOWN_GRACE_SECONDS)
+            await asyncio.wait_for(server.close_all_connections(), 2)
         except asyncio.TimeoutError:
-            log.warning("connections still open after %.0fs; closing anyway",
-                        SHUTDOWN_GRACE_SECONDS)
+            log.warning("connections still open; closing anyway")
         services.pool.shutdown()
         services.store.close()

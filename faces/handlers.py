@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
+import hmac
 import json
 import logging
+import math
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from tornado import httputil
+from tornado.iostream import StreamBufferFullError
 from tornado.web import HTTPError, RequestHandler, StaticFileHandler, stream_request_body
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from . import openapi, pipeline
+from . import access, openapi, pipeline
 from .decode import check_limits
 from .filenames import display_name
-from .pool import PoolUnavailable
+from .pool import JobTimeout, PoolBusy, PoolUnavailable
 from .probe import ImageRejected, probe
 from .store import ID_PATTERN, Photo, content_id, utc_now
 
@@ -27,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MULTIPART_SLACK = 64 * 1024  # room for multipart headers around the file itself
+WS_MAX_BUFFER = 4 * 1024 * 1024  # bytes queued for one WebSocket client before it is dropped
 THRESHOLD_RANGE = (0.05, 0.95)
 PAGE_SIZE = 48
 MAX_PAGE_SIZE = 200
@@ -52,20 +57,70 @@ class ApiError(HTTPError):
         self.headers = headers or {}
 
 
+REJECTION_STATUS = {"too_many_pixels": 413, "unsupported_type": 415, "animated_image": 415,
+                    "empty_file": 400}
+DISK_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
+
+
 def rejected(exc: ImageRejected) -> ApiError:
-    status = 413 if exc.code == "too_many_pixels" else 415 if exc.code in (
-        "unsupported_type", "animated_image") else 422
-    return ApiError(status, exc.code, exc.message)
+    return ApiError(REJECTION_STATUS.get(exc.code, 422), exc.code, exc.message)
 
 
-class BaseHandler(RequestHandler):
+class AccessMixin:
+    """Token, login cookie and origin checks, shared by every handler kind."""
+
     @property
     def services(self) -> Services:
         return self.application.settings["services"]
 
+    def can_write(self) -> bool:
+        token = self.services.settings.token
+        if not token:
+            return True
+        header = self.request.headers.get("Authorization", "")
+        if header[:7].lower() == "bearer ":
+            return access.token_matches(header[7:].strip(), token)
+        supplied = self.request.headers.get("X-Faces-Token")
+        if supplied is not None:
+            return access.token_matches(supplied, token)
+        cookie = self.get_signed_cookie(access.COOKIE, max_age_days=access.COOKIE_DAYS)
+        return cookie is not None and hmac.compare_digest(cookie.decode(),
+                                                          access.cookie_value(token))
+
+    def can_view(self) -> bool:
+        return not self.services.settings.private or self.can_write()
+
+    def require_write(self) -> None:
+        if not self.can_write():
+            raise ApiError(401, "unauthorised",
+                           "An access token is needed to upload or delete: log in at /login, "
+                           "or send the header 'Authorization: Bearer <token>'.",
+                           {"WWW-Authenticate": 'Bearer realm="faces"'})
+
+    def require_view(self) -> None:
+        if not self.can_view():
+            raise ApiError(401, "unauthorised",
+                           "This gallery is private: log in at /login, or send the header "
+                           "'Authorization: Bearer <token>'.",
+                           {"WWW-Authenticate": 'Bearer realm="faces"'})
+
+    def origin_ok(self, origin: str | None) -> bool:
+        return origin is None or access.origin_allowed(
+            origin, self.request.host, self.services.settings.origins)
+
+
+class BaseHandler(AccessMixin, RequestHandler):
     def set_default_headers(self) -> None:
         for name, value in SECURITY_HEADERS.items():
             self.set_header(name, value)
+
+    def check_xsrf_cookie(self) -> None:
+        try:
+            super().check_xsrf_cookie()
+        except HTTPError as exc:
+            log.warning("refused a form without a valid XSRF token: %s", exc.log_message)
+            raise ApiError(403, "form_expired", "The form has expired or came from another "
+                           "site. Reload the page and try again.") from None
 
     def write_json(self, payload: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -104,22 +159,59 @@ class BaseHandler(RequestHandler):
             super().log_exception(typ, value, tb)
 
 
+class ApiOriginCheck:
+    """API calls from scripts carry no Origin and need no XSRF token; calls
+    from a browser must come from this site (or an allowed origin)."""
+
+    def check_xsrf_cookie(self) -> None:
+        if not self.origin_ok(self.request.headers.get("Origin")):
+            raise ApiError(403, "cross_origin", "Requests from other sites are not allowed.")
+
+
+def rate_limited(handler: BaseHandler, key: str) -> None:
+    wait = handler.services.limiter.wait_time(f"{key}:{handler.request.remote_ip}")
+    if wait > 0:
+        seconds = math.ceil(wait)
+        raise ApiError(429, "rate_limited",
+                       f"Too many uploads from your address; try again in {seconds} s.",
+                       {"Retry-After": str(seconds)})
+
+
 @stream_request_body
 class UploadHandlerBase(BaseHandler):
     """Reads a multipart upload as it streams in, refusing oversize bodies
     from the headers, before the body is read."""
 
+    _counted = False
+
     def prepare(self) -> None:
         if self.request.method != "POST":
+            self.require_view()
             return
+        self.require_write()
         cap = self.services.settings.max_upload_bytes + MULTIPART_SLACK
         length = self.request.headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > cap:
             raise self.too_large()
+        rate_limited(self, "upload")
         self.request.connection.set_max_body_size(cap)
         self._chunks: list[bytes] = []
         self._received = 0
         self._fields: dict[str, list[bytes]] = {}
+        self.services.inflight += 1  # shutdown waits for these
+        self._counted = True
+
+    def _release(self) -> None:
+        if self._counted:
+            self._counted = False
+            self.services.inflight -= 1
+
+    def on_finish(self) -> None:
+        self._release()
+
+    def on_connection_close(self) -> None:
+        self._release()
+        super().on_connection_close()
 
     def too_large(self) -> ApiError:
         limit = self.services.settings.max_upload_mb
@@ -195,9 +287,30 @@ class UploadHandlerBase(BaseHandler):
             return await self.services.pool.run(fn, *args)
         except ImageRejected as exc:
             raise rejected(exc) from None
+        except PoolBusy:
+            raise ApiError(503, "busy", "The server is busy with other photos; try again "
+                           "in a few seconds.", {"Retry-After": "5"}) from None
+        except JobTimeout as exc:
+            raise ApiError(503, "detector_timeout", f"{exc}; the detector was restarted.",
+                           {"Retry-After": "2"}) from None
         except PoolUnavailable as exc:
             raise ApiError(503, "detector_unavailable",
                            f"{exc}; please try again.", {"Retry-After": "2"}) from None
+
+    async def save(self, photo: Photo, files: dict[str, bytes]) -> None:
+        """Write the photo's files; on a disk error remove what was written."""
+        store = self.services.store
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(None, store.write_files, files, photo)
+        except OSError as exc:
+            await loop.run_in_executor(None, store.remove_files, photo)
+            if exc.errno not in DISK_ERRORS:
+                raise
+            log.error("cannot store %s in %s: %s", photo.id, store.photos_dir, exc)
+            raise ApiError(507, "insufficient_storage",
+                           "The server could not save the photo: its disk is full or "
+                           "not writable.") from None
 
     async def ingest(self) -> tuple[Photo, bool]:
         """Process the upload; returns the photo and whether it is new."""
@@ -215,8 +328,7 @@ class UploadHandlerBase(BaseHandler):
         names = services.store.file_names(photo_id, rendered.extension)
         photo = Photo(id=photo_id, filename=filename, created=utc_now(), width=rendered.width,
                       height=rendered.height, faces=rendered.faces, **names)
-        await loop.run_in_executor(None, services.store.write_files, {
-            names[kind]: getattr(rendered, kind) for kind in names}, photo)
+        await self.save(photo, {names[kind]: getattr(rendered, kind) for kind in names})
         if not services.store.add(photo):  # the same bytes finished first elsewhere
             return services.store.get(photo_id), False
         services.hub.broadcast({"type": "photo.added", "photo": photo.to_json()})
@@ -224,7 +336,7 @@ class UploadHandlerBase(BaseHandler):
         return photo, True
 
 
-class PhotosApiHandler(UploadHandlerBase):
+class PhotosApiHandler(ApiOriginCheck, UploadHandlerBase):
     async def post(self) -> None:
         photo, created = await self.ingest()
         if created:
@@ -249,7 +361,13 @@ class PhotosApiHandler(UploadHandlerBase):
         self.write_json({"photos": [p.to_json() for p in photos], "next": following})
 
 
-class PhotoApiHandler(BaseHandler):
+class PhotoApiHandler(ApiOriginCheck, BaseHandler):
+    def prepare(self) -> None:
+        if self.request.method == "DELETE":
+            self.require_write()
+        else:
+            self.require_view()
+
     def find(self, photo_id: str) -> Photo:
         photo = self.services.store.get(photo_id) if ID_PATTERN.match(photo_id) else None
         if photo is None:
@@ -270,7 +388,7 @@ class PhotoApiHandler(BaseHandler):
         self.finish()
 
 
-class DetectApiHandler(UploadHandlerBase):
+class DetectApiHandler(ApiOriginCheck, UploadHandlerBase):
     """Detect only: nothing is stored or broadcast."""
 
     async def post(self) -> None:
@@ -301,6 +419,9 @@ class UploadFormHandler(UploadHandlerBase):
 
 class GalleryHandler(BaseHandler):
     def get(self) -> None:
+        if not self.can_view():
+            self.redirect("/login")
+            return
         store = self.services.store
         before = self.get_argument("before", None)
         try:
@@ -320,6 +441,37 @@ class GalleryHandler(BaseHandler):
                     page_size=PAGE_SIZE, more=len(photos) == PAGE_SIZE)
 
 
+class LoginHandler(BaseHandler):
+    """A login form for browsers when an access token is set."""
+
+    def get(self) -> None:
+        if not self.services.settings.token:
+            self.redirect("/")
+            return
+        self.render("login.html", error=None)
+
+    def post(self) -> None:
+        token = self.services.settings.token
+        if not token:
+            self.redirect("/")
+            return
+        rate_limited(self, "login")
+        if not access.token_matches(self.get_body_argument("token", ""), token):
+            self.set_status(401)
+            self.render("login.html", error="That token is not right.")
+            return
+        self.set_signed_cookie(access.COOKIE, access.cookie_value(token),
+                               expires_days=access.COOKIE_DAYS, httponly=True,
+                               samesite="Strict", secure=self.request.protocol == "https")
+        self.redirect("/", status=303)
+
+
+class LogoutHandler(BaseHandler):
+    def post(self) -> None:
+        self.clear_cookie(access.COOKIE)
+        self.redirect("/", status=303)
+
+
 class HealthHandler(BaseHandler):
     def get(self) -> None:
         services = self.services
@@ -330,30 +482,46 @@ class HealthHandler(BaseHandler):
                          "workers": services.pool.workers})
 
 
-class UploadsHandler(StaticFileHandler):
-    """Serves stored photos. Their names derive from their content, so they
-    never change and may be cached for a year."""
+class UploadsHandler(AccessMixin, StaticFileHandler):
+    """Serves stored photos: only the files we re-encoded, only as JPEG or PNG.
+    Their names derive from their content, so they never change and may be
+    cached for a year."""
 
     def set_default_headers(self) -> None:
         for name, value in SECURITY_HEADERS.items():
             self.set_header(name, value)
 
+    def prepare(self) -> None:
+        if not self.can_view():
+            raise HTTPError(401)
+
+    def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
+        if not absolute_path.endswith((".jpg", ".png")):
+            raise HTTPError(404)
+        return super().validate_absolute_path(root, absolute_path)
+
     def get_cache_time(self, path: str, modified: Any, mime_type: str) -> int:
         return self.CACHE_MAX_AGE
 
     def set_extra_headers(self, path: str) -> None:
-        self.set_header("Cache-Control", f"public, max-age={self.CACHE_MAX_AGE}, immutable")
+        scope = "private" if self.services.settings.private else "public"
+        self.set_header("Cache-Control", f"{scope}, max-age={self.CACHE_MAX_AGE}, immutable")
 
 
-class GalleryWebSocket(WebSocketHandler):
-    """Pushes ``photo.added`` events. ``/ws?after=<id>`` first replays every
-    photo newer than ``<id>``, oldest first."""
+class GalleryWebSocket(AccessMixin, WebSocketHandler):
+    """Pushes ``photo.added`` and ``photo.deleted`` events. ``/ws?after=<id>``
+    first replays every photo newer than ``<id>``, oldest first."""
 
-    @property
-    def services(self) -> Services:
-        return self.application.settings["services"]
+    def prepare(self) -> None:
+        if not self.can_view():
+            raise HTTPError(401)
+
+    def check_origin(self, origin: str) -> bool:
+        return self.origin_ok(origin)
 
     def open(self) -> None:
+        # A client that stops reading is dropped once this much is queued for it.
+        self.ws_connection.stream.max_write_buffer_size = WS_MAX_BUFFER
         after = self.get_argument("after", None)  # "" replays everything
         hub = self.services.hub
         if after is not None:
@@ -375,6 +543,11 @@ class GalleryWebSocket(WebSocketHandler):
             self.write_message(text)
         except WebSocketClosedError:
             self.services.hub.leave(self)
+        except StreamBufferFullError:
+            log.warning("dropping WebSocket client %s: it is not reading its messages",
+                        self.request.remote_ip)
+            self.services.hub.leave(self)
+            self.ws_connection.stream.close()  # a close frame would not fit either
 
     def on_message(self, message: str | bytes) -> None:
         pass  # the protocol is server-to-client only

@@ -1,5 +1,6 @@
 """The detector process pool: spawn-started workers, each loading the model
-once, warmed before the server reports ready, rebuilt if a worker dies."""
+once, warmed before the server reports ready, with a bounded queue, a time
+limit per job, and rebuilt by itself if a worker dies or hangs."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -21,14 +23,26 @@ class PoolUnavailable(Exception):
     """The pool could not run a job (a worker died, or it is shut down)."""
 
 
+class PoolBusy(PoolUnavailable):
+    """Too many jobs are already waiting."""
+
+
+class JobTimeout(PoolUnavailable):
+    """A job ran past the time limit; its worker was replaced."""
+
+
 class DetectorPool:
     def __init__(self, model_path: str | os.PathLike, workers: int, det_size: int,
-                 max_pixels: int) -> None:
+                 max_pixels: int, timeout: float = 30.0, max_queue: int = 32) -> None:
         self.model_path = str(model_path)
         self.workers = workers
         self.det_size = det_size
         self.max_pixels = max_pixels
+        self.timeout = timeout
+        self.max_queue = max_queue
         self.ready = False
+        self.pending = 0  # jobs running or waiting
+        self.restarts = 0
         self._executor: ProcessPoolExecutor | None = None
 
     def _new_executor(self) -> ProcessPoolExecutor:
@@ -57,22 +71,50 @@ class DetectorPool:
                  ", ".join(str(p) for p in sorted(set(pids))))
         self.ready = True
 
+    def worker_pids(self) -> list[int]:
+        executor = self._executor
+        # ProcessPoolExecutor keeps its processes in a private dict; reading it
+        # is the only way to stop a hung worker.
+        processes = getattr(executor, "_processes", None) or {}
+        return [p.pid for p in list(processes.values()) if p.pid]
+
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run ``fn(*args)`` in a worker; exceptions from ``fn`` propagate."""
+        """Run ``fn(*args)`` in a worker; exceptions from ``fn`` propagate.
+
+        Raises PoolBusy when the queue is full, JobTimeout past the time limit,
+        and PoolUnavailable when a worker died (the pool is rebuilt at once).
+        """
         if self._executor is None:
             raise PoolUnavailable("the detector pool is not running")
+        if self.pending >= self.workers + self.max_queue:
+            raise PoolBusy("the detector is busy")
         executor = self._executor
+        self.pending += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+            future = asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+            return await asyncio.wait_for(future, self.timeout)
+        except asyncio.TimeoutError:
+            log.error("a detection ran past %.0fs; replacing the workers", self.timeout)
+            self._rebuild(executor, kill=True)
+            raise JobTimeout("the photo took too long to process") from None
         except BrokenProcessPool:
             log.error("a detector worker died; rebuilding the pool")
             self._rebuild(executor)
             raise PoolUnavailable("a detector worker stopped unexpectedly") from None
+        finally:
+            self.pending -= 1
 
-    def _rebuild(self, broken: ProcessPoolExecutor) -> None:
+    def _rebuild(self, broken: ProcessPoolExecutor, kill: bool = False) -> None:
         if self._executor is not broken:
             return  # another job already rebuilt it
+        if kill:
+            for pid in self.worker_pids():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         broken.shutdown(wait=False, cancel_futures=True)
+        self.restarts += 1
         self._executor = self._new_executor()
 
     def shutdown(self) -> None:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from . import pipeline
 from .store import ID_LENGTH, Photo, Store
-
-ORIGINAL = re.compile(rf"^([0-9a-f]{{{ID_LENGTH}}})\.(jpg|png)$")
 
 
 @dataclass
@@ -37,15 +34,8 @@ def reindex(store: Store, options: pipeline.Options,
     original is run through the detector again (in this process, which must
     have called :func:`pipeline.init_worker`).
     """
-    report = Report()
-    for photo in store.since(None):
-        if not (store.photos_dir / photo.original).is_file():
-            store.delete(photo.id)
-            store.remove_files(photo)
-            report.dropped.append(photo.id)
-    known = store.all_ids()
-    orphans = sorted(p for p in store.photos_dir.iterdir()
-                     if (m := ORIGINAL.match(p.name)) and m.group(1) not in known)
+    report = Report(dropped=store.drop_missing())
+    orphans = store.orphans()
     found: list[Photo] = []
     for done, path in enumerate(orphans, 1):
         photo_id = path.name[:ID_LENGTH]

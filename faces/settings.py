@@ -38,12 +38,33 @@ class Settings:
                                     "overlap above which boxes merge (0-1)")
     det_size: int = _setting(640, "FACES_DET_SIZE",
                              "detector input side in pixels (multiple of 32)")
+    detect_timeout: float = _setting(30.0, "FACES_DETECT_TIMEOUT",
+                                     "seconds one photo may take in a worker before it is "
+                                     "stopped and replaced")
+    max_queue: int = _setting(32, "FACES_MAX_QUEUE",
+                              "photos that may wait for a free worker; more get 503")
+    request_timeout: float = _setting(60.0, "FACES_REQUEST_TIMEOUT",
+                                      "seconds a client may stall sending a request or idle")
+    rate_limit: int = _setting(120, "FACES_RATE_LIMIT",
+                               "uploads per minute per client address (0 = no limit)")
+    token: str = _setting("", "FACES_TOKEN",
+                          "access token needed to upload and delete (empty = open)")
+    private: bool = _setting(False, "FACES_PRIVATE",
+                             "with a token, viewing needs it too")
+    allowed_origins: str = _setting("", "FACES_ALLOWED_ORIGINS",
+                                    "other origins (comma-separated, e.g. https://a.example) "
+                                    "allowed to use the API and WebSocket from a browser")
     debug: bool = _setting(False, "FACES_DEBUG",
                            "Tornado debug mode (autoreload; never in production)")
 
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def origins(self) -> set[str]:
+        return {o.strip().rstrip("/").lower() for o in self.allowed_origins.split(",")
+                if o.strip()}
 
     @property
     def worker_count(self) -> int:
@@ -65,6 +86,12 @@ class Settings:
             raise ValueError("NMS threshold must be between 0 and 1")
         if self.det_size < 32 or self.det_size % 32:
             raise ValueError("detector size must be a multiple of 32")
+        if self.detect_timeout <= 0 or self.request_timeout <= 0:
+            raise ValueError("timeouts must be positive")
+        if self.max_queue < 0 or self.rate_limit < 0:
+            raise ValueError("max queue and rate limit must be 0 or more")
+        if self.private and not self.token:
+            raise ValueError("private viewing needs a token (FACES_TOKEN)")
 
 
 def _parse_bool(text: str) -> bool:
@@ -93,7 +120,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for f in _fields():
         kind = _field_type(f)
         flag = "--" + f.name.replace("_", "-")
-        helptext = f"{f.metadata['help']} (env {f.metadata['env']}, default {f.default})"
+        shown = f.default if f.default != "" else "none"
+        helptext = f"{f.metadata['help']} (env {f.metadata['env']}, default {shown})"
         if kind is bool:
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
                                 default=None, help=helptext)

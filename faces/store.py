@@ -22,6 +22,7 @@ from pathlib import Path
 URL_PREFIX = "/uploads/"
 ID_LENGTH = 24  # hex characters of the SHA-256 of the uploaded bytes (96 bits)
 ID_PATTERN = re.compile(rf"^[0-9a-f]{{{ID_LENGTH}}}$")
+ORIGINAL_FILE = re.compile(rf"^([0-9a-f]{{{ID_LENGTH}}})\.(jpg|png)$")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS photos (
@@ -183,6 +184,22 @@ class Store:
 
     def all_ids(self) -> set[str]:
         return {row[0] for row in self.db.execute("SELECT id FROM photos")}
+
+    def drop_missing(self) -> list[str]:
+        """Remove rows whose original file is gone (after a crash or by hand)."""
+        dropped = []
+        for photo in self.since(None):
+            if not (self.photos_dir / photo.original).is_file():
+                self.delete(photo.id)
+                self.remove_files(photo)
+                dropped.append(photo.id)
+        return dropped
+
+    def orphans(self) -> list[Path]:
+        """Stored originals that have no catalogue row."""
+        known = self.all_ids()
+        return sorted(p for p in self.photos_dir.iterdir()
+                      if (m := ORIGINAL_FILE.match(p.name)) and m.group(1) not in known)
 
     def get(self, photo_id: str) -> Photo | None:
         row = self.db.execute(f"SELECT {COLUMNS} FROM photos WHERE id = ?", (photo_id,)).fetchone()

@@ -154,30 +154,32 @@ async function uploadAll(files) {
   await Promise.all(Array.from({ length: PARALLEL_UPLOADS }, lane));
 }
 
-input.multiple = true;
-input.required = false;
-form.addEventListener("submit", (event) => {
-  event.preventDefault();
-  if (input.files.length) uploadAll(input.files);
-  form.reset();
-});
-input.addEventListener("change", () => {
-  if (input.files.length) uploadAll(input.files);
-  form.reset();
-});
-for (const type of ["dragenter", "dragover"]) {
-  drop.addEventListener(type, (event) => {
+if (form) { // absent when an access token is needed and we are not logged in
+  input.multiple = true;
+  input.required = false;
+  form.addEventListener("submit", (event) => {
     event.preventDefault();
-    drop.classList.add("over");
+    if (input.files.length) uploadAll(input.files);
+    form.reset();
+  });
+  input.addEventListener("change", () => {
+    if (input.files.length) uploadAll(input.files);
+    form.reset();
+  });
+  for (const type of ["dragenter", "dragover"]) {
+    drop.addEventListener(type, (event) => {
+      event.preventDefault();
+      drop.classList.add("over");
+    });
+  }
+  for (const type of ["dragleave", "drop"]) {
+    drop.addEventListener(type, () => drop.classList.remove("over"));
+  }
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    uploadAll(event.dataTransfer.files);
   });
 }
-for (const type of ["dragleave", "drop"]) {
-  drop.addEventListener(type, () => drop.classList.remove("over"));
-}
-drop.addEventListener("drop", (event) => {
-  event.preventDefault();
-  uploadAll(event.dataTransfer.files);
-});
 
 // --- older photos ---------------------------------------------------------
 
@@ -283,7 +285,9 @@ document.getElementById("viewer-close").addEventListener("click", () => viewer.c
 viewer.addEventListener("click", (event) => {
   if (event.target === viewer) viewer.close(); // a click on the backdrop
 });
-document.getElementById("viewer-delete").addEventListener("click", async () => {
+const deleteButton = document.getElementById("viewer-delete");
+deleteButton.hidden = document.body.dataset.canWrite !== "yes";
+deleteButton.addEventListener("click", async () => {
   const id = viewer.dataset.id;
   if (!window.confirm("Delete this photo for everyone?")) return;
   const response = await fetch(`/api/photos/${encodeURIComponent(id)}`, { method: "DELETE" });

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 from tornado.httpclient import HTTPResponse
 from tornado.testing import AsyncHTTPTestCase
 from tornado.websocket import websocket_connect
@@ -33,6 +36,17 @@ class FacesTestCase(AsyncHTTPTestCase):
         return await self.http_client.fetch(self.get_url(path), method="POST", body=body,
                                             headers={"Content-Type": content_type},
                                             raise_error=False, **kwargs)
+
+    async def form_upload(self, name: str, data: bytes | None = None) -> HTTPResponse:
+        """Upload like the no-JavaScript page does: its form URL and XSRF cookie."""
+        page = await self.http_client.fetch(self.get_url("/"))
+        action = html.unescape(re.search(r'action="(/upload[^"]*)"', page.body.decode())[1])
+        cookie = page.headers["Set-Cookie"].split(";")[0]
+        body, content_type = multipart([("file", name, photo_bytes(name) if data is None
+                                         else data)])
+        return await self.http_client.fetch(
+            self.get_url(action), method="POST", body=body, raise_error=False,
+            follow_redirects=False, headers={"Content-Type": content_type, "Cookie": cookie})
 
     async def ws(self, query: str = ""):
         return await websocket_connect(f"ws://127.0.0.1:{self.get_http_port()}/ws{query}")

@@ -154,13 +154,13 @@ class TestPagesAndErrors(FacesTestCase):
         page = self.fetch("/")
         assert page.code == 200
         html = page.body.decode()
-        assert 'action="/upload"' in html and 'enctype="multipart/form-data"' in html
+        assert 'action="/upload?_xsrf=' in html and 'enctype="multipart/form-data"' in html
         assert "No photos yet" in html
         assert "Content-Security-Policy" in page.headers
 
     @gen_test(timeout=30)
     async def test_form_upload_without_javascript(self) -> None:
-        response = await self.upload("kit_with_rose.jpg", path="/upload", follow_redirects=False)
+        response = await self.form_upload("kit_with_rose.jpg")
         assert response.code == 303
         assert response.headers["Location"].startswith("/?uploaded=")
         page = await self.http_client.fetch(self.get_url(response.headers["Location"]))
@@ -170,11 +170,17 @@ class TestPagesAndErrors(FacesTestCase):
 
     @gen_test(timeout=30)
     async def test_form_error_is_shown_in_the_page(self) -> None:
-        response = await self.upload("notes.jpg", b"just some text", path="/upload",
-                                     follow_redirects=False)
+        response = await self.form_upload("notes.jpg", b"just some text")
         assert response.code == 415
         assert b"not a supported image" in response.body
         assert response.headers["Content-Type"].startswith("text/html")
+
+    @gen_test(timeout=30)
+    async def test_form_needs_its_xsrf_token(self) -> None:
+        response = await self.upload("kit_with_rose.jpg", path="/upload", follow_redirects=False)
+        assert response.code == 403
+        assert b"The form has expired or came from another site" in response.body
+        assert self.services.store.count() == 0
 
     @gen_test(timeout=30)
     async def test_api_errors_are_json(self) -> None:
