@@ -82,6 +82,8 @@ def make_app(services: Services) -> Application:
         cookie_secret=access.load_secret(services.store.data_dir),
         template_path=str(ROOT / "templates"),
         static_path=str(ROOT / "static"),
+        static_handler_class=handlers.AssetsHandler,
+        default_handler_class=handlers.NotFoundHandler,
         websocket_max_message_size=WS_MAX_MESSAGE,
         websocket_ping_interval=30,
         compress_response=True,

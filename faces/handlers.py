@@ -482,6 +482,21 @@ class HealthHandler(BaseHandler):
                          "workers": services.pool.workers})
 
 
+class NotFoundHandler(BaseHandler):
+    """Every unknown URL: a 404 with our headers, as a page or JSON."""
+
+    def prepare(self) -> None:
+        raise ApiError(404, "not_found", "There is nothing at this address.")
+
+
+class AssetsHandler(StaticFileHandler):
+    """static/: the page's own scripts, styles and icon, with our headers."""
+
+    def set_default_headers(self) -> None:
+        for name, value in SECURITY_HEADERS.items():
+            self.set_header(name, value)
+
+
 class UploadsHandler(AccessMixin, StaticFileHandler):
     """Serves stored photos: only the files we re-encoded, only as JPEG or PNG.
     Their names derive from their content, so they never change and may be

@@ -65,8 +65,9 @@ def server(data_dir: Path, model: Path, port: int | None = None,
             process.wait()
 
 
-def upload(base: str, name: str) -> tuple[int, dict]:
-    body, content_type = multipart([("file", name, photo_bytes(name))])
+def upload(base: str, name: str, data: bytes | None = None) -> tuple[int, dict]:
+    body, content_type = multipart([("file", name, photo_bytes(name) if data is None
+                                     else data)])
     request = urllib.request.Request(base + "/api/photos", data=body, method="POST",
                                      headers={"Content-Type": content_type})
     with urllib.request.urlopen(request, timeout=30) as response:

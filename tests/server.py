@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 
@@ -19,8 +20,10 @@ from tests.helpers import multipart
 class FacesTestCase(AsyncHTTPTestCase):
     pool = None
     settings: Settings
+    overrides: dict = {}  # settings a test class changes
 
     def get_app(self):
+        self.settings = dataclasses.replace(self.settings, **self.overrides)
         self.services = Services(settings=self.settings, store=Store(self.settings.data_dir),
                                  pool=self.pool)
         return make_app(self.services)

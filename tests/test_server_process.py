@@ -9,6 +9,7 @@ import io
 import signal
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -16,8 +17,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import cv2
+import numpy as np
 from tornado.websocket import websocket_connect
 
+from tests.conftest import photo_bytes
 from tests.process import faces, free_port, get_json, server, upload
 
 
@@ -45,6 +49,34 @@ def test_restart_keeps_the_gallery_and_sigterm_is_clean(tmp_path: Path, model_pa
         assert listing["photos"][0] == photo
         with urllib.request.urlopen(base + "/", timeout=10) as page:
             assert "t1.jpg" in page.read().decode()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+
+
+def twelve_megapixels() -> bytes:
+    image = cv2.imdecode(np.frombuffer(photo_bytes("obama_and_biden.jpg"), np.uint8),
+                         cv2.IMREAD_COLOR)
+    big = cv2.resize(image, (4000, 3000), interpolation=cv2.INTER_CUBIC)
+    return cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
+
+
+def test_sigterm_finishes_the_upload_in_flight(tmp_path: Path, model_path: Path,
+                                               images: Path) -> None:
+    data = twelve_megapixels()
+    answers: list[tuple[int, dict]] = []
+    with server(tmp_path / "data", model_path) as (process, base):
+        sender = threading.Thread(target=lambda: answers.append(upload(base, "big.jpg", data)))
+        sender.start()
+        time.sleep(0.15)  # the upload is being processed
+        process.send_signal(signal.SIGTERM)
+        sender.join(30)
+        assert process.wait(timeout=30) == 0
+        log = process.stdout.read()
+    assert answers and answers[0][0] == 201, log
+    assert len(answers[0][1]["faces"]) == 3
+    assert "finishing uploads in flight" in log
+    with server(tmp_path / "data", model_path) as (process, base):
+        assert get_json(base + "/api/photos")[1]["photos"][0]["id"] == answers[0][1]["id"]
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
 

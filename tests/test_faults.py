@@ -1,0 +1,182 @@
+"""Faults provoked for real: a killed worker, a job past its time limit, a
+full queue, a full or read-only disk, a slow WebSocket client, and start-up
+after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from tornado.iostream import IOStream
+from tornado.testing import gen_test
+
+from faces import handlers
+from faces.app import reconcile
+from faces.store import Store
+from tests.conftest import photo_bytes
+from tests.server import FacesTestCase
+
+
+class TestWorkerFaults(FacesTestCase):
+    async def occupy_workers(self, seconds: float) -> list[asyncio.Future]:
+        busy = [asyncio.ensure_future(self.pool.run(time.sleep, seconds))
+                for _ in range(self.pool.workers)]
+        await asyncio.sleep(0.3)
+        return busy
+
+    @gen_test(timeout=60)
+    async def test_killed_worker_gives_503_then_the_pool_recovers(self) -> None:
+        busy = await self.occupy_workers(3)
+        upload = asyncio.ensure_future(self.upload("t1.jpg"))
+        await asyncio.sleep(0.2)
+        victim = self.pool.worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        response = await upload
+        assert response.code == 503
+        assert response.headers["Retry-After"]
+        assert json.loads(response.body)["error"]["code"] == "detector_unavailable"
+        await asyncio.gather(*busy, return_exceptions=True)
+        again = await self.upload("t1.jpg")
+        assert again.code == 201 and len(json.loads(again.body)["faces"]) == 6
+        assert victim not in self.pool.worker_pids()
+        assert self.services.store.count() == 1
+
+    @gen_test(timeout=60)
+    async def test_detection_past_the_time_limit_is_stopped(self) -> None:
+        before = set(self.pool.worker_pids())
+        self.pool.timeout = 0.01  # far less than any real detection
+        try:
+            response = await self.upload("t1.jpg")
+        finally:
+            self.pool.timeout = 30.0
+        assert response.code == 503
+        assert json.loads(response.body)["error"]["code"] == "detector_timeout"
+        again = await self.upload("t1.jpg")
+        assert again.code == 201
+        assert not before & set(self.pool.worker_pids())  # every old worker was replaced
+        for pid in before:
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+
+    @gen_test(timeout=60)
+    async def test_full_queue_answers_503_with_retry_after(self) -> None:
+        self.pool.max_queue = 0
+        try:
+            busy = await self.occupy_workers(1.5)
+            response = await self.upload("obama_small.jpg")
+            assert response.code == 503
+            assert response.headers["Retry-After"] == "5"
+            assert json.loads(response.body)["error"]["code"] == "busy"
+            health = await self.http_client.fetch(self.get_url("/healthz"))
+            assert health.code == 200
+            await asyncio.gather(*busy)
+        finally:
+            self.pool.max_queue = 32
+        assert (await self.upload("obama_small.jpg")).code == 201
+
+
+def mount_tmpfs(path: Path, size: str, *options: str) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join([f"size={size}", *options]),
+                             "tmpfs", str(path)], capture_output=True, text=True)
+    if result.returncode:
+        message = f"cannot mount a tmpfs here: {result.stderr.strip()}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+class TestDiskFaults(FacesTestCase):
+    def setUp(self) -> None:
+        self.mount = self.settings.data_dir
+        mount_tmpfs(self.mount, "400k")
+        super().setUp()
+
+    def tearDown(self) -> None:
+        super().tearDown()
+        subprocess.run(["umount", "-R", "-l", str(self.mount)], check=False)
+
+    def files(self) -> list[str]:
+        store = self.services.store
+        return [p.name for d in (store.photos_dir, store.meta_dir, store.tmp_dir)
+                for p in d.iterdir()]
+
+    @gen_test(timeout=30)
+    async def test_full_disk_gives_507_and_leaves_nothing(self) -> None:
+        response = await self.upload("obama_and_biden.jpg")  # ~1 MB of output > 400 KB
+        assert response.code == 507
+        assert json.loads(response.body)["error"]["code"] == "insufficient_storage"
+        assert self.files() == [] and self.services.store.count() == 0
+        small = await self.upload("obama_small.jpg")  # still fits: the server carries on
+        assert small.code == 201
+
+    @gen_test(timeout=30)
+    async def test_read_only_disk_gives_507(self) -> None:
+        # Every file is written in tmp/ first: make that a read-only file system.
+        mount_tmpfs(self.services.store.tmp_dir, "64k", "ro")
+        response = await self.upload("obama_small.jpg")
+        assert response.code == 507
+        assert self.services.store.count() == 0
+        assert (await self.http_client.fetch(self.get_url("/healthz"))).code == 200
+
+
+class TestSlowWebSocketClient(FacesTestCase):
+    @gen_test(timeout=60)
+    async def test_a_client_that_never_reads_is_dropped_and_delays_nobody(self) -> None:
+        handlers.WS_MAX_BUFFER, saved = 256 * 1024, handlers.WS_MAX_BUFFER
+        try:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            stalled = IOStream(sock)
+            await stalled.connect(("127.0.0.1", self.get_http_port()))
+            await stalled.write(
+                b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                b"Sec-WebSocket-Version: 13\r\n\r\n")
+            await stalled.read_until(b"\r\n\r\n")  # handshake done; now it never reads
+            healthy = await self.ws()
+            hub = self.services.hub
+            assert len(hub.clients) == 2
+            payload = {"type": "test", "blob": "x" * 200_000}
+            loop = asyncio.get_running_loop()
+            for n in range(60):  # 12 MB to each client
+                started = loop.time()
+                hub.broadcast({**payload, "n": n})
+                assert loop.time() - started < 0.5  # a broadcast never waits for a client
+                message = json.loads(await asyncio.wait_for(healthy.read_message(), 5))
+                assert message["n"] == n
+            assert len(hub.clients) == 1  # the stalled one was dropped
+            healthy.close()
+            stalled.close()
+        finally:
+            handlers.WS_MAX_BUFFER = saved
+
+
+def test_start_up_after_a_crash_reconciles(tmp_path: Path, caplog) -> None:
+    store = Store(tmp_path)
+    (store.tmp_dir / "abc.jpg.123.part").write_bytes(b"half a file")
+    from tests.test_store import photo
+
+    kept, lost = photo(1), photo(2)
+    for item in (kept, lost):
+        store.add(item)
+    for name in kept.files():
+        (store.photos_dir / name).write_bytes(b"x")
+    orphan = "f" * 24 + ".jpg"
+    (store.photos_dir / orphan).write_bytes(b"x")
+    store.close()
+    store = Store(tmp_path)  # what start-up does
+    assert list(store.tmp_dir.iterdir()) == []
+    with caplog.at_level("WARNING"):
+        reconcile(store)
+    assert [p.id for p in store.since(None)] == [kept.id]
+    assert "dropped 1 catalogue rows" in caplog.text
+    assert "1 stored photos have no catalogue row; run `faces reindex`" in caplog.text
+    assert photo_bytes  # the shared photos are not needed here

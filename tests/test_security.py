@@ -1,0 +1,181 @@
+"""Headers, origins, XSRF, the access token, private viewing and rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+import pytest
+from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.testing import gen_test
+from tornado.websocket import websocket_connect
+
+from tests.conftest import photo_bytes
+from tests.helpers import multipart
+from tests.server import FacesTestCase
+
+TOKEN = "correct horse battery staple"
+
+
+class TestHeadersAndOrigins(FacesTestCase):
+    overrides = {"allowed_origins": "https://friend.example"}
+
+    @gen_test(timeout=30)
+    async def test_security_headers_everywhere(self) -> None:
+        photo = json.loads((await self.upload("obama_small.jpg")).body)
+        for path in ("/", "/api/photos", photo["urls"]["thumbnail"], "/nope", "/api/nope",
+                     "/static/app.js"):
+            response = await self.http_client.fetch(self.get_url(path), raise_error=False)
+            csp = response.headers["Content-Security-Policy"]
+            assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+            assert "frame-ancestors 'none'" in csp
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+            assert response.headers["Referrer-Policy"] == "same-origin"
+        page = (await self.http_client.fetch(self.get_url("/"))).body.decode()
+        assert not re.search(r"<script(?![^>]*\bsrc=)", page)  # no inline script
+        for name in ("catalogue.sqlite3", "../catalogue.sqlite3", f"../meta/{photo['id']}.json",
+                     "../cookie-secret"):
+            response = await self.http_client.fetch(self.get_url(f"/uploads/{name}"),
+                                                    raise_error=False)
+            assert response.code in (403, 404), name
+
+    @gen_test(timeout=30)
+    async def test_api_from_other_sites_is_refused(self) -> None:
+        body, ctype = multipart([("file", "a.jpg", photo_bytes("obama_small.jpg"))])
+        port = self.get_http_port()
+        for origin, status in (("https://evil.example", 403), (f"http://127.0.0.1:{port}", 201),
+                               ("https://friend.example", 200)):
+            response = await self.http_client.fetch(
+                self.get_url("/api/photos"), method="POST", body=body, raise_error=False,
+                headers={"Content-Type": ctype, "Origin": origin})
+            assert response.code == status, origin
+        forbidden = await self.http_client.fetch(
+            self.get_url("/api/photos/" + "0" * 24), method="DELETE", raise_error=False,
+            headers={"Origin": "https://evil.example"})
+        assert json.loads(forbidden.body)["error"]["code"] == "cross_origin"
+
+    @gen_test(timeout=30)
+    async def test_websocket_origin_and_message_size(self) -> None:
+        url = f"ws://127.0.0.1:{self.get_http_port()}/ws"
+        with pytest.raises(HTTPClientError) as refused:
+            await websocket_connect(HTTPRequest(url, headers={"Origin": "https://evil.example"}))
+        assert refused.value.code == 403
+        friend = await websocket_connect(HTTPRequest(
+            url, headers={"Origin": "https://friend.example"}))
+        friend.close()
+        client = await self.ws()
+        await client.write_message("x" * 10_000)  # over the 4 KB limit
+        assert await asyncio.wait_for(client.read_message(), 5) is None
+        assert client.close_code == 1009
+
+
+class TestToken(FacesTestCase):
+    overrides = {"token": TOKEN}
+
+    async def post(self, headers: dict | None = None, name: str = "obama_small.jpg"):
+        body, ctype = multipart([("file", name, photo_bytes(name))])
+        return await self.http_client.fetch(
+            self.get_url("/api/photos"), method="POST", body=body, raise_error=False,
+            headers={"Content-Type": ctype, **(headers or {})})
+
+    @gen_test(timeout=30)
+    async def test_upload_and_delete_need_the_token(self) -> None:
+        refused = await self.post()
+        assert refused.code == 401 and "WWW-Authenticate" in refused.headers
+        assert json.loads(refused.body)["error"]["code"] == "unauthorised"
+        wrong = await self.post({"Authorization": "Bearer nope"})
+        assert wrong.code == 401
+        created = await self.post({"Authorization": f"Bearer {TOKEN}"})
+        assert created.code == 201
+        other = await self.post({"X-Faces-Token": TOKEN}, "coffee.jpg")
+        assert other.code == 201
+        photo_id = json.loads(created.body)["id"]
+        url = self.get_url(f"/api/photos/{photo_id}")
+        assert (await self.http_client.fetch(url, method="DELETE", raise_error=False)).code == 401
+        detect = await self.http_client.fetch(self.get_url("/api/detect"), method="POST",
+                                              body=b"", raise_error=False)
+        assert detect.code == 401
+        # viewing stays open
+        assert (await self.http_client.fetch(url)).code == 200
+        page = (await self.http_client.fetch(self.get_url("/"))).body.decode()
+        assert "Log in</a> to upload" in page and 'id="upload-form"' not in page
+        deleted = await self.http_client.fetch(url, method="DELETE",
+                                               headers={"Authorization": f"Bearer {TOKEN}"})
+        assert deleted.code == 204
+
+    @gen_test(timeout=30)
+    async def test_browser_login_form(self) -> None:
+        login = await self.http_client.fetch(self.get_url("/login"))
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', login.body.decode())[1]
+        cookie = login.headers["Set-Cookie"].split(";")[0]
+        bad = await self.http_client.fetch(
+            self.get_url("/login"), method="POST", raise_error=False, follow_redirects=False,
+            body=f"_xsrf={xsrf}&token=guess", headers={"Cookie": cookie})
+        assert bad.code == 401 and b"That token is not right." in bad.body
+        good = await self.http_client.fetch(
+            self.get_url("/login"), method="POST", follow_redirects=False, raise_error=False,
+            body=f"_xsrf={xsrf}&token={TOKEN.replace(' ', '+')}", headers={"Cookie": cookie})
+        assert good.code == 303
+        session = good.headers["Set-Cookie"].split(";")[0]
+        assert "HttpOnly" in good.headers["Set-Cookie"]
+        assert "SameSite=Strict" in good.headers["Set-Cookie"]
+        created = await self.post({"Cookie": session})
+        assert created.code == 201
+        page = (await self.http_client.fetch(self.get_url("/"),
+                                             headers={"Cookie": session})).body.decode()
+        assert 'id="upload-form"' in page and "Log out" in page
+
+
+class TestPrivate(FacesTestCase):
+    overrides = {"token": TOKEN, "private": True}
+
+    @gen_test(timeout=30)
+    async def test_viewing_needs_the_token_too(self) -> None:
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        body, ctype = multipart([("file", "a.jpg", photo_bytes("obama_small.jpg"))])
+        photo = json.loads((await self.http_client.fetch(
+            self.get_url("/api/photos"), method="POST", body=body,
+            headers={"Content-Type": ctype, **auth})).body)
+        page = await self.http_client.fetch(self.get_url("/"), follow_redirects=False,
+                                            raise_error=False)
+        assert page.code == 302 and page.headers["Location"] == "/login"
+        for path in ("/api/photos", f"/api/photos/{photo['id']}", photo["urls"]["original"]):
+            closed = await self.http_client.fetch(self.get_url(path), raise_error=False)
+            assert closed.code == 401, path
+            opened = await self.http_client.fetch(self.get_url(path), headers=auth)
+            assert opened.code == 200, path
+            assert "public" not in opened.headers.get("Cache-Control", "")
+        with pytest.raises(HTTPClientError) as refused:
+            await self.ws()
+        assert refused.value.code == 401
+        health = await self.http_client.fetch(self.get_url("/healthz"))
+        assert health.code == 200
+
+
+class TestRateLimit(FacesTestCase):
+    overrides = {"rate_limit": 2}
+
+    @gen_test(timeout=30)
+    async def test_uploads_past_the_limit_get_429(self) -> None:
+        codes = []
+        for name in ("obama_small.jpg", "coffee.jpg", "astronaut.png"):
+            response = await self.upload(name)
+            codes.append(response.code)
+        assert codes == [201, 201, 429]
+        assert int(response.headers["Retry-After"]) >= 1
+        assert json.loads(response.body)["error"]["code"] == "rate_limited"
+        assert self.services.store.count() == 2
+
+
+def test_rate_limiter_refills() -> None:
+    from faces.limits import RateLimiter
+
+    now = [0.0]
+    limiter = RateLimiter(60, clock=lambda: now[0])  # one a second, bursts of 60
+    assert all(limiter.wait_time("a") == 0 for _ in range(60))
+    assert limiter.wait_time("a") == pytest.approx(1.0)
+    assert limiter.wait_time("b") == 0  # per client
+    now[0] += 1.0
+    assert limiter.wait_time("a") == 0
+    assert RateLimiter(0).wait_time("a") == 0  # 0 = off
