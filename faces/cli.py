@@ -55,6 +55,7 @@ def _detect(args: argparse.Namespace) -> int:
     options = pipeline.Options(max_pixels=config.max_pixels,
                                score_threshold=config.score_threshold,
                                nms_threshold=config.nms_threshold,
+                               detail_side=config.detail_size,
                                mode="blur" if args.blur else "box")
     out_dir = Path(args.annotate) if args.annotate else None
     if out_dir:
@@ -100,7 +101,8 @@ def _reindex(args: argparse.Namespace) -> int:
     store = Store(config.data_dir)
     options = pipeline.Options(max_pixels=config.max_pixels,
                                score_threshold=config.score_threshold,
-                               nms_threshold=config.nms_threshold)
+                               nms_threshold=config.nms_threshold,
+                               detail_side=config.detail_size)
     try:
         report = reindex(store, options, Progress(0))
     finally:

@@ -80,10 +80,8 @@ class SCRFD:
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         height, width = inp.shape[2], inp.shape[3]
-        if isinstance(height, int) and isinstance(width, int):
-            self.input_size = (width, height)  # fixed-shape export
-        else:
-            self.input_size = (det_size, det_size)
+        self.dynamic = not (isinstance(height, int) and isinstance(width, int))
+        self.input_size = (det_size, det_size) if self.dynamic else (width, height)
         outputs = self.session.get_outputs()
         if len(outputs) not in (6, 9):
             raise ModelError(f"{path.name} has {len(outputs)} outputs; an SCRFD model has 6 or 9")
@@ -96,16 +94,25 @@ class SCRFD:
         self._centers: dict[tuple[int, int, int], np.ndarray] = {}
 
     def detect(self, image: np.ndarray, score_threshold: float = 0.5,
-               nms_threshold: float = 0.4) -> list[Face]:
-        """Faces in a BGR image (H, W, 3, uint8), best score first."""
-        blob, scale = self._letterbox(image)
-        raw = self.session.run(self.output_names, {self.input_name: blob})
-        boxes, scores, landmarks = self._decode(raw, blob.shape[2], blob.shape[3], score_threshold)
+               nms_threshold: float = 0.4, detail_side: int = 0) -> list[Face]:
+        """Faces in a BGR image (H, W, 3, uint8), best score first.
+
+        One pass letterboxed into the model's input (640x640 by default).
+        With ``detail_side``, a photo more than twice the input's size gets a
+        second, finer pass whose input keeps the photo's aspect ratio with
+        that long side (dynamic-input models only); the two are merged by NMS.
+        This is where small faces in large group photos are found.
+        """
+        passes = [self._candidates(image, self.input_size, score_threshold)]
+        long_side = max(image.shape[:2])
+        if detail_side and self.dynamic and long_side > 2 * max(self.input_size):
+            passes.append(self._candidates(image, self._fitted(image, detail_side),
+                                           score_threshold))
+        boxes = np.concatenate([p[0] for p in passes])
+        scores = np.concatenate([p[1] for p in passes])
+        landmarks = None if passes[0][2] is None else np.concatenate([p[2] for p in passes])
         if not len(scores):
             return []
-        boxes /= scale
-        if landmarks is not None:
-            landmarks /= scale
         keep = nms(boxes, scores, nms_threshold)
         return [
             Face(
@@ -117,9 +124,29 @@ class SCRFD:
             for i in keep
         ]
 
-    def _letterbox(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+    @staticmethod
+    def _fitted(image: np.ndarray, long_side: int) -> tuple[int, int]:
+        """An input size with the image's aspect ratio, sides multiples of 32."""
+        height, width = image.shape[:2]
+        scale = long_side / max(height, width)
+        return (max(32, int(np.ceil(width * scale / 32)) * 32),
+                max(32, int(np.ceil(height * scale / 32)) * 32))
+
+    def _candidates(self, image: np.ndarray, input_size: tuple[int, int], threshold: float
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Boxes, scores and landmarks above ``threshold``, in image pixels."""
+        blob, scale = self._letterbox(image, input_size)
+        raw = self.session.run(self.output_names, {self.input_name: blob})
+        boxes, scores, landmarks = self._decode(raw, blob.shape[2], blob.shape[3], threshold)
+        boxes /= scale
+        if landmarks is not None:
+            landmarks /= scale
+        return boxes, scores, landmarks
+
+    def _letterbox(self, image: np.ndarray, input_size: tuple[int, int]
+                   ) -> tuple[np.ndarray, float]:
         """Resize keeping aspect ratio into the input, padding right/bottom."""
-        in_w, in_h = self.input_size
+        in_w, in_h = input_size
         img_h, img_w = image.shape[:2]
         if img_h / img_w > in_h / in_w:
             new_h = in_h
@@ -163,7 +190,8 @@ class SCRFD:
                 kd = outputs[level + 2 * groups][hit].reshape(-1, 5, 2) * stride
                 all_marks.append(c[:, None, :] + kd)
         if not all_scores:
-            return np.empty((0, 4), np.float32), np.empty(0, np.float32), None
+            marks = np.empty((0, 5, 2), np.float32) if self.has_landmarks else None
+            return np.empty((0, 4), np.float32), np.empty(0, np.float32), marks
         boxes = np.concatenate(all_boxes).astype(np.float32)
         scores = np.concatenate(all_scores).astype(np.float32)
         marks = np.concatenate(all_marks).astype(np.float32) if self.has_landmarks else None

@@ -31,6 +31,7 @@ class Options:
     score_threshold: float = 0.5
     nms_threshold: float = 0.4
     mode: str = "box"  # "box": mark faces; "blur": hide them (no unblurred copy is kept)
+    detail_side: int = 960  # finer second pass for large photos (0 = off)
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,13 @@ def warm() -> int:
     return os.getpid()
 
 
-def detect(image: np.ndarray, score_threshold: float, nms_threshold: float) -> list[Face]:
+def detect(image: np.ndarray, score_threshold: float, nms_threshold: float,
+           detail_side: int = 0) -> list[Face]:
     if _detector is None:
         raise RuntimeError("worker used before init_worker loaded the model")
     bgr = image[:, :, :3] if image.shape[2] == 4 else image
-    return _detector.detect(np.ascontiguousarray(bgr), score_threshold, nms_threshold)
+    return _detector.detect(np.ascontiguousarray(bgr), score_threshold, nms_threshold,
+                            detail_side)
 
 
 def encode(image: np.ndarray, extension: str, quality: int = JPEG_QUALITY) -> bytes:
@@ -91,7 +94,8 @@ def extension_for(image: np.ndarray) -> str:
 def analyse(data: bytes, options: Options) -> tuple[np.ndarray, list[Face]]:
     """Decode and detect. Raises ImageRejected for a bad image."""
     image = decode(data, options.max_pixels)
-    return image, detect(image, options.score_threshold, options.nms_threshold)
+    return image, detect(image, options.score_threshold, options.nms_threshold,
+                         options.detail_side)
 
 
 def mark(image: np.ndarray, faces: list[Face], mode: str) -> np.ndarray:

@@ -38,6 +38,9 @@ class Settings:
                                     "overlap above which boxes merge (0-1)")
     det_size: int = _setting(640, "FACES_DET_SIZE",
                              "detector input side in pixels (multiple of 32)")
+    detail_size: int = _setting(960, "FACES_DETAIL_SIZE",
+                                "long side of the extra, finer pass for photos over twice "
+                                "the detector size (0 = off; multiple of 32)")
     detect_timeout: float = _setting(30.0, "FACES_DETECT_TIMEOUT",
                                      "seconds one photo may take in a worker before it is "
                                      "stopped and replaced")
@@ -86,6 +89,8 @@ class Settings:
             raise ValueError("NMS threshold must be between 0 and 1")
         if self.det_size < 32 or self.det_size % 32:
             raise ValueError("detector size must be a multiple of 32")
+        if self.detail_size < 0 or self.detail_size % 32:
+            raise ValueError("detail size must be 0 or a multiple of 32")
         if self.detect_timeout <= 0 or self.request_timeout <= 0:
             raise ValueError("timeouts must be positive")
         if self.max_queue < 0 or self.rate_limit < 0:

@@ -32,6 +32,15 @@ def test_crowd_finds_many_small_faces(detector: SCRFD, images: Path) -> None:
     assert len(detector.detect(cv2.imread(str(images / CROWD)))) >= 100
 
 
+def test_detail_pass_finds_small_faces_in_large_photos(detector: SCRFD, images: Path) -> None:
+    crowd = cv2.imread(str(images / CROWD))
+    single = detector.detect(crowd)
+    detailed = detector.detect(crowd, detail_side=960)
+    assert len(detailed) >= 250 > len(single)
+    for name, count in EXPECTED_FACES.items():  # the same counts on every other photo
+        assert len(detector.detect(cv2.imread(str(images / name)), detail_side=960)) == count
+
+
 def test_blank_image_has_no_faces(detector: SCRFD) -> None:
     assert detector.detect(np.full((300, 500, 3), 128, np.uint8)) == []
 
