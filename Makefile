@@ -7,7 +7,7 @@ IMAGE ?= faces:latest
 export FACES_MODEL
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint clean build-image launch
+.PHONY: help setup run test lint bench clean build-image launch
 
 help: ## Show this list of targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,7 +25,12 @@ test: ## Run the test suite (real model, photos from ../shared/images)
 	$(BIN)/python -m pytest
 
 lint: ## Check the code with ruff
-	$(BIN)/ruff check faces tests
+	$(BIN)/ruff check faces tests bench
+
+bench: ## Benchmark against a reference server like the old app (a few minutes; JSON in bench/results/)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps 'face_recognition==1.3.0'
+	$(BIN)/python bench/bench.py
 
 build-image: ## Build the Docker image $(IMAGE)
 	docker build -t $(IMAGE) .

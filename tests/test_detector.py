@@ -41,6 +41,11 @@ def test_detail_pass_finds_small_faces_in_large_photos(detector: SCRFD, images: 
         assert len(detector.detect(cv2.imread(str(images / name)), detail_side=960)) == count
 
 
+def test_small_photos_without_upscaling(detector: SCRFD, images: Path) -> None:
+    for name, count in EXPECTED_FACES.items():
+        assert len(detector.detect(cv2.imread(str(images / name)), upscale=False)) == count
+
+
 def test_blank_image_has_no_faces(detector: SCRFD) -> None:
     assert detector.detect(np.full((300, 500, 3), 128, np.uint8)) == []
 
