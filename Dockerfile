@@ -1,12 +1,39 @@
-# Minimal image that runs the server; mount a model and a data volume.
+# faces: a slim, non-root image. See README "Docker".
+# Another base (same Debian family, with python3 and python3-venv) can be given:
+#   docker build --build-arg BASE=my/python:3.12 .
 ARG BASE=python:3.12-slim
+
+# --- build: a virtualenv with faces and its runtime wheels only ----------------
+FROM ${BASE} AS build
+RUN python3 -m venv /opt/venv
+COPY setup.cfg pyproject.toml README.md /src/
+COPY faces /src/faces
+RUN /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check /src
+
+# --- runtime -------------------------------------------------------------------
 FROM ${BASE}
+# Bake the model in at build time (downloaded and verified), or leave it out
+# and mount it at /models. MODEL_SHA256 pins the checksum when given.
+ARG FETCH_MODEL=0
+ARG MODEL_SHA256=""
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    FACES_DATA_DIR=/data \
+    FACES_MODEL=/models/det_2.5g.onnx
+RUN useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin faces \
+    && mkdir -p /data /models \
+    && chown faces:faces /data
+COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-COPY setup.cfg pyproject.toml README.md ./
-COPY faces ./faces
 COPY static ./static
 COPY templates ./templates
-RUN pip install --no-cache-dir .
-ENV FACES_DATA_DIR=/data FACES_MODEL=/models/det_2.5g.onnx
+RUN if [ "$FETCH_MODEL" = "1" ]; then \
+        faces fetch-model --dest /models/det_2.5g.onnx ${MODEL_SHA256:+--sha256 "$MODEL_SHA256"}; \
+    fi
+USER 10001:10001
+VOLUME ["/data"]
 EXPOSE 8282
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
+    CMD ["python3", "-c", "import sys, urllib.request as u; sys.exit(u.urlopen('http://127.0.0.1:8282/healthz', timeout=2).status != 200)"]
 ENTRYPOINT ["faces", "serve"]
