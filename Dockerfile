@@ -8,7 +8,11 @@ FROM ${BASE} AS build
 RUN python3 -m venv /opt/venv
 COPY setup.cfg pyproject.toml README.md /src/
 COPY faces /src/faces
-RUN /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check /src
+RUN /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check /src \
+    && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools \
+    && rm -rf /opt/venv/lib/python3*/site-packages/onnxruntime/tools \
+              /opt/venv/lib/python3*/site-packages/onnxruntime/transformers \
+              /opt/venv/lib/python3*/site-packages/onnxruntime/quantization
 
 # --- runtime -------------------------------------------------------------------
 FROM ${BASE}
@@ -35,5 +39,5 @@ USER 10001:10001
 VOLUME ["/data"]
 EXPOSE 8282
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
-    CMD ["python3", "-c", "import sys, urllib.request as u; sys.exit(u.urlopen('http://127.0.0.1:8282/healthz', timeout=2).status != 200)"]
+    CMD ["python3", "-c", "import os, sys, urllib.request as u; sys.exit(u.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('FACES_PORT', '8282'), timeout=2).status != 200)"]
 ENTRYPOINT ["faces", "serve"]

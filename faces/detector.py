@@ -12,7 +12,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnxruntime as ort
+
+# No telemetry from onnxruntime (read when it initialises; workers inherit it).
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+import onnxruntime as ort  # noqa: E402
 
 STRIDES = (8, 16, 32)
 ANCHORS_PER_LOCATION = 2

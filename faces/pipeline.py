@@ -20,6 +20,7 @@ JPEG_QUALITY = 90
 THUMBNAIL_QUALITY = 82
 
 _detector: SCRFD | None = None  # one per worker process, set by init_worker
+_warm_barrier = None  # shared by the pool's workers during warm-up
 
 
 MODES = ("box", "blur")
@@ -47,16 +48,20 @@ class Rendered:
     thumbnail: bytes
 
 
-def init_worker(model_path: str, det_size: int) -> None:
+def init_worker(model_path: str, det_size: int, barrier: object = None) -> None:
     """Pool initializer: load the model once in this process."""
-    global _detector
+    global _detector, _warm_barrier
     cv2.setNumThreads(1)
     _detector = SCRFD(model_path, threads=1, det_size=det_size)
+    _warm_barrier = barrier
 
 
 def warm() -> int:
-    """Run one detection so the first real upload is not the slow one."""
+    """Run one detection so the first real upload is not the slow one, then
+    wait for the other workers' warm-up, so that every worker gets one."""
     detect(np.zeros((64, 64, 3), np.uint8), 0.5, 0.4)
+    if _warm_barrier is not None:
+        _warm_barrier.wait(timeout=120)
     return os.getpid()
 
 

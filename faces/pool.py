@@ -49,11 +49,14 @@ class DetectorPool:
         # Read by OpenCV when a worker imports cv2: a second guard behind our
         # own header check, far below OpenCV's default of 2**30 pixels.
         os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"] = str(self.max_pixels)
+        context = multiprocessing.get_context("spawn")
+        # Warm-up jobs meet at this barrier, so each one runs in its own worker.
+        barrier = context.Barrier(self.workers)
         return ProcessPoolExecutor(
             max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=context,
             initializer=pipeline.init_worker,
-            initargs=(self.model_path, self.det_size),
+            initargs=(self.model_path, self.det_size, barrier),
         )
 
     async def start(self) -> None:

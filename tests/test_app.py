@@ -130,6 +130,9 @@ class TestHealth(FacesTestCase):
         assert (await queued).code == 201
         await asyncio.gather(*busy)
 
+    def test_every_worker_was_warmed(self) -> None:
+        assert len(self.pool.worker_pids()) == self.pool.workers
+
     def test_healthz_reports_model_and_workers(self) -> None:
         body = json.loads(self.fetch("/healthz").body)
         assert body == {"status": "ok", "model": self.settings.model.name,
