@@ -15,7 +15,7 @@ import numpy as np
 
 # No telemetry from onnxruntime (read when it initialises; workers inherit it).
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-import onnxruntime as ort  # noqa: E402
+import onnxruntime as ort
 
 STRIDES = (8, 16, 32)
 ANCHORS_PER_LOCATION = 2
