@@ -50,9 +50,7 @@ class Services:
 
     @property
     def options(self) -> Options:
-        s = self.settings
-        return Options(max_pixels=s.max_pixels, score_threshold=s.score_threshold,
-                       nms_threshold=s.nms_threshold, detail_side=s.detail_size)
+        return Options.from_settings(self.settings)
 
     @classmethod
     def create(cls, settings: Settings) -> Services:

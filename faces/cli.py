@@ -36,27 +36,26 @@ class Progress:
         self.stream.flush()
 
 
+class CommandError(Exception):
+    """A problem the user can fix; printed as one line, exit status 2."""
+
+
 def _config(args: argparse.Namespace) -> settings.Settings:
     """Settings from flags and environment, with the model checked."""
-    config = settings.from_sources(args)
-    model.verify(config.model)
+    try:
+        config = settings.from_sources(args)
+        model.verify(config.model)
+    except (ValueError, ModelError) as exc:
+        raise CommandError(str(exc)) from None
     return config
 
 
 def _detect(args: argparse.Namespace) -> int:
     from . import pipeline
 
-    try:
-        config = _config(args)
-    except (ValueError, ModelError) as exc:
-        print(f"faces: {exc}", file=sys.stderr)
-        return 2
+    config = _config(args)
     pipeline.init_worker(str(config.model), config.det_size)
-    options = pipeline.Options(max_pixels=config.max_pixels,
-                               score_threshold=config.score_threshold,
-                               nms_threshold=config.nms_threshold,
-                               detail_side=config.detail_size,
-                               mode="blur" if args.blur else "box")
+    options = pipeline.Options.from_settings(config, mode="blur" if args.blur else "box")
     out_dir = Path(args.annotate) if args.annotate else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -92,17 +91,10 @@ def _reindex(args: argparse.Namespace) -> int:
     from .reindex import reindex
     from .store import Store
 
-    try:
-        config = _config(args)
-    except (ValueError, ModelError) as exc:
-        print(f"faces: {exc}", file=sys.stderr)
-        return 2
+    config = _config(args)
     pipeline.init_worker(str(config.model), config.det_size)
     store = Store(config.data_dir)
-    options = pipeline.Options(max_pixels=config.max_pixels,
-                               score_threshold=config.score_threshold,
-                               nms_threshold=config.nms_threshold,
-                               detail_side=config.detail_size)
+    options = pipeline.Options.from_settings(config)
     try:
         report = reindex(store, options, Progress(0))
     finally:
@@ -112,11 +104,7 @@ def _reindex(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    try:
-        config = _config(args)
-    except (ValueError, ModelError) as exc:
-        print(f"faces: {exc}", file=sys.stderr)
-        return 2
+    config = _config(args)
     logging.getLogger(__name__).info("model %s", config.model)
     asyncio.run(_run_server(config))
     return 0
@@ -133,16 +121,14 @@ def _fetch_model(args: argparse.Namespace) -> int:
         try:
             info = model.verify(dest)
         except ModelError as exc:
-            print(f"faces: {exc}; re-run with --force to replace it", file=sys.stderr)
-            return 2
+            raise CommandError(f"{exc}; re-run with --force to replace it") from None
         print(f"model already present: {dest} (sha256 {info.sha256})")
         return 0
     print(f"downloading {args.url}")
     try:
         info = model.fetch(dest, args.url, args.sha256)
     except ModelError as exc:
-        print(f"faces: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError(str(exc)) from None
     landmarks = "with" if info.landmarks else "without"
     print(f"model saved: {info.path}\n  sha256 {info.sha256}\n  SCRFD, {landmarks} landmarks")
     return 0
@@ -197,7 +183,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except CommandError as exc:
+        print(f"faces: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

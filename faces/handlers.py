@@ -66,6 +66,11 @@ def rejected(exc: ImageRejected) -> ApiError:
     return ApiError(REJECTION_STATUS.get(exc.code, 422), exc.code, exc.message)
 
 
+def unauthorised(why: str) -> ApiError:
+    return ApiError(401, "unauthorised", f"{why}: log in at /login, or send the header "
+                    "'Authorization: Bearer <token>'.", {"WWW-Authenticate": 'Bearer realm="faces"'})
+
+
 class AccessMixin:
     """Token, login cookie and origin checks, shared by every handler kind."""
 
@@ -92,17 +97,11 @@ class AccessMixin:
 
     def require_write(self) -> None:
         if not self.can_write():
-            raise ApiError(401, "unauthorised",
-                           "An access token is needed to upload or delete: log in at /login, "
-                           "or send the header 'Authorization: Bearer <token>'.",
-                           {"WWW-Authenticate": 'Bearer realm="faces"'})
+            raise unauthorised("An access token is needed to upload or delete")
 
     def require_view(self) -> None:
         if not self.can_view():
-            raise ApiError(401, "unauthorised",
-                           "This gallery is private: log in at /login, or send the header "
-                           "'Authorization: Bearer <token>'.",
-                           {"WWW-Authenticate": 'Bearer realm="faces"'})
+            raise unauthorised("This gallery is private")
 
     def origin_ok(self, origin: str | None) -> bool:
         return origin is None or access.origin_allowed(

@@ -34,6 +34,13 @@ class Options:
     mode: str = "box"  # "box": mark faces; "blur": hide them (no unblurred copy is kept)
     detail_side: int = 960  # finer second pass for large photos (0 = off)
 
+    @classmethod
+    def from_settings(cls, settings: object, mode: str = "box") -> Options:
+        """The pipeline's share of the server settings (faces.settings.Settings)."""
+        return cls(max_pixels=settings.max_pixels, score_threshold=settings.score_threshold,
+                   nms_threshold=settings.nms_threshold, mode=mode,
+                   detail_side=settings.detail_size)
+
 
 @dataclass(frozen=True)
 class Rendered:
