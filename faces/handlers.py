@@ -68,7 +68,8 @@ def rejected(exc: ImageRejected) -> ApiError:
 
 def unauthorised(why: str) -> ApiError:
     return ApiError(401, "unauthorised", f"{why}: log in at /login, or send the header "
-                    "'Authorization: Bearer <token>'.", {"WWW-Authenticate": 'Bearer realm="faces"'})
+                    "'Authorization: Bearer <token>'.",
+                    {"WWW-Authenticate": 'Bearer realm="faces"'})
 
 
 class AccessMixin:
