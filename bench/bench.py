@@ -364,6 +364,11 @@ def verdicts(results: dict) -> dict[str, tuple[bool, str]]:
 async def main(args: argparse.Namespace) -> int:
     if not MODEL.is_file():
         raise SystemExit(f"no model at {MODEL}: set FACES_MODEL")
+    needed = ("astronaut.png", "obama_and_biden.jpg", "obama_small.jpg", "crowd_selfie.jpg")
+    missing = [name for name in needed if not (IMAGES / name).is_file()]
+    if missing:
+        raise SystemExit(f"test photos {', '.join(missing)} not in {IMAGES}: "
+                         "set FACES_TEST_IMAGES")
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
     clients = args.clients
