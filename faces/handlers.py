@@ -72,6 +72,14 @@ def unauthorised(why: str) -> ApiError:
                     {"WWW-Authenticate": 'Bearer realm="faces"'})
 
 
+class SecurityHeaders:
+    """Our security headers on every answer, whatever the handler kind."""
+
+    def set_default_headers(self) -> None:
+        for name, value in SECURITY_HEADERS.items():
+            self.set_header(name, value)
+
+
 class AccessMixin:
     """Token, login cookie and origin checks, shared by every handler kind."""
 
@@ -109,11 +117,7 @@ class AccessMixin:
             origin, self.request.host, self.services.settings.origins)
 
 
-class BaseHandler(AccessMixin, RequestHandler):
-    def set_default_headers(self) -> None:
-        for name, value in SECURITY_HEADERS.items():
-            self.set_header(name, value)
-
+class BaseHandler(SecurityHeaders, AccessMixin, RequestHandler):
     def check_xsrf_cookie(self) -> None:
         try:
             super().check_xsrf_cookie()
@@ -135,8 +139,10 @@ class BaseHandler(AccessMixin, RequestHandler):
             return exc.code, exc.message
         if status_code >= 500:
             return "internal_error", "Something went wrong on the server; it has been logged."
-        reason = HTTPStatus(status_code).phrase if status_code in HTTPStatus._value2member_map_ \
-            else "Error"
+        try:
+            reason = HTTPStatus(status_code).phrase
+        except ValueError:
+            reason = "Error"
         return reason.lower().replace(" ", "_"), f"{reason}."
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -196,7 +202,6 @@ class UploadHandlerBase(BaseHandler):
         rate_limited(self, "upload")
         self.request.connection.set_max_body_size(cap)
         self._chunks: list[bytes] = []
-        self._received = 0
         self._fields: dict[str, list[bytes]] = {}
         self.services.inflight += 1  # shutdown waits for these
         self._counted = True
@@ -219,7 +224,6 @@ class UploadHandlerBase(BaseHandler):
 
     def data_received(self, chunk: bytes) -> None:
         self._chunks.append(chunk)
-        self._received += len(chunk)
 
     def uploaded_file(self) -> tuple[bytes, str]:
         """The single ``file`` part of the body and its sanitised display name."""
@@ -272,7 +276,7 @@ class UploadHandlerBase(BaseHandler):
                                f"threshold must be a number from {low} to {high}.")
         return dataclasses.replace(options, mode=mode, score_threshold=score)
 
-    async def checked_upload(self) -> tuple[bytes, str, pipeline.Options]:
+    def checked_upload(self) -> tuple[bytes, str, pipeline.Options]:
         """The file, its display name and the options, refused early if bad."""
         data, filename = self.uploaded_file()
         options = self.upload_options()
@@ -314,7 +318,7 @@ class UploadHandlerBase(BaseHandler):
 
     async def ingest(self) -> tuple[Photo, bool]:
         """Process the upload; returns the photo and whether it is new."""
-        data, filename, options = await self.checked_upload()
+        data, filename, options = self.checked_upload()
         services = self.services
         default = services.options
         variant = "" if (options.mode, options.score_threshold) == (
@@ -392,7 +396,7 @@ class DetectApiHandler(ApiOriginCheck, UploadHandlerBase):
     """Detect only: nothing is stored or broadcast."""
 
     async def post(self) -> None:
-        data, _, options = await self.checked_upload()
+        data, _, options = self.checked_upload()
         annotate = self.get_query_argument("annotate", "0") in ("1", "true", "yes")
         result = await self.in_pool(pipeline.detect_only, data, options, annotate)
         if annotate:
@@ -489,22 +493,14 @@ class NotFoundHandler(BaseHandler):
         raise ApiError(404, "not_found", "There is nothing at this address.")
 
 
-class AssetsHandler(StaticFileHandler):
+class AssetsHandler(SecurityHeaders, StaticFileHandler):
     """static/: the page's own scripts, styles and icon, with our headers."""
 
-    def set_default_headers(self) -> None:
-        for name, value in SECURITY_HEADERS.items():
-            self.set_header(name, value)
 
-
-class UploadsHandler(AccessMixin, StaticFileHandler):
+class UploadsHandler(SecurityHeaders, AccessMixin, StaticFileHandler):
     """Serves stored photos: only the files we re-encoded, only as JPEG or PNG.
     Their names derive from their content, so they never change and may be
     cached for a year."""
-
-    def set_default_headers(self) -> None:
-        for name, value in SECURITY_HEADERS.items():
-            self.set_header(name, value)
 
     def prepare(self) -> None:
         if not self.can_view():
