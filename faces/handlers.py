@@ -302,13 +302,12 @@ class UploadHandlerBase(BaseHandler):
                            f"{exc}; please try again.", {"Retry-After": "2"}) from None
 
     async def save(self, photo: Photo, files: dict[str, bytes]) -> None:
-        """Write the photo's files; on a disk error remove what was written."""
+        """Write the photo's files (all or nothing); a full or read-only disk is a 507."""
         store = self.services.store
-        loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(None, store.write_files, files, photo)
+            await asyncio.get_running_loop().run_in_executor(None, store.write_files, files,
+                                                             photo)
         except OSError as exc:
-            await loop.run_in_executor(None, store.remove_files, photo)
             if exc.errno not in DISK_ERRORS:
                 raise
             log.error("cannot store %s in %s: %s", photo.id, store.photos_dir, exc)

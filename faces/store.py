@@ -123,14 +123,15 @@ class Store:
             "thumbnail": f"{photo_id}.thumb{extension}",
         }
 
-    def write_file(self, name: str, data: bytes, folder: Path | None = None) -> None:
+    def write_file(self, name: str, data: bytes, folder: Path | None = None) -> Path | None:
         """Write ``photos/<name>`` atomically (temp file, fsync, rename).
 
         An existing file is never replaced: names derive from content.
+        Returns the path written, or None when the file was already there.
         """
         final = (folder or self.photos_dir) / name
         if final.exists():
-            return
+            return None
         fd, tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix=name + ".", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -141,14 +142,26 @@ class Store:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        return final
 
     def write_files(self, files: dict[str, bytes], photo: Photo | None = None) -> None:
-        """Write the image files, then the photo's metadata sidecar."""
-        for name, data in files.items():
-            self.write_file(name, data)
-        if photo is not None:
-            self.write_file(f"{photo.id}.json", json.dumps(photo.record()).encode(),
-                            self.meta_dir)
+        """Write the image files, then the photo's metadata sidecar: all or
+        nothing. On a failure the files this call created are removed again;
+        files that were already there (the same photo stored before) stay.
+        """
+        written: list[Path] = []
+        try:
+            for name, data in files.items():
+                written.append(self.write_file(name, data))
+            if photo is not None:
+                written.append(self.write_file(f"{photo.id}.json",
+                                               json.dumps(photo.record()).encode(),
+                                               self.meta_dir))
+        except BaseException:
+            for path in written:
+                if path is not None:
+                    path.unlink(missing_ok=True)
+            raise
 
     def remove_files(self, photo: Photo) -> None:
         for name in photo.files():

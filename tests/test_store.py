@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,22 @@ def test_failed_write_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
 def test_content_id_is_stable() -> None:
     assert content_id(b"abc") == content_id(b"abc") != content_id(b"abd")
     assert len(content_id(b"")) == 24
+
+
+def test_failed_set_removes_only_what_it_wrote(tmp_path: Path, monkeypatch) -> None:
+    store = Store(tmp_path)
+    store.write_file("kept.jpg", b"stored earlier")
+    real_replace, calls = os.replace, []
+
+    def replace_then_fail(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)
+
+    monkeypatch.setattr("os.replace", replace_then_fail)
+    with pytest.raises(OSError):
+        store.write_files({"new.jpg": b"a", "kept.jpg": b"b", "other.jpg": b"c"}, photo(1))
+    assert sorted(p.name for p in store.photos_dir.iterdir()) == ["kept.jpg"]
+    assert (store.photos_dir / "kept.jpg").read_bytes() == b"stored earlier"
+    assert list(store.tmp_dir.iterdir()) == [] and list(store.meta_dir.iterdir()) == []
