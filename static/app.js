@@ -41,15 +41,20 @@ function card(photo) {
   return li;
 }
 
+// The "N photos" heading and the empty-gallery message.
+function changeTotal(delta) {
+  const count = Math.max(0, Number(total.textContent) + delta);
+  total.textContent = count;
+  total.nextSibling.textContent = count === 1 ? " photo" : " photos";
+  empty.hidden = count > 0;
+}
+
 function addPhoto(photo) {
   newest = photo.id;
   known.set(photo.id, photo);
   if (document.getElementById(`photo-${photo.id}`)) return;
   gallery.prepend(card(photo));
-  const count = Number(total.textContent) + 1;
-  total.textContent = count;
-  total.nextSibling.textContent = count === 1 ? " photo" : " photos";
-  empty.hidden = true;
+  changeTotal(+1);
 }
 
 function removePhoto(id) {
@@ -58,10 +63,7 @@ function removePhoto(id) {
   const item = document.getElementById(`photo-${id}`);
   if (!item) return;
   item.remove();
-  const count = Math.max(0, Number(total.textContent) - 1);
-  total.textContent = count;
-  total.nextSibling.textContent = count === 1 ? " photo" : " photos";
-  empty.hidden = count > 0;
+  changeTotal(-1);
 }
 
 // --- live updates -----------------------------------------------------------
