@@ -56,7 +56,8 @@ class Services:
     def create(cls, settings: Settings) -> Services:
         pool = DetectorPool(settings.model, settings.worker_count, settings.det_size,
                             settings.max_pixels, timeout=settings.detect_timeout,
-                            max_queue=settings.max_queue)
+                            max_queue=settings.max_queue,
+                            solo_threads=settings.solo_thread_count)
         return cls(settings=settings, store=Store(settings.data_dir), pool=pool)
 
 

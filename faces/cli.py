@@ -50,11 +50,20 @@ def _config(args: argparse.Namespace) -> settings.Settings:
     return config
 
 
+def _load_detector(config: settings.Settings) -> None:
+    """The model in this process; photos go one at a time, each on every core."""
+    from . import pipeline
+
+    pipeline.init_worker(str(config.model), config.det_size,
+                         solo_threads=config.solo_thread_count)
+    pipeline.use_threads(config.solo_thread_count)
+
+
 def _detect(args: argparse.Namespace) -> int:
     from . import pipeline
 
     config = _config(args)
-    pipeline.init_worker(str(config.model), config.det_size)
+    _load_detector(config)
     options = pipeline.Options.from_settings(config, mode="blur" if args.blur else "box")
     out_dir = Path(args.annotate) if args.annotate else None
     if out_dir:
@@ -92,7 +101,7 @@ def _reindex(args: argparse.Namespace) -> int:
     from .store import Store
 
     config = _config(args)
-    pipeline.init_worker(str(config.model), config.det_size)
+    _load_detector(config)
     store = Store(config.data_dir)
     options = pipeline.Options.from_settings(config)
     try:

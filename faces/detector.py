@@ -66,7 +66,11 @@ class SCRFD:
     """Load once, then call :meth:`detect` on BGR uint8 images."""
 
     def __init__(self, model_path: str | os.PathLike, *, threads: int = 1,
-                 det_size: int = 640) -> None:
+                 det_size: int = 640, lean: bool = False) -> None:
+        """``threads``: onnxruntime's intra-op threads for one detection.
+        ``lean``: keep no memory arena between runs (for a session used now
+        and then: a little slower, but its memory goes back after each run).
+        """
         path = Path(model_path)
         if not path.is_file():
             raise ModelError(f"model file not found: {path}")
@@ -74,12 +78,18 @@ class SCRFD:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # errors only
+        if threads > 1:  # idle threads sleep instead of spinning on cores others need
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if lean:
+            options.enable_cpu_mem_arena = False
+            options.enable_mem_pattern = False
         try:
             self.session = ort.InferenceSession(str(path), sess_options=options,
                                                 providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelError(f"cannot load model {path}: {exc}") from None
         self.path = path
+        self.threads = threads
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         height, width = inp.shape[2], inp.shape[3]

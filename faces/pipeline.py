@@ -6,7 +6,9 @@ process by :func:`init_worker`.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -15,11 +17,16 @@ from .annotate import annotate, blur
 from .decode import decode
 from .detector import SCRFD, Face
 
+T = TypeVar("T")
+
 THUMBNAIL_SIDE = 400
 JPEG_QUALITY = 90
 THUMBNAIL_QUALITY = 82
 
-_detector: SCRFD | None = None  # one per worker process, set by init_worker
+# Set by init_worker, once per worker process: one detector per thread count
+# (1, and the solo count when above 1), and the one the current job uses.
+_detectors: dict[int, SCRFD] = {}
+_detector: SCRFD | None = None
 _warm_barrier = None  # shared by the pool's workers during warm-up
 
 
@@ -55,18 +62,49 @@ class Rendered:
     thumbnail: bytes
 
 
-def init_worker(model_path: str, det_size: int, barrier: object = None) -> None:
-    """Pool initializer: load the model once in this process."""
-    global _detector, _warm_barrier
+def init_worker(model_path: str, det_size: int, barrier: object = None,
+                solo_threads: int = 1) -> None:
+    """Pool initializer: load the model once in this process.
+
+    With ``solo_threads`` above 1 a second session is loaded that spreads one
+    detection over that many threads; :func:`job` picks it while no other
+    photo is being processed (one upload on an idle server: about half the
+    wait). It is lean, so its memory is given back after each run.
+    """
+    global _warm_barrier
     cv2.setNumThreads(1)
-    _detector = SCRFD(model_path, threads=1, det_size=det_size)
+    _detectors.clear()
+    _detectors[1] = SCRFD(model_path, threads=1, det_size=det_size)
+    if solo_threads > 1:
+        _detectors[solo_threads] = SCRFD(model_path, threads=solo_threads, det_size=det_size,
+                                         lean=True)
+    use_threads(1)
     _warm_barrier = barrier
 
 
+def use_threads(threads: int) -> None:
+    """Detect with the session for ``threads`` threads (else the 1-thread one)."""
+    global _detector
+    _detector = _detectors.get(threads) or _detectors.get(1)
+
+
+def active_threads() -> int:
+    """Threads the current job's detection uses (for tests and diagnostics)."""
+    return _detector.threads if _detector is not None else 0
+
+
+def job(threads: int, fn: Callable[..., T], *args: object) -> T:
+    """The pool's entry point: ``fn(*args)`` with detection on ``threads`` threads."""
+    use_threads(threads)
+    return fn(*args)
+
+
 def warm() -> int:
-    """Run one detection so the first real upload is not the slow one, then
-    wait for the other workers' warm-up, so that every worker gets one."""
-    detect(np.zeros((64, 64, 3), np.uint8), 0.5, 0.4)
+    """Run one detection on every session so the first real upload is not the
+    slow one, then wait for the other workers' warm-up, so that every worker
+    gets one."""
+    for detector in _detectors.values():
+        detector.detect(np.zeros((64, 64, 3), np.uint8))
     if _warm_barrier is not None:
         _warm_barrier.wait(timeout=120)
     return os.getpid()

@@ -33,13 +33,15 @@ class JobTimeout(PoolUnavailable):
 
 class DetectorPool:
     def __init__(self, model_path: str | os.PathLike, workers: int, det_size: int,
-                 max_pixels: int, timeout: float = 30.0, max_queue: int = 32) -> None:
+                 max_pixels: int, timeout: float = 30.0, max_queue: int = 32,
+                 solo_threads: int = 1) -> None:
         self.model_path = str(model_path)
         self.workers = workers
         self.det_size = det_size
         self.max_pixels = max_pixels
         self.timeout = timeout
         self.max_queue = max_queue
+        self.solo_threads = solo_threads  # threads for a job that has the pool to itself
         self.ready = False
         self.pending = 0  # jobs running or waiting
         self.restarts = 0
@@ -56,7 +58,7 @@ class DetectorPool:
             max_workers=self.workers,
             mp_context=context,
             initializer=pipeline.init_worker,
-            initargs=(self.model_path, self.det_size, barrier),
+            initargs=(self.model_path, self.det_size, barrier, self.solo_threads),
         )
 
     async def start(self) -> None:
@@ -92,9 +94,13 @@ class DetectorPool:
         if self.pending >= self.workers + self.max_queue:
             raise PoolBusy("the detector is busy")
         executor = self._executor
+        # Alone, a detection may spread over several threads; with company,
+        # each job keeps to one, as that gets the most photos through.
+        threads = self.solo_threads if self.pending == 0 else 1
         self.pending += 1
         try:
-            future = asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+            future = asyncio.get_running_loop().run_in_executor(
+                executor, pipeline.job, threads, fn, *args)
             return await asyncio.wait_for(future, self.timeout)
         except asyncio.TimeoutError:
             log.error("a detection ran past %.0fs; replacing the workers", self.timeout)

@@ -16,6 +16,17 @@ from pathlib import Path
 DEFAULT_MODEL = Path("models") / "det_2.5g.onnx"
 
 
+MAX_SOLO_THREADS = 4  # past this, one small model gains little from more threads
+
+
+def cpu_count() -> int:
+    """CPU cores this process may run on (its affinity mask, where known)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _setting(default: object, env: str, help: str) -> object:
     return field(default=default, metadata={"env": env, "help": help})
 
@@ -28,6 +39,10 @@ class Settings:
                               "where photos and the catalogue live")
     model: Path = _setting(DEFAULT_MODEL, "FACES_MODEL", "SCRFD ONNX model file")
     workers: int = _setting(0, "FACES_WORKERS", "detector processes (0 = one per CPU core)")
+    solo_threads: int = _setting(0, "FACES_SOLO_THREADS",
+                                 "threads one detection may use while it is the only one "
+                                 f"running (0 = one per CPU core, at most {MAX_SOLO_THREADS}; "
+                                 "1 = off)")
     max_upload_mb: float = _setting(25.0, "FACES_MAX_UPLOAD_MB",
                                     "largest accepted upload, in MB")
     max_pixels: int = _setting(50_000_000, "FACES_MAX_PIXELS",
@@ -71,14 +86,18 @@ class Settings:
 
     @property
     def worker_count(self) -> int:
-        return self.workers if self.workers > 0 else (os.cpu_count() or 1)
+        return self.workers if self.workers > 0 else cpu_count()
+
+    @property
+    def solo_thread_count(self) -> int:
+        return self.solo_threads if self.solo_threads > 0 else min(cpu_count(), MAX_SOLO_THREADS)
 
     def validate(self) -> None:
         """Raise ValueError with a readable message for an impossible value."""
         if not 0 < self.port < 65536:
             raise ValueError(f"port must be 1-65535, not {self.port}")
-        if self.workers < 0:
-            raise ValueError("workers must be 0 (auto) or more")
+        if self.workers < 0 or self.solo_threads < 0:
+            raise ValueError("workers and solo threads must be 0 (auto) or more")
         if self.max_upload_mb <= 0:
             raise ValueError("max upload MB must be positive")
         if self.max_pixels <= 0:

@@ -17,6 +17,12 @@ def test_defaults_are_safe() -> None:
     assert (s.port, s.address, s.data_dir) == (8282, "0.0.0.0", Path("uploads"))
     assert (s.max_upload_mb, s.max_pixels, s.score_threshold) == (25.0, 50_000_000, 0.5)
     assert s.worker_count >= 1
+    assert s.solo_thread_count == min(settings.cpu_count(), settings.MAX_SOLO_THREADS)
+
+
+def test_solo_threads_can_be_set_or_turned_off() -> None:
+    assert parse([], {"FACES_SOLO_THREADS": "3"}).solo_thread_count == 3
+    assert parse(["--solo-threads", "1"]).solo_thread_count == 1
 
 
 def test_flag_beats_environment_beats_default() -> None:
@@ -32,6 +38,7 @@ def test_flag_beats_environment_beats_default() -> None:
     (["--port", "0"], {}),
     ([], {"FACES_SCORE_THRESHOLD": "1.5"}),
     ([], {"FACES_WORKERS": "many"}),
+    ([], {"FACES_SOLO_THREADS": "-1"}),
     (["--det-size", "100"], {}),
 ])
 def test_bad_values_are_refused_with_a_message(argv, env) -> None:
