@@ -9,6 +9,8 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -29,6 +31,21 @@ class PoolBusy(PoolUnavailable):
 
 class JobTimeout(PoolUnavailable):
     """A job ran past the time limit; its worker was replaced."""
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Stop this worker once the server process is gone, even after a SIGKILL
+    or an out-of-memory kill, so no worker (and its model) is left behind."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def init_worker(*args: Any) -> None:
+    """Pool initializer: watch the parent process, then load the model."""
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True,
+                     name="parent-watch").start()
+    pipeline.init_worker(*args)
 
 
 class DetectorPool:
@@ -57,7 +74,7 @@ class DetectorPool:
         return ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=context,
-            initializer=pipeline.init_worker,
+            initializer=init_worker,
             initargs=(self.model_path, self.det_size, barrier, self.solo_threads),
         )
 

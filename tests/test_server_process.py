@@ -81,6 +81,39 @@ def test_sigterm_finishes_the_upload_in_flight(tmp_path: Path, model_path: Path,
         assert process.wait(timeout=30) == 0
 
 
+def descendants(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        try:
+            children = Path(f"/proc/{todo.pop()}/task").glob("*/children")
+            kids = {int(k) for f in children for k in f.read_text().split()}
+        except OSError:
+            continue
+        found |= kids
+        todo.extend(kids)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_workers_do_not_outlive_a_killed_server(tmp_path: Path, model_path: Path) -> None:
+    with server(tmp_path / "data", model_path) as (process, base):
+        assert get_json(base + "/healthz")[0] == 200
+        helpers = descendants(process.pid)  # the worker and multiprocessing's tracker
+        assert helpers
+        process.kill()  # no chance to shut the pool down
+        process.wait()
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in helpers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in helpers if alive(pid)]
+
+
 def test_missing_model_stops_start_up_with_one_clear_line(tmp_path: Path) -> None:
     result = faces("serve", "--model", str(tmp_path / "nope.onnx"), "--port", str(free_port()))
     assert result.returncode == 2
