@@ -1,4 +1,4 @@
-"""Draw detected faces onto a copy of an image."""
+"""Draw detected faces onto an image, or hide them."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ LANDMARK_COLOR = (40, 200, 255)  # BGR amber
 
 
 def annotate(image: np.ndarray, faces: list[Face]) -> np.ndarray:
-    """Return a copy of ``image`` (BGR or BGRA) with boxes and landmarks drawn."""
-    out = image.copy()
+    """Draw boxes and landmarks on ``image`` (BGR or BGRA) itself; returns it."""
+    out = image
     alpha = out.shape[2] == 4
     color = (*BOX_COLOR, 255) if alpha else BOX_COLOR
     outline = (*OUTLINE_COLOR, 255) if alpha else OUTLINE_COLOR
@@ -32,8 +32,9 @@ def annotate(image: np.ndarray, faces: list[Face]) -> np.ndarray:
 
 
 def blur(image: np.ndarray, faces: list[Face], margin: float = 0.15) -> np.ndarray:
-    """Return a copy with every face pixelated then blurred past recognition."""
-    out = image.copy()
+    """Pixelate then blur every face in ``image`` itself, past recognition;
+    returns it."""
+    out = image
     height, width = out.shape[:2]
     for face in faces:
         x1, y1, x2, y2 = face.box

@@ -151,6 +151,7 @@ def analyse(data: bytes, options: Options) -> tuple[np.ndarray, list[Face]]:
 
 
 def mark(image: np.ndarray, faces: list[Face], mode: str) -> np.ndarray:
+    """Box (or blur) the faces on ``image`` itself; returns it."""
     return blur(image, faces) if mode == "blur" else annotate(image, faces)
 
 
@@ -167,18 +168,27 @@ def detect_only(data: bytes, options: Options, annotated: bool) -> dict:
 
 
 def render(data: bytes, options: Options) -> Rendered:
-    """Process one upload. Raises ImageRejected for a bad image."""
+    """Process one upload. Raises ImageRejected for a bad image.
+
+    The boxes are drawn on the decoded pixels once the original is encoded,
+    so a 12-megapixel photo never needs a second full-size copy. In blur
+    mode the faces are hidden first: no unblurred pixels are ever kept.
+    """
     image, faces = analyse(data, options)
-    marked = mark(image, faces, options.mode)
-    if options.mode == "blur":
-        image = marked  # never keep the unblurred pixels
     extension = extension_for(image)
+    if options.mode == "blur":
+        blur(image, faces)
+    original = encode(image, extension)
+    if options.mode == "box" and faces:
+        annotated = encode(annotate(image, faces), extension)
+    else:
+        annotated = original
     return Rendered(
         width=image.shape[1],
         height=image.shape[0],
         faces=[face.to_json() for face in faces],
         extension=extension,
-        original=(original := encode(image, extension)),
-        annotated=original if marked is image else encode(marked, extension),
-        thumbnail=encode(thumbnail(marked), extension, THUMBNAIL_QUALITY),
+        original=original,
+        annotated=annotated,
+        thumbnail=encode(thumbnail(image), extension, THUMBNAIL_QUALITY),
     )
