@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,12 +20,33 @@ DEFAULT_MODEL = Path("models") / "det_2.5g.onnx"
 MAX_SOLO_THREADS = 4  # past this, one small model gains little from more threads
 
 
-def cpu_count() -> int:
-    """CPU cores this process may run on (its affinity mask, where known)."""
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def cgroup_cpu_limit(root: Path = CGROUP_ROOT) -> float | None:
+    """This control group's CPU quota in cores (``docker run --cpus``), if any."""
+    try:  # cgroup v2: "max 100000" or "150000 100000"
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:  # cgroup v1: a quota of -1 means none
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota / period if quota > 0 and period > 0 else None
+
+
+def cpu_count(root: Path = CGROUP_ROOT) -> int:
+    """CPU cores this process may use: its affinity mask, capped by a
+    container's CPU quota (rounded up)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    limit = cgroup_cpu_limit(root)
+    return min(cores, max(1, math.ceil(limit))) if limit else cores
 
 
 def _setting(default: object, env: str, help: str) -> object:
@@ -38,7 +60,8 @@ class Settings:
     data_dir: Path = _setting(Path("uploads"), "FACES_DATA_DIR",
                               "where photos and the catalogue live")
     model: Path = _setting(DEFAULT_MODEL, "FACES_MODEL", "SCRFD ONNX model file")
-    workers: int = _setting(0, "FACES_WORKERS", "detector processes (0 = one per CPU core)")
+    workers: int = _setting(0, "FACES_WORKERS",
+                            "detector processes (0 = one per CPU core the server may use)")
     solo_threads: int = _setting(0, "FACES_SOLO_THREADS",
                                  "threads one detection may use while it is the only one "
                                  f"running (0 = one per CPU core, at most {MAX_SOLO_THREADS}; "

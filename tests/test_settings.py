@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,25 @@ def test_defaults_are_safe() -> None:
     assert (s.max_upload_mb, s.max_pixels, s.score_threshold) == (25.0, 50_000_000, 0.5)
     assert s.worker_count >= 1
     assert s.solo_thread_count == min(settings.cpu_count(), settings.MAX_SOLO_THREADS)
+
+
+@pytest.mark.parametrize("files,limit", [
+    ({"cpu.max": "150000 100000\n"}, 1.5),  # cgroup v2, docker run --cpus 1.5
+    ({"cpu.max": "max 100000\n"}, None),
+    ({"cpu/cpu.cfs_quota_us": "200000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 2.0),  # v1
+    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+    ({}, None),
+])
+def test_a_container_cpu_quota_caps_the_core_count(tmp_path: Path, files: dict,
+                                                    limit: float | None) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert settings.cgroup_cpu_limit(tmp_path) == limit
+    cores = settings.cpu_count(tmp_path)
+    assert 1 <= cores <= (math.ceil(limit) if limit else cores)
+    if limit == 1.5:
+        assert cores == min(2, len(os.sched_getaffinity(0)))
 
 
 def test_solo_threads_can_be_set_or_turned_off() -> None:
