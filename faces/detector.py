@@ -69,7 +69,7 @@ class SCRFD:
                  det_size: int = 640, lean: bool = False) -> None:
         """``threads``: onnxruntime's intra-op threads for one detection.
         ``lean``: keep no memory arena between runs (for a session used now
-        and then: a little slower, but its memory goes back after each run).
+        and then: a few per cent slower, and it holds less memory at rest).
         """
         path = Path(model_path)
         if not path.is_file():

@@ -69,7 +69,7 @@ def init_worker(model_path: str, det_size: int, barrier: object = None,
     With ``solo_threads`` above 1 a second session is loaded that spreads one
     detection over that many threads; :func:`job` picks it while no other
     photo is being processed (one upload on an idle server: about half the
-    wait). It is lean, so its memory is given back after each run.
+    wait). It is lean: it keeps no memory arena between runs.
     """
     global _warm_barrier
     cv2.setNumThreads(1)
