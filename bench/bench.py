@@ -72,6 +72,26 @@ def variants(path: Path, count: int, size: tuple[int, int] | None = None,
     return out
 
 
+def model_speed(runs: int = 15) -> float:
+    """Median ms of one raw SCRFD run at 640x640 on one thread: how fast this
+    machine is right now (the issue quotes about 44 ms for its machine)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(MODEL), options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    blob = np.random.default_rng(0).uniform(-1, 1, (1, 3, 640, 640)).astype(np.float32)
+    times = []
+    for i in range(runs + 3):
+        started = time.perf_counter()
+        session.run(None, {name: blob})
+        if i >= 3:  # after a warm-up
+            times.append(time.perf_counter() - started)
+    return percentile(times, 50) * 1000
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -389,8 +409,10 @@ async def main(args: argparse.Namespace) -> int:
         "broadcast": variants(IMAGES / "obama_small.jpg", 2)[1],
         "crowd": tagged((IMAGES / "crowd_selfie.jpg").read_bytes(), 4), "clients": clients,
     }
+    print("timing the raw model on this machine", flush=True)
     results: dict = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                                 "python": platform.python_version(), "model": MODEL.name},
+                                 "python": platform.python_version(), "model": MODEL.name,
+                                 "raw_640_ms_before": round(model_speed(), 1)},
                      "when": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     with tempfile.TemporaryDirectory() as tmp:
         RESULTS.mkdir(parents=True, exist_ok=True)
@@ -410,6 +432,9 @@ async def main(args: argparse.Namespace) -> int:
                                              str(ROOT / "bench" / "reference_server.py"),
                                              "{port}", f"{tmp}/reference"])
             results["reference"] = await measure(reference, ref_photos, True)
+    # Machines of one kind differ, and one machine's speed drifts: the raw
+    # model's time, before and after, tells how fast this run's machine was.
+    results["machine"]["raw_640_ms_after"] = round(model_speed(), 1)
     rows = report(results)
     width = max(len(r[0]) for r in rows)
     print(f"\n{'measure':<{width}}  {'faces':>14}  {'reference':>14}  faces vs reference")
@@ -423,7 +448,11 @@ async def main(args: argparse.Namespace) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(results, indent=2))
-    print(f"\nmachine: {results['machine']}\nJSON: {out}")
+    machine = results["machine"]
+    print(f"\nraw SCRFD at 640x640 on one thread, before / after the run: "
+          f"{machine['raw_640_ms_before']} / {machine['raw_640_ms_after']} ms "
+          "(the issue's machine: about 44 ms)")
+    print(f"machine: {machine}\nJSON: {out}")
     return 0
 
 
