@@ -28,6 +28,8 @@ import numpy as np
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import websocket_connect
 
+from faces.detector import SCRFD
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 IMAGES = Path(os.environ.get("FACES_TEST_IMAGES") or SHARED / "images")
@@ -75,18 +77,12 @@ def variants(path: Path, count: int, size: tuple[int, int] | None = None,
 def model_speed(runs: int = 15) -> float:
     """Median ms of one raw SCRFD run at 640x640 on one thread: how fast this
     machine is right now (the issue quotes about 44 ms for its machine)."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(MODEL), options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
+    detector = SCRFD(MODEL, threads=1)  # the session a busy worker detects with
     blob = np.random.default_rng(0).uniform(-1, 1, (1, 3, 640, 640)).astype(np.float32)
     times = []
     for i in range(runs + 3):
         started = time.perf_counter()
-        session.run(None, {name: blob})
+        detector.session.run(None, {detector.input_name: blob})
         if i >= 3:  # after a warm-up
             times.append(time.perf_counter() - started)
     return percentile(times, 50) * 1000
