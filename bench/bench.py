@@ -28,7 +28,7 @@ import numpy as np
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import websocket_connect
 
-from faces.detector import SCRFD
+from faces.detectors.scrfd import SCRFD
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

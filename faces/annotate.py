@@ -5,14 +5,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .detector import Face
+from .detectors.base import Face
 
 BOX_COLOR = (80, 220, 60)       # BGR green
 OUTLINE_COLOR = (20, 20, 20)    # dark edge so boxes show on light and dark skin/backgrounds
 LANDMARK_COLOR = (40, 200, 255)  # BGR amber
 
 
-def annotate(image: np.ndarray, faces: list[Face]) -> np.ndarray:
+def draw(image: np.ndarray, faces: list[Face]) -> np.ndarray:
     """Draw boxes and landmarks on ``image`` (BGR or BGRA) itself; returns it."""
     out = image
     alpha = out.shape[2] == 4

@@ -10,26 +10,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
 from tornado.web import Application
 
-from . import access, handlers
+from . import access, backends, handlers
+from .backends import Backend
+from .gallery import Gallery
 from .hub import Hub
-from .limits import RateLimiter
-from .pipeline import Options
-from .pool import DetectorPool
+from .options import Options
+from .ratelimit import RateLimiter
 from .settings import Settings
 from .store import Store
 
 log = logging.getLogger(__name__)
 
-def _asset_root() -> Path:
-    """The folder holding templates/ and static/: the source checkout, or the
-    working directory when the package is installed elsewhere (the image)."""
-    checkout = Path(__file__).resolve().parent.parent
-    return checkout if (checkout / "templates").is_dir() else Path.cwd()
+
+def asset_dir(name: str) -> Path:
+    """``templates`` or ``static``: inside the installed package (package
+    data, wherever it is installed), else beside the package in a checkout."""
+    package = Path(__file__).resolve().parent
+    installed = package / name
+    return installed if installed.is_dir() else package.parent / name
 
 
-ROOT = _asset_root()
 WS_MAX_MESSAGE = 4096
 SHUTDOWN_GRACE_SECONDS = 10.0
 
@@ -40,25 +43,22 @@ class Services:
 
     settings: Settings
     store: Store
-    pool: DetectorPool
+    backend: Backend
     hub: Hub = field(default_factory=Hub)
     limiter: RateLimiter = field(init=False)
+    gallery: Gallery = field(init=False)
+    options: Options = field(init=False)  # the server's default processing options
     inflight: int = 0  # uploads being received or processed
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.settings.rate_limit)
-
-    @property
-    def options(self) -> Options:
-        return Options.from_settings(self.settings)
+        self.options = Options.from_settings(self.settings)
+        self.gallery = Gallery(self.store, self.backend, self.hub, self.options)
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
-        pool = DetectorPool(settings.model, settings.worker_count, settings.det_size,
-                            settings.max_pixels, timeout=settings.detect_timeout,
-                            max_queue=settings.max_queue,
-                            solo_threads=settings.solo_thread_count)
-        return cls(settings=settings, store=Store(settings.data_dir), pool=pool)
+        return cls(settings=settings, store=Store(settings.data_dir),
+                   backend=backends.create(settings))
 
 
 def make_app(services: Services) -> Application:
@@ -79,8 +79,8 @@ def make_app(services: Services) -> Application:
         services=services,
         xsrf_cookies=True,
         cookie_secret=access.load_secret(services.store.data_dir),
-        template_path=str(ROOT / "templates"),
-        static_path=str(ROOT / "static"),
+        template_path=str(asset_dir("templates")),
+        static_path=str(asset_dir("static")),
         static_handler_class=handlers.AssetsHandler,
         default_handler_class=handlers.NotFoundHandler,
         websocket_max_message_size=WS_MAX_MESSAGE,
@@ -97,17 +97,6 @@ def make_server(app: Application, settings: Settings) -> HTTPServer:
                       body_timeout=settings.request_timeout, xheaders=False)
 
 
-def reconcile(store: Store) -> None:
-    """After a crash: drop rows whose files are gone; report files without rows."""
-    dropped = store.drop_missing()
-    if dropped:
-        log.warning("dropped %d catalogue rows whose files are missing", len(dropped))
-    orphans = store.orphans()
-    if orphans:
-        log.warning("%d stored photos have no catalogue row; run `faces reindex` to add them",
-                    len(orphans))
-
-
 async def drain(services: Services, grace: float) -> None:
     """Wait up to ``grace`` seconds for uploads in flight to finish."""
     loop = asyncio.get_running_loop()
@@ -122,18 +111,20 @@ async def drain(services: Services, grace: float) -> None:
 async def serve(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then stop cleanly."""
     services = Services.create(settings)
-    reconcile(services.store)
+    services.gallery.reconcile()
     app = make_app(services)
     server = make_server(app, settings)
-    server.listen(settings.port, settings.address)
+    sockets = bind_sockets(settings.port, settings.address)
+    server.add_sockets(sockets)
+    port = sockets[0].getsockname()[1]  # the one the system chose, with --port 0
     log.info("faces listening on http://%s:%d (data in %s, model %s)", settings.address,
-             settings.port, settings.data_dir, settings.model)
+             port, settings.data_dir, settings.model)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await services.pool.start()
+        await services.backend.start()
         log.info("ready: %d photos in the gallery", services.store.count())
         await stop.wait()
         log.info("shutting down: no new connections; finishing uploads in flight")
@@ -146,5 +137,5 @@ async def serve(settings: Settings) -> None:
             await asyncio.wait_for(server.close_all_connections(), 2)
         except asyncio.TimeoutError:
             log.warning("connections still open; closing anyway")
-        services.pool.shutdown()
+        services.backend.shutdown()
         services.store.close()

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from . import model, settings
-from .detector import ModelError
+from . import detectors, model, settings
+from .detectors import ModelError
 from .probe import ImageRejected
 
 
@@ -41,30 +41,29 @@ class CommandError(Exception):
 
 
 def _config(args: argparse.Namespace) -> settings.Settings:
-    """Settings from flags and environment, with the model checked."""
+    """Settings from flags and environment, with the model file checked
+    (it is loaded where it runs: in the workers, or in this process)."""
     try:
         config = settings.from_sources(args)
-        model.verify(config.model)
+        model.check_file(config.model)
     except (ValueError, ModelError) as exc:
         raise CommandError(str(exc)) from None
     return config
 
 
-def _load_detector(config: settings.Settings) -> None:
-    """The model in this process; photos go one at a time, each on every core."""
-    from . import pipeline
-
-    pipeline.init_worker(str(config.model), config.det_size,
-                         solo_threads=config.solo_thread_count)
-    pipeline.use_threads(config.solo_thread_count)
-
-
 def _detect(args: argparse.Namespace) -> int:
     from . import pipeline
+    from .options import Options
+    from .worker import Worker, WorkerConfig
 
     config = _config(args)
-    _load_detector(config)
-    options = pipeline.Options.from_settings(config, mode="blur" if args.blur else "box")
+    # The model in this process; photos go one at a time, each on every core.
+    try:
+        worker = Worker(WorkerConfig.from_settings(config))
+    except ModelError as exc:
+        raise CommandError(str(exc)) from None
+    worker.use_threads(config.solo_thread_count)
+    options = Options.from_settings(config, mode="blur" if args.blur else "box")
     out_dir = Path(args.annotate) if args.annotate else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -73,7 +72,7 @@ def _detect(args: argparse.Namespace) -> int:
     for done, name in enumerate(args.files, 1):
         path = Path(name)
         try:
-            result = pipeline.detect_only(path.read_bytes(), options, out_dir is not None)
+            result = pipeline.detect_only(worker, path.read_bytes(), options, out_dir is not None)
         except (OSError, ImageRejected) as exc:
             failed += 1
             print(f"faces: {name}: {exc.strerror if isinstance(exc, OSError) else exc}",
@@ -81,7 +80,7 @@ def _detect(args: argparse.Namespace) -> int:
             progress(done)
             continue
         if out_dir is not None:
-            suffix = ".blurred" if args.blur else ".faces"
+            suffix = ".blurred" if args.blur else ".annotated"
             target = out_dir / f"{path.stem}{suffix}{result.pop('extension')}"
             target.write_bytes(result.pop("image"))
             result["annotated"] = str(target)
@@ -95,27 +94,40 @@ def _detect(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _reindex(args: argparse.Namespace) -> int:
-    from . import pipeline
-    from .reindex import reindex
+async def _reindex_with(config: settings.Settings) -> str:
+    from . import backends
+    from .gallery import Gallery
+    from .hub import Hub
+    from .options import Options
     from .store import Store
 
-    config = _config(args)
-    _load_detector(config)
+    backend = backends.create(config)
     store = Store(config.data_dir)
-    options = pipeline.Options.from_settings(config)
     try:
-        report = reindex(store, options, Progress(0))
+        await backend.start()
+        gallery = Gallery(store, backend, Hub(), Options.from_settings(config))
+        return (await gallery.reindex(Progress(0))).summary()
     finally:
+        backend.shutdown()
         store.close()
-    print(f"reindexed {config.data_dir}: {report.summary()}")
+
+
+def _reindex(args: argparse.Namespace) -> int:
+    config = _config(args)
+    try:
+        summary = asyncio.run(_reindex_with(config))
+    except ModelError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"reindexed {config.data_dir}: {summary}")
     return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
     config = _config(args)
-    logging.getLogger(__name__).info("model %s", config.model)
-    asyncio.run(_run_server(config))
+    try:
+        asyncio.run(_run_server(config))
+    except ModelError as exc:  # found by the workers as they load it
+        raise CommandError(f"{exc}. {model.GET_MODEL_HINT}") from None
     return 0
 
 
@@ -125,21 +137,24 @@ async def _run_server(config: settings.Settings) -> None:
 
 
 def _fetch_model(args: argparse.Namespace) -> int:
-    dest = Path(args.dest)
+    dest = Path(args.dest or model.default_path(args.detector))
     if dest.is_file() and not args.force:
         try:
             info = model.verify(dest)
         except ModelError as exc:
             raise CommandError(f"{exc}; re-run with --force to replace it") from None
-        print(f"model already present: {dest} (sha256 {info.sha256})")
+        print(f"model already present: {dest} ({info.family}, sha256 {info.sha256})")
         return 0
-    print(f"downloading {args.url}")
+    source = detectors.family_class(args.detector).download
+    url = args.url or source.url
+    print(f"downloading {url}")
     try:
-        info = model.fetch(dest, args.url, args.sha256)
+        info = model.fetch(dest, args.detector, url, args.sha256)
     except ModelError as exc:
         raise CommandError(str(exc)) from None
     landmarks = "with" if info.landmarks else "without"
-    print(f"model saved: {info.path}\n  sha256 {info.sha256}\n  SCRFD, {landmarks} landmarks")
+    print(f"model saved: {info.path}\n  sha256 {info.sha256}\n  "
+          f"{info.family.upper()}, {landmarks} landmarks\n  licence: {source.licence}")
     return 0
 
 
@@ -151,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the web server",
                                 description="Run the web server. Every option is also an "
                                 "environment variable.")
-    settings.add_arguments(serve)
+    settings.add_arguments(serve, "serve")
     serve.set_defaults(handler=_serve)
 
     detect = commands.add_parser(
@@ -161,10 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("files", nargs="+", metavar="FILE", help="image files")
     detect.add_argument("--json", action="store_true", help="print one JSON object per file")
     detect.add_argument("--annotate", metavar="DIR",
-                        help="write a marked copy of each image into DIR")
+                        help="write an annotated copy of each image into DIR")
     detect.add_argument("--blur", action="store_true",
                         help="blur faces instead of boxing them (with --annotate)")
-    settings.add_arguments(detect)
+    settings.add_arguments(detect, "detect")
     detect.set_defaults(handler=_detect)
 
     rebuild = commands.add_parser(
@@ -172,17 +187,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="Drop catalogue rows whose files are gone and add rows for stored "
         "photos that have none (from their metadata, or by detecting again). "
         "Run it while the server is stopped.")
-    settings.add_arguments(rebuild)
+    settings.add_arguments(rebuild, "reindex")
     rebuild.set_defaults(handler=_reindex)
 
-    fetch = commands.add_parser("fetch-model", help="download and verify the SCRFD model",
-                                description="Download InsightFace's buffalo_m pack, extract "
-                                "its SCRFD-2.5G detector and verify it.")
-    fetch.add_argument("--dest", default=str(settings.DEFAULT_MODEL),
-                       help=f"where to save it (default {settings.DEFAULT_MODEL})")
-    fetch.add_argument("--url", default=model.PACK_URL, help="pack to download")
+    fetch = commands.add_parser(
+        "fetch-model", help="download and verify a detector model",
+        description="Download a detector model and verify it: SCRFD-2.5G from InsightFace's "
+        "buffalo_m pack (the default; non-commercial weights), or YuNet from the OpenCV Zoo "
+        "(MIT, sha256 pinned).")
+    fetch.add_argument("--detector", choices=list(detectors.FAMILIES), default="scrfd",
+                       help="which family's model (default scrfd)")
+    fetch.add_argument("--dest", default=None,
+                       help="where to save it (default models/<the family's file name>)")
+    fetch.add_argument("--url", default=None, help="download from here instead")
     fetch.add_argument("--sha256", default=None,
-                       help="expected sha256 of the extracted model (refuse on mismatch)")
+                       help="expected sha256 of the model file (refuse on mismatch)")
     fetch.add_argument("--force", action="store_true", help="replace an existing file")
     fetch.set_defaults(handler=_fetch_model)
     return parser

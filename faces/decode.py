@@ -7,16 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .probe import ImageInfo, ImageRejected, probe
-
-
-def check_limits(info: ImageInfo, max_pixels: int) -> None:
-    """Refuse an image whose header declares more pixels than allowed."""
-    if info.pixels > max_pixels:
-        raise ImageRejected(
-            "too_many_pixels",
-            f"The image is {info.width}x{info.height} ({info.pixels / 1e6:.0f} megapixels); "
-            f"the limit is {max_pixels / 1e6:g} megapixels.")
+from .probe import ImageInfo, ImageRejected, check_limits, probe
 
 
 def _complete(data: bytes, info: ImageInfo) -> bool:

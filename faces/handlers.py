@@ -1,40 +1,39 @@
-"""HTTP and WebSocket handlers. Each request flows one way:
-handler (read + validate) -> worker pool -> store -> hub."""
+"""HTTP and WebSocket handlers: HTTP in, a call to the gallery
+(:mod:`faces.gallery`), HTTP out. They read and stream requests, enforce
+the limits known from the headers, and map the gallery's errors to
+statuses; the use cases themselves live in the gallery."""
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-import errno
 import hmac
 import json
 import logging
 import math
+from collections.abc import Awaitable
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tornado import httputil
 from tornado.iostream import StreamBufferFullError
 from tornado.web import HTTPError, RequestHandler, StaticFileHandler, stream_request_body
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from . import access, openapi, pipeline
-from .decode import check_limits
+from . import access, openapi
+from .backends import BackendBusy, BackendUnavailable, JobTimeout
 from .filenames import display_name
-from .pool import JobTimeout, PoolBusy, PoolUnavailable
-from .probe import ImageRejected, probe
-from .store import ID_PATTERN, Photo, content_id, utc_now
+from .gallery import StorageFull
+from .options import ID_PATTERN, MAX_PAGE_SIZE, PAGE_SIZE, OptionError, Options
+from .probe import ImageRejected
+from .store import Photo
 
 if TYPE_CHECKING:
     from .app import Services
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MULTIPART_SLACK = 64 * 1024  # room for multipart headers around the file itself
 WS_MAX_BUFFER = 4 * 1024 * 1024  # bytes queued for one WebSocket client before it is dropped
-THRESHOLD_RANGE = (0.05, 0.95)
-PAGE_SIZE = 48
-MAX_PAGE_SIZE = 200
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -59,11 +58,35 @@ class ApiError(HTTPError):
 
 REJECTION_STATUS = {"too_many_pixels": 413, "unsupported_type": 415, "animated_image": 415,
                     "empty_file": 400}
-DISK_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
+GALLERY_ERRORS = (ImageRejected, OptionError, BackendUnavailable, StorageFull)
 
 
-def rejected(exc: ImageRejected) -> ApiError:
-    return ApiError(REJECTION_STATUS.get(exc.code, 422), exc.code, exc.message)
+def translated(exc: Exception) -> ApiError:
+    """The HTTP answer to one of the gallery's errors (GALLERY_ERRORS)."""
+    if isinstance(exc, ImageRejected):
+        return ApiError(REJECTION_STATUS.get(exc.code, 422), exc.code, exc.message)
+    if isinstance(exc, OptionError):
+        return ApiError(400, exc.code, exc.message)
+    if isinstance(exc, StorageFull):
+        return ApiError(507, "insufficient_storage", str(exc))
+    if isinstance(exc, BackendBusy):
+        return ApiError(503, "busy", "The server is busy with other photos; try again in a "
+                        "few seconds.", {"Retry-After": "5"})
+    if isinstance(exc, JobTimeout):
+        return ApiError(503, "detector_timeout", f"{exc}; the detector was restarted.",
+                        {"Retry-After": "2"})
+    if isinstance(exc, BackendUnavailable):
+        return ApiError(503, "detector_unavailable", f"{exc}; please try again.",
+                        {"Retry-After": "2"})
+    raise TypeError(f"not a gallery error: {exc!r}")
+
+
+async def answered(call: Awaitable[T]) -> T:
+    """Await a gallery call, its errors turned into their HTTP answers."""
+    try:
+        return await call
+    except GALLERY_ERRORS as exc:
+        raise translated(exc) from None
 
 
 def unauthorised(why: str) -> ApiError:
@@ -258,90 +281,21 @@ class UploadHandlerBase(BaseHandler):
             value = self._fields[name][-1].decode("utf-8", "replace")
         return value
 
-    def upload_options(self) -> pipeline.Options:
-        options = self.services.options
-        mode = self.option("mode") or "box"
-        if mode not in pipeline.MODES:
-            raise ApiError(400, "bad_mode", "mode must be 'box' or 'blur'.")
-        threshold = self.option("threshold")
-        score = options.score_threshold
-        if threshold:
-            low, high = THRESHOLD_RANGE
-            try:
-                score = float(threshold)
-            except ValueError:
-                score = -1.0
-            if not low <= score <= high:
-                raise ApiError(400, "bad_threshold",
-                               f"threshold must be a number from {low} to {high}.")
-        return dataclasses.replace(options, mode=mode, score_threshold=score)
-
-    def checked_upload(self) -> tuple[bytes, str, pipeline.Options]:
-        """The file, its display name and the options, refused early if bad."""
+    def upload(self) -> tuple[bytes, str, Options]:
+        """The file, its display name and the upload's options. Raises
+        OptionError for a bad option (answered as a 400)."""
         data, filename = self.uploaded_file()
-        options = self.upload_options()
-        try:
-            check_limits(probe(data), options.max_pixels)
-        except ImageRejected as exc:
-            raise rejected(exc) from None
+        options = self.services.options.choose(self.option("mode"), self.option("threshold"))
         return data, filename, options
 
-    async def in_pool(self, fn: Any, *args: Any) -> Any:
-        try:
-            return await self.services.pool.run(fn, *args)
-        except ImageRejected as exc:
-            raise rejected(exc) from None
-        except PoolBusy:
-            raise ApiError(503, "busy", "The server is busy with other photos; try again "
-                           "in a few seconds.", {"Retry-After": "5"}) from None
-        except JobTimeout as exc:
-            raise ApiError(503, "detector_timeout", f"{exc}; the detector was restarted.",
-                           {"Retry-After": "2"}) from None
-        except PoolUnavailable as exc:
-            raise ApiError(503, "detector_unavailable",
-                           f"{exc}; please try again.", {"Retry-After": "2"}) from None
-
-    async def save(self, photo: Photo, files: dict[str, bytes]) -> None:
-        """Write the photo's files (all or nothing); a full or read-only disk is a 507."""
-        store = self.services.store
-        try:
-            await asyncio.get_running_loop().run_in_executor(None, store.write_files, files,
-                                                             photo)
-        except OSError as exc:
-            if exc.errno not in DISK_ERRORS:
-                raise
-            log.error("cannot store %s in %s: %s", photo.id, store.photos_dir, exc)
-            raise ApiError(507, "insufficient_storage",
-                           "The server could not save the photo: its disk is full or "
-                           "not writable.") from None
-
-    async def ingest(self) -> tuple[Photo, bool]:
-        """Process the upload; returns the photo and whether it is new."""
-        data, filename, options = self.checked_upload()
-        services = self.services
-        default = services.options
-        variant = "" if (options.mode, options.score_threshold) == (
-            default.mode, default.score_threshold) else f"{options.mode}:{options.score_threshold}"
-        loop = asyncio.get_running_loop()
-        photo_id = await loop.run_in_executor(None, content_id, data, variant)
-        existing = services.store.get(photo_id)
-        if existing is not None:
-            return existing, False
-        rendered = await self.in_pool(pipeline.render, data, options)
-        names = services.store.file_names(photo_id, rendered.extension)
-        photo = Photo(id=photo_id, filename=filename, created=utc_now(), width=rendered.width,
-                      height=rendered.height, faces=rendered.faces, **names)
-        await self.save(photo, {names[kind]: getattr(rendered, kind) for kind in names})
-        if not services.store.add(photo):  # the same bytes finished first elsewhere
-            return services.store.get(photo_id), False
-        services.hub.broadcast({"type": "photo.added", "photo": photo.to_json()})
-        log.info("stored %s (%s): %d faces", photo_id, filename, len(photo.faces))
-        return photo, True
+    async def add(self) -> tuple[Photo, bool]:
+        data, filename, options = self.upload()
+        return await self.services.gallery.add(data, filename, options)
 
 
 class PhotosApiHandler(ApiOriginCheck, UploadHandlerBase):
     async def post(self) -> None:
-        photo, created = await self.ingest()
+        photo, created = await answered(self.add())
         if created:
             self.set_header("Location", f"/api/photos/{photo.id}")
         self.write_json(photo.to_json(), 201 if created else 200)
@@ -371,22 +325,19 @@ class PhotoApiHandler(ApiOriginCheck, BaseHandler):
         else:
             self.require_view()
 
-    def find(self, photo_id: str) -> Photo:
-        photo = self.services.store.get(photo_id) if ID_PATTERN.match(photo_id) else None
-        if photo is None:
-            raise ApiError(404, "unknown_photo", "There is no photo with that id.")
-        return photo
+    @staticmethod
+    def unknown() -> ApiError:
+        return ApiError(404, "unknown_photo", "There is no photo with that id.")
 
     def get(self, photo_id: str) -> None:
-        self.write_json(self.find(photo_id).to_json())
+        photo = self.services.store.get(photo_id) if ID_PATTERN.match(photo_id) else None
+        if photo is None:
+            raise self.unknown()
+        self.write_json(photo.to_json())
 
     async def delete(self, photo_id: str) -> None:
-        services = self.services
-        photo = self.find(photo_id)
-        services.store.delete(photo.id)
-        await asyncio.get_running_loop().run_in_executor(None, services.store.remove_files, photo)
-        services.hub.broadcast({"type": "photo.deleted", "id": photo.id})
-        log.info("deleted %s (%s)", photo.id, photo.filename)
+        if await self.services.gallery.delete(photo_id) is None:
+            raise self.unknown()
         self.set_status(204)
         self.finish()
 
@@ -395,9 +346,13 @@ class DetectApiHandler(ApiOriginCheck, UploadHandlerBase):
     """Detect only: nothing is stored or broadcast."""
 
     async def post(self) -> None:
-        data, _, options = self.checked_upload()
         annotate = self.get_query_argument("annotate", "0") in ("1", "true", "yes")
-        result = await self.in_pool(pipeline.detect_only, data, options, annotate)
+
+        async def detect() -> dict:
+            data, _, options = self.upload()
+            return await self.services.gallery.detect(data, options, annotate)
+
+        result = await answered(detect())
         if annotate:
             kind = "png" if result["extension"] == ".png" else "jpeg"
             self.set_header("Content-Type", f"image/{kind}")
@@ -416,7 +371,7 @@ class UploadFormHandler(UploadHandlerBase):
     """The no-JavaScript form: upload, then redirect back to the gallery."""
 
     async def post(self) -> None:
-        photo, _ = await self.ingest()
+        photo, _ = await answered(self.add())
         self.redirect(f"/?uploaded={photo.id}", status=303)
 
 
@@ -478,11 +433,12 @@ class LogoutHandler(BaseHandler):
 class HealthHandler(BaseHandler):
     def get(self) -> None:
         services = self.services
-        if not services.pool.ready:
+        if not services.backend.ready:
             self.write_json({"status": "starting"}, 503)
             return
         self.write_json({"status": "ok", "model": services.settings.model.name,
-                         "workers": services.pool.workers})
+                         "detector": services.backend.family,
+                         "workers": services.backend.workers})
 
 
 class NotFoundHandler(BaseHandler):

@@ -1,4 +1,5 @@
-"""Checking a model file, and fetching one for new installs."""
+"""Checking a model file, and fetching one for new installs. Each detector
+family declares where its model is downloaded from (``Detector.download``)."""
 
 from __future__ import annotations
 
@@ -11,20 +12,19 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .detector import SCRFD, ModelError
+from . import detectors
+from .detectors import ModelError
 
-# InsightFace's model-zoo pack that carries the SCRFD-2.5G detector.
-PACK_URL = "https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_m.zip"
-PACK_MEMBER = "det_2.5g.onnx"
 GET_MODEL_HINT = (
     "Get one with `make setup` (or `faces fetch-model`), or point FACES_MODEL "
-    "(--model) at an SCRFD .onnx file.")
+    "(--model) at an SCRFD or YuNet .onnx file.")
 
 
 @dataclass(frozen=True)
 class ModelInfo:
     path: Path
     sha256: str
+    family: str
     landmarks: bool
     input_size: tuple[int, int]
 
@@ -37,48 +37,67 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify(path: str | os.PathLike) -> ModelInfo:
-    """Load the model once and check it is an SCRFD detector; raises ModelError."""
+def check_file(path: str | os.PathLike) -> Path:
+    """The model file exists and is readable (without loading it); raises ModelError."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"no model at {path}. {GET_MODEL_HINT}")
     if not os.access(path, os.R_OK):
         raise ModelError(f"cannot read the model at {path}. {GET_MODEL_HINT}")
+    return path
+
+
+def verify(path: str | os.PathLike, family: str = detectors.AUTO) -> ModelInfo:
+    """Load the model once and check it is a detector we know; raises ModelError."""
+    path = check_file(path)
     try:
-        detector = SCRFD(path)
+        detector = detectors.load(path, family)
     except ModelError as exc:
         raise ModelError(f"{exc}. {GET_MODEL_HINT}") from None
-    return ModelInfo(path, sha256_file(path), detector.has_landmarks, detector.input_size)
+    return ModelInfo(path, sha256_file(path), detector.family, detector.has_landmarks,
+                     detector.input_size)
 
 
-def fetch(dest: str | os.PathLike, url: str = PACK_URL, expected_sha256: str | None = None,
-          timeout: float = 60.0) -> ModelInfo:
-    """Download the pack, extract the detector to ``dest`` atomically, verify it."""
+def default_path(family: str) -> Path:
+    """Where `faces fetch-model --detector FAMILY` puts the model by default."""
+    return Path("models") / detectors.family_class(family).download.filename
+
+
+def fetch(dest: str | os.PathLike, family: str = "scrfd", url: str | None = None,
+          expected_sha256: str | None = None, timeout: float = 60.0) -> ModelInfo:
+    """Download the family's model (a file, or a member of a zip pack),
+    check its sha256 when one is known or given, verify that it loads, and
+    put it at ``dest`` atomically."""
+    source = detectors.family_class(family).download
+    url = url or source.url
+    expected = (expected_sha256 or source.sha256 or "").lower()
     dest = Path(dest)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (fixed https URL)
-            pack = response.read()
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (https, or a URL the user gave)
+            payload = response.read()
     except OSError as exc:
         raise ModelError(
-            f"could not download {url} ({exc}). Offline? Copy an SCRFD model "
-            f"somewhere and set FACES_MODEL to its path.") from None
-    try:
-        with zipfile.ZipFile(io.BytesIO(pack)) as archive:
-            member = next(n for n in archive.namelist() if n.endswith(PACK_MEMBER))
-            data = archive.read(member)
-    except (zipfile.BadZipFile, StopIteration):
-        raise ModelError(f"{url} did not contain {PACK_MEMBER}") from None
+            f"could not download {url} ({exc}). Offline? Copy a model somewhere and set "
+            f"FACES_MODEL to its path.") from None
+    data = payload
+    if source.member:
+        try:
+            with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+                member = next(n for n in archive.namelist() if n.endswith(source.member))
+                data = archive.read(member)
+        except (zipfile.BadZipFile, StopIteration):
+            raise ModelError(f"{url} did not contain {source.member}") from None
     digest = hashlib.sha256(data).hexdigest()
-    if expected_sha256 and digest != expected_sha256.lower():
-        raise ModelError(f"checksum mismatch for {PACK_MEMBER}: got {digest}, "
-                         f"expected {expected_sha256}")
+    if expected and digest != expected:
+        raise ModelError(f"checksum mismatch for {source.filename}: got {digest}, "
+                         f"expected {expected}")
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        info = verify(tmp)
+        info = verify(tmp, family)
         os.replace(tmp, dest)
     finally:
         Path(tmp).unlink(missing_ok=True)
-    return ModelInfo(dest, info.sha256, info.landmarks, info.input_size)
+    return ModelInfo(dest, info.sha256, info.family, info.landmarks, info.input_size)

@@ -4,6 +4,7 @@ true by tests that validate real responses against it."""
 from __future__ import annotations
 
 from . import __version__
+from .options import ID_REGEX, MAX_PAGE_SIZE, MODES, PAGE_SIZE, THRESHOLD_RANGE
 
 
 def _ref(name: str) -> dict:
@@ -18,7 +19,9 @@ def _error(description: str) -> dict:
     return _json(_ref("Error"), description)
 
 
-_ID = {"type": "string", "pattern": "^[0-9a-f]{24}$"}
+_ID = {"type": "string", "pattern": ID_REGEX}
+_MODE = {"type": "string", "enum": list(MODES)}
+_THRESHOLD = {"type": "number", "minimum": THRESHOLD_RANGE[0], "maximum": THRESHOLD_RANGE[1]}
 _UPLOAD_BODY = {
     "required": True,
     "content": {"multipart/form-data": {"schema": {
@@ -27,18 +30,19 @@ _UPLOAD_BODY = {
         "properties": {
             "file": {"type": "string", "contentMediaType": "application/octet-stream",
                      "description": "JPEG, PNG, WebP, BMP, TIFF or GIF (first frame)"},
-            "mode": {"type": "string", "enum": ["box", "blur"]},
-            "threshold": {"type": "number", "minimum": 0.05, "maximum": 0.95},
+            "mode": _MODE,
+            "threshold": _THRESHOLD,
         },
     }}},
 }
 _OPTION_PARAMETERS = [
     {"name": "mode", "in": "query", "required": False,
-     "description": "box: mark faces (default); blur: hide them (no unblurred copy is kept)",
-     "schema": {"type": "string", "enum": ["box", "blur"]}},
+     "description": "box: draw boxes on faces (default); blur: hide them (no unblurred copy "
+                    "is kept)",
+     "schema": _MODE},
     {"name": "threshold", "in": "query", "required": False,
      "description": "minimum face score for this upload",
-     "schema": {"type": "number", "minimum": 0.05, "maximum": 0.95}},
+     "schema": _THRESHOLD},
 ]
 _UPLOAD_ERRORS = {
     "400": _error("missing or extra file field, malformed body, bad option"),
@@ -113,6 +117,7 @@ SCHEMAS = {
         "properties": {
             "status": {"type": "string", "enum": ["ok", "starting"]},
             "model": {"type": "string"},
+            "detector": {"type": "string", "description": "the detector family loaded"},
             "workers": {"type": "integer", "minimum": 1},
         },
     },
@@ -138,7 +143,8 @@ PATHS = {
                 {"name": "before", "in": "query", "required": False, "schema": _ID,
                  "description": "only photos older than this one"},
                 {"name": "limit", "in": "query", "required": False,
-                 "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 48}},
+                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
+                            "default": PAGE_SIZE}},
             ],
             "responses": {
                 "200": _json(_ref("PhotoList"), "a page of photos"),

@@ -161,3 +161,12 @@ def probe(data: bytes) -> ImageInfo:
     if info.width <= 0 or info.height <= 0:
         raise _unreadable(info.format)
     return info
+
+
+def check_limits(info: ImageInfo, max_pixels: int) -> None:
+    """Refuse an image whose header declares more pixels than allowed."""
+    if info.pixels > max_pixels:
+        raise ImageRejected(
+            "too_many_pixels",
+            f"The image is {info.width}x{info.height} ({info.pixels / 1e6:.0f} megapixels); "
+            f"the limit is {max_pixels / 1e6:g} megapixels.")

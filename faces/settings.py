@@ -13,45 +13,59 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import detectors
 from .cpus import cpu_count
 
 DEFAULT_MODEL = Path("models") / "det_2.5g.onnx"
 MAX_SOLO_THREADS = 4  # past this, one small model gains little from more threads
 
+# Which commands take a setting as a flag: every one of them takes the
+# detection settings; the server's own only `faces serve`.
+SERVE = frozenset({"serve"})
+STORE = frozenset({"serve", "reindex"})
+DETECTION = frozenset({"serve", "reindex", "detect"})
 
-def _setting(default: object, env: str, help: str) -> object:
-    return field(default=default, metadata={"env": env, "help": help})
+
+def _setting(default: object, env: str, help: str, commands: frozenset = SERVE) -> object:
+    return field(default=default, metadata={"env": env, "help": help, "commands": commands})
 
 
 @dataclass(frozen=True)
 class Settings:
-    port: int = _setting(8282, "FACES_PORT", "TCP port to listen on")
+    port: int = _setting(8282, "FACES_PORT", "TCP port to listen on (0 = any free port, "
+                         "logged at start)")
     address: str = _setting("0.0.0.0", "FACES_ADDRESS", "address to bind")
     data_dir: Path = _setting(Path("uploads"), "FACES_DATA_DIR",
-                              "where photos and the catalogue live")
-    model: Path = _setting(DEFAULT_MODEL, "FACES_MODEL", "SCRFD ONNX model file")
+                              "where photos and the catalogue live", STORE)
+    model: Path = _setting(DEFAULT_MODEL, "FACES_MODEL", "face detector ONNX model file "
+                           "(SCRFD or YuNet)", DETECTION)
+    detector: str = _setting(detectors.AUTO, "FACES_DETECTOR",
+                             f"detector family: {', '.join(detectors.CHOICES)} (auto = "
+                             "recognised from the model file)", DETECTION)
     workers: int = _setting(0, "FACES_WORKERS",
-                            "detector processes (0 = one per CPU core the server may use)")
+                            "detector processes (0 = one per CPU core the server may use)",
+                            STORE)
     solo_threads: int = _setting(0, "FACES_SOLO_THREADS",
                                  "threads one detection may use while it is the only one "
                                  f"running (0 = one per CPU core, at most {MAX_SOLO_THREADS}; "
-                                 "1 = off)")
+                                 "1 = off)", DETECTION)
     max_upload_mb: float = _setting(25.0, "FACES_MAX_UPLOAD_MB",
                                     "largest accepted upload, in MB")
     max_pixels: int = _setting(50_000_000, "FACES_MAX_PIXELS",
-                               "largest accepted image, in pixels")
-    score_threshold: float = _setting(0.5, "FACES_SCORE_THRESHOLD",
-                                      "minimum face score (0-1)")
+                               "largest accepted image, in pixels", DETECTION)
+    score_threshold: float = _setting(0.0, "FACES_SCORE_THRESHOLD",
+                                      "minimum face score (0-1; 0 = the detector family's "
+                                      "own default: SCRFD 0.5, YuNet 0.7)", DETECTION)
     nms_threshold: float = _setting(0.4, "FACES_NMS_THRESHOLD",
-                                    "overlap above which boxes merge (0-1)")
+                                    "overlap above which boxes merge (0-1)", DETECTION)
     det_size: int = _setting(640, "FACES_DET_SIZE",
-                             "detector input side in pixels (multiple of 32)")
+                             "detector input side in pixels (multiple of 32)", DETECTION)
     detail_size: int = _setting(960, "FACES_DETAIL_SIZE",
                                 "long side of the extra, finer pass for photos over twice "
-                                "the detector size (0 = off; multiple of 32)")
+                                "the detector size (0 = off; multiple of 32)", DETECTION)
     detect_timeout: float = _setting(30.0, "FACES_DETECT_TIMEOUT",
                                      "seconds one photo may take in a worker before it is "
-                                     "stopped and replaced")
+                                     "stopped and replaced", STORE)
     max_queue: int = _setting(32, "FACES_MAX_QUEUE",
                               "photos that may wait for a free worker; more get 503")
     request_timeout: float = _setting(60.0, "FACES_REQUEST_TIMEOUT",
@@ -87,16 +101,19 @@ class Settings:
 
     def validate(self) -> None:
         """Raise ValueError with a readable message for an impossible value."""
-        if not 0 < self.port < 65536:
-            raise ValueError(f"port must be 1-65535, not {self.port}")
+        if not 0 <= self.port < 65536:
+            raise ValueError(f"port must be 0-65535, not {self.port}")
+        if self.detector not in detectors.CHOICES:
+            raise ValueError(f"detector must be one of {', '.join(detectors.CHOICES)}, "
+                             f"not {self.detector!r}")
         if self.workers < 0 or self.solo_threads < 0:
             raise ValueError("workers and solo threads must be 0 (auto) or more")
         if self.max_upload_mb <= 0:
             raise ValueError("max upload MB must be positive")
         if self.max_pixels <= 0:
             raise ValueError("max pixels must be positive")
-        if not 0.0 < self.score_threshold < 1.0:
-            raise ValueError("score threshold must be between 0 and 1")
+        if not 0.0 <= self.score_threshold < 1.0:
+            raise ValueError("score threshold must be between 0 and 1 (0 = the family's own)")
         if not 0.0 < self.nms_threshold < 1.0:
             raise ValueError("NMS threshold must be between 0 and 1")
         if self.det_size < 32 or self.det_size % 32:
@@ -132,9 +149,11 @@ def _field_type(f: dataclasses.Field) -> type:
     return type(f.default)  # every default is of the setting's own type
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add one flag per setting (``--data-dir`` for ``data_dir``)."""
+def add_arguments(parser: argparse.ArgumentParser, command: str = "serve") -> None:
+    """Add one flag per setting ``command`` uses (``--data-dir`` for ``data_dir``)."""
     for f in _fields():
+        if command not in f.metadata["commands"]:
+            continue
         kind = _field_type(f)
         flag = "--" + f.name.replace("_", "-")
         shown = f.default if f.default != "" else "none"

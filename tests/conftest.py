@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from faces.pool import DetectorPool
+from faces.backends.local import LocalBackend
 from faces.settings import Settings
+from faces.worker import WorkerConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -78,8 +79,7 @@ def photo_bytes(name: str) -> bytes:
 def pool(model_path: Path):
     """One warmed two-worker pool shared by the whole session; a lone job
     spreads over two threads, as on a two-core server by default."""
-    detector_pool = DetectorPool(model_path, workers=2, det_size=640, max_pixels=50_000_000,
-                                 solo_threads=2)
+    detector_pool = LocalBackend(WorkerConfig(model=str(model_path), solo_threads=2), workers=2)
     asyncio.run(detector_pool.start())
     yield detector_pool
     detector_pool.shutdown()

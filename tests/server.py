@@ -25,7 +25,7 @@ class FacesTestCase(AsyncHTTPTestCase):
     def get_app(self):
         self.settings = dataclasses.replace(self.settings, **self.overrides)
         self.services = Services(settings=self.settings, store=Store(self.settings.data_dir),
-                                 pool=self.pool)
+                                 backend=self.pool)
         return make_app(self.services)
 
     def tearDown(self) -> None:

@@ -15,7 +15,7 @@ from referencing import Registry, Resource
 from tornado.testing import gen_test
 
 from faces import openapi
-from faces.detector import SCRFD
+from faces.detectors.scrfd import SCRFD
 from tests.conftest import MODEL, photo_bytes
 from tests.helpers import decode, multipart
 from tests.server import FacesTestCase

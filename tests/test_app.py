@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
 import pytest
 from tornado.testing import gen_test
@@ -14,6 +13,7 @@ from faces.app import Services, make_app
 from faces.store import Store
 from tests.conftest import photo_bytes
 from tests.helpers import multipart
+from tests.jobs import NAP
 from tests.server import FacesTestCase
 
 
@@ -115,7 +115,7 @@ class TestHealth(FacesTestCase):
     @gen_test(timeout=60)
     async def test_healthz_answers_while_every_worker_is_busy(self) -> None:
         workers = self.pool.workers
-        busy = [asyncio.ensure_future(self.pool.run(time.sleep, 2)) for _ in range(workers)]
+        busy = [asyncio.ensure_future(self.pool.run(NAP, 2)) for _ in range(workers)]
         queued = asyncio.ensure_future(self.upload("t1.jpg"))
         await asyncio.sleep(0.3)
         answers = []
@@ -136,15 +136,16 @@ class TestHealth(FacesTestCase):
     def test_healthz_reports_model_and_workers(self) -> None:
         body = json.loads(self.fetch("/healthz").body)
         assert body == {"status": "ok", "model": self.settings.model.name,
-                        "workers": self.pool.workers}
+                        "detector": "scrfd", "workers": self.pool.workers}
 
 
 class TestHealthBeforeWarm(FacesTestCase):
     def get_app(self):
-        from faces.pool import DetectorPool
-        cold = DetectorPool(self.settings.model, 1, 640, 1000)
+        from faces.backends.local import LocalBackend
+        from faces.worker import WorkerConfig
+        cold = LocalBackend(WorkerConfig(model=str(self.settings.model)), workers=1)
         self.services = Services(settings=self.settings, store=Store(self.settings.data_dir),
-                                 pool=cold)
+                                 backend=cold)
         return make_app(self.services)
 
     def test_503_until_the_pool_is_warm(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import sqlite3
@@ -9,6 +10,9 @@ from pathlib import Path
 
 import cv2
 
+from faces.gallery import Gallery
+from faces.hub import Hub
+from faces.options import Options
 from faces.store import Store
 from tests.process import faces
 
@@ -47,25 +51,18 @@ def test_detect_without_model_is_a_clear_error(images: Path, tmp_path: Path) -> 
     assert result.returncode == 2 and "FACES_MODEL" in result.stderr
 
 
-def test_reindex_rebuilds_the_catalogue(images: Path, model_path: Path, tmp_path: Path) -> None:
+def test_reindex_rebuilds_the_catalogue(images: Path, pool, tmp_path: Path) -> None:
     data = tmp_path / "data"
-    # Make a gallery of three photos with the real detector, in-process.
-    from faces import pipeline
-    from faces.store import Photo, content_id, utc_now
-
-    pipeline.init_worker(str(model_path), 640)
+    model_path = Path(pool.config.model)
+    # Make a gallery of three photos the way the server does.
     store = Store(data)
-    ids = []
-    for name in ("obama_small.jpg", "kit_with_rose.jpg", "coffee.jpg"):
-        raw = (images / name).read_bytes()
-        rendered = pipeline.render(raw, pipeline.Options(max_pixels=50_000_000))
-        pid = content_id(raw)
-        names = store.file_names(pid, rendered.extension)
-        photo = Photo(id=pid, filename=name, created=utc_now(), width=rendered.width,
-                      height=rendered.height, faces=rendered.faces, **names)
-        store.write_files({names[k]: getattr(rendered, k) for k in names}, photo)
-        store.add(photo)
-        ids.append(pid)
+    gallery = Gallery(store, pool, Hub(), Options(max_pixels=50_000_000))
+
+    async def add_all() -> list[str]:
+        return [(await gallery.add((images / name).read_bytes(), name, gallery.defaults))[0].id
+                for name in ("obama_small.jpg", "kit_with_rose.jpg", "coffee.jpg")]
+
+    ids = asyncio.run(add_all())
     before = {p.id: p for p in store.since(None)}
     store.close()
     # Lose the catalogue, one photo's files, and another photo's sidecar.
@@ -108,3 +105,15 @@ def test_progress_bar_only_on_a_terminal() -> None:
             bar(done)
     assert screen.getvalue().endswith("] 3/3\n") and "\r[" in screen.getvalue()
     assert pipe.getvalue() == ""
+
+
+def test_each_command_lists_only_the_flags_it_uses() -> None:
+    detect = faces("detect", "--help").stdout
+    for used in ("--model", "--detector", "--score-threshold", "--detail-size", "--annotate"):
+        assert used in detect
+    for unused in ("--port", "--rate-limit", "--token", "--data-dir", "--workers"):
+        assert unused not in detect
+    reindex = faces("reindex", "--help").stdout
+    assert "--data-dir" in reindex and "--port" not in reindex
+    serve = faces("serve", "--help").stdout
+    assert "--port" in serve and "--annotate" not in serve

@@ -9,7 +9,9 @@ import numpy as np
 import onnx
 import pytest
 
-from faces.detector import SCRFD, ModelError, nms
+from faces.detectors import ModelError
+from faces.detectors.base import nms
+from faces.detectors.scrfd import SCRFD
 from tests.conftest import CROWD, EXPECTED_FACES
 
 
@@ -35,10 +37,10 @@ def test_crowd_finds_many_small_faces(detector: SCRFD, images: Path) -> None:
 def test_detail_pass_finds_small_faces_in_large_photos(detector: SCRFD, images: Path) -> None:
     crowd = cv2.imread(str(images / CROWD))
     single = detector.detect(crowd)
-    detailed = detector.detect(crowd, detail_side=960)
+    detailed = detector.detect(crowd, detail_size=960)
     assert len(detailed) >= 250 > len(single)
     for name, count in EXPECTED_FACES.items():  # the same counts on every other photo
-        assert len(detector.detect(cv2.imread(str(images / name)), detail_side=960)) == count
+        assert len(detector.detect(cv2.imread(str(images / name)), detail_size=960)) == count
 
 
 def test_small_photos_without_upscaling(detector: SCRFD, images: Path) -> None:

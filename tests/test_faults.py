@@ -10,7 +10,6 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -18,15 +17,18 @@ from tornado.iostream import IOStream
 from tornado.testing import gen_test
 
 from faces import handlers
-from faces.app import reconcile
+from faces.gallery import Gallery
+from faces.hub import Hub
+from faces.options import Options
 from faces.store import Store
 from tests.conftest import photo_bytes
+from tests.jobs import NAP
 from tests.server import FacesTestCase
 
 
 class TestWorkerFaults(FacesTestCase):
     async def occupy_workers(self, seconds: float) -> list[asyncio.Future]:
-        busy = [asyncio.ensure_future(self.pool.run(time.sleep, seconds))
+        busy = [asyncio.ensure_future(self.pool.run(NAP, seconds))
                 for _ in range(self.pool.workers)]
         await asyncio.sleep(0.3)
         return busy
@@ -175,7 +177,7 @@ def test_start_up_after_a_crash_reconciles(tmp_path: Path, caplog) -> None:
     store = Store(tmp_path)  # what start-up does
     assert list(store.tmp_dir.iterdir()) == []
     with caplog.at_level("WARNING"):
-        reconcile(store)
+        Gallery(store, backend=None, hub=Hub(), defaults=Options(max_pixels=1)).reconcile()
     assert [p.id for p in store.since(None)] == [kept.id]
     assert "dropped 1 catalogue rows" in caplog.text
     assert "1 stored photos have no catalogue row; run `faces reindex`" in caplog.text

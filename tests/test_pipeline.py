@@ -9,24 +9,31 @@ import numpy as np
 import pytest
 
 from faces import pipeline
-from faces.pipeline import Options, render
+from faces.options import Options
 from faces.probe import ImageRejected
+from faces.worker import Worker, WorkerConfig
 from tests.helpers import decode, encode, with_exif
 from tests.test_probe import png_header
 
 OPTIONS = Options(max_pixels=50_000_000)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def loaded(model_path: Path) -> None:
-    pipeline.init_worker(str(model_path), 640)
+@pytest.fixture(scope="module")
+def worker(model_path: Path) -> Worker:
+    return Worker(WorkerConfig(model=str(model_path)))
+
+
+@pytest.fixture()
+def render(worker: Worker):
+    """pipeline.render in this process, with the worker loaded once."""
+    return lambda data, options: pipeline.render(worker, data, options)
 
 
 def face_photo(images: Path) -> np.ndarray:
     return cv2.imread(str(images / "obama_small.jpg"))
 
 
-def test_render_outputs(images: Path) -> None:
+def test_render_outputs(render, images: Path) -> None:
     result = render((images / "t1.jpg").read_bytes(), OPTIONS)
     assert (result.width, result.height, result.extension) == (1280, 886, ".jpg")
     assert len(result.faces) == 6
@@ -39,7 +46,7 @@ def test_render_outputs(images: Path) -> None:
     assert set(face) == {"box", "score", "landmarks"} and len(face["landmarks"]) == 5
 
 
-def test_photo_without_faces_still_renders(images: Path) -> None:
+def test_photo_without_faces_still_renders(render, images: Path) -> None:
     result = render((images / "coffee.jpg").read_bytes(), OPTIONS)
     assert result.faces == [] and result.original and result.thumbnail
 
@@ -58,7 +65,7 @@ RAW_FOR_ORIENTATION = {
 
 
 @pytest.mark.parametrize("orientation", sorted(RAW_FOR_ORIENTATION))
-def test_exif_orientation_gives_upright_faces(images: Path, orientation: int) -> None:
+def test_exif_orientation_gives_upright_faces(render, images: Path, orientation: int) -> None:
     upright = face_photo(images)
     raw = RAW_FOR_ORIENTATION[orientation](upright)
     upload = with_exif(encode(raw, ".jpg", [cv2.IMWRITE_JPEG_QUALITY, 95]), orientation)
@@ -69,7 +76,7 @@ def test_exif_orientation_gives_upright_faces(images: Path, orientation: int) ->
     assert np.abs(np.array(result.faces[0]["box"]) - expected.faces[0]["box"]).max() <= 4
 
 
-def test_uploaded_metadata_is_not_served(images: Path) -> None:
+def test_uploaded_metadata_is_not_served(render, images: Path) -> None:
     upload = with_exif((images / "obama_small.jpg").read_bytes(), 1, gps=True)
     assert b"Exif" in upload
     result = render(upload, OPTIONS)
@@ -77,7 +84,7 @@ def test_uploaded_metadata_is_not_served(images: Path) -> None:
         assert b"Exif" not in output[:4096]
 
 
-def test_transparency_is_kept_as_png(images: Path) -> None:
+def test_transparency_is_kept_as_png(render, images: Path) -> None:
     rgba = cv2.cvtColor(face_photo(images), cv2.COLOR_BGR2BGRA)
     rgba[:20, :20, 3] = 0
     result = render(encode(rgba, ".png"), OPTIONS)
@@ -87,20 +94,20 @@ def test_transparency_is_kept_as_png(images: Path) -> None:
 
 
 @pytest.mark.parametrize("ext", [".png", ".webp", ".bmp", ".tiff"])
-def test_other_formats(images: Path, ext: str) -> None:
+def test_other_formats(render, images: Path, ext: str) -> None:
     params = [cv2.IMWRITE_WEBP_QUALITY, 100] if ext == ".webp" else []
     result = render(encode(face_photo(images), ext, params), OPTIONS)
     assert result.extension == ".jpg" and len(result.faces) == 1
 
 
-def test_grayscale_and_16_bit(images: Path) -> None:
+def test_grayscale_and_16_bit(render, images: Path) -> None:
     gray = cv2.cvtColor(face_photo(images), cv2.COLOR_BGR2GRAY)
     assert len(render(encode(gray, ".png"), OPTIONS).faces) == 1
     deep = face_photo(images).astype(np.uint16) * 257
     assert len(render(encode(deep, ".png"), OPTIONS).faces) == 1
 
 
-def test_pixel_cap_refuses_before_decoding() -> None:
+def test_pixel_cap_refuses_before_decoding(render) -> None:
     with pytest.raises(ImageRejected) as caught:
         render(png_header(20000, 20000) + b"\x00" * 100, OPTIONS)
     assert caught.value.code == "too_many_pixels"
@@ -110,7 +117,7 @@ def test_pixel_cap_refuses_before_decoding() -> None:
 
 
 @pytest.mark.parametrize("name", ["t1.jpg", "astronaut.png"])
-def test_truncated_files_are_refused(images: Path, name: str) -> None:
+def test_truncated_files_are_refused(render, images: Path, name: str) -> None:
     data = (images / name).read_bytes()
     for cut in (len(data) // 2, len(data) - 16):
         with pytest.raises(ImageRejected) as caught:

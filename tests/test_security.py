@@ -169,7 +169,7 @@ class TestRateLimit(FacesTestCase):
 
 
 def test_rate_limiter_refills() -> None:
-    from faces.limits import RateLimiter
+    from faces.ratelimit import RateLimiter
 
     now = [0.0]
     limiter = RateLimiter(60, clock=lambda: now[0])  # one a second, bursts of 60

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import http.server
 import io
+import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnx
 from tornado.websocket import websocket_connect
 
 from tests.conftest import photo_bytes
@@ -112,6 +115,70 @@ def test_workers_do_not_outlive_a_killed_server(tmp_path: Path, model_path: Path
         while any(alive(pid) for pid in helpers) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not [pid for pid in helpers if alive(pid)]
+
+
+def mapped_libraries(pid: int) -> set[str]:
+    """The files mapped into a process: the libraries it has loaded."""
+    return {line.split()[-1] for line in Path(f"/proc/{pid}/maps").read_text().splitlines()
+            if "/" in line}
+
+
+def test_the_server_process_never_loads_the_model_runtime(tmp_path: Path, model_path: Path,
+                                                         images: Path) -> None:
+    with server(tmp_path / "data", model_path) as (process, base):
+        assert upload(base, "t1.jpg")[0] == 201  # a whole upload, answered
+        assert get_json(base + "/api/photos")[0] == 200
+        server_maps = mapped_libraries(process.pid)
+        workers = [pid for pid in descendants(process.pid)
+                   if any("onnxruntime" in lib for lib in mapped_libraries(pid))]
+    heavy = [lib for lib in server_maps if "onnxruntime" in lib or "/cv2/" in lib]
+    assert heavy == []
+    assert workers  # the check can see the runtime where it is loaded: in the worker
+
+
+def test_port_zero_binds_a_free_port_and_logs_it(tmp_path: Path, model_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "faces", "serve", "--address", "127.0.0.1", "--port", "0",
+         "--data-dir", str(tmp_path / "data"), "--workers", "1", "--model", str(model_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in process.stdout:
+            found = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+            if found:
+                break
+        port = int(found[1])
+        assert port > 0
+        deadline = time.monotonic() + 60
+        while get_json_or_none(f"http://127.0.0.1:{port}/healthz") != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def get_json_or_none(url: str) -> int | None:
+    try:
+        return get_json(url)[0]
+    except OSError:
+        return None
+
+
+def test_a_file_that_is_no_face_detector_is_one_clear_line(tmp_path: Path,
+                                                           model_path: Path) -> None:
+    graph = onnx.load(str(model_path))
+    del graph.graph.output[4:]  # four outputs: neither SCRFD nor YuNet
+    other = tmp_path / "other.onnx"
+    onnx.save(graph, str(other))
+    for command in (["detect", str(model_path)],
+                    ["serve", "--port", "0", "--workers", "1", "--data-dir", str(tmp_path)]):
+        result = faces(*command, "--model", str(other))
+        assert result.returncode == 2, result.stderr
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("faces: other.onnx is not a face detector we know")
+        assert "FACES_DETECTOR" in last and "Traceback" not in result.stderr
+    named = faces("detect", str(model_path), "--model", str(other), "--detector", "scrfd")
+    assert named.returncode == 2 and "does not have SCRFD's outputs" in named.stderr
 
 
 def test_missing_model_stops_start_up_with_one_clear_line(tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ def parse(argv: list[str], env: dict[str, str] | None = None) -> settings.Settin
 def test_defaults_are_safe() -> None:
     s = parse([])
     assert (s.port, s.address, s.data_dir) == (8282, "0.0.0.0", Path("uploads"))
-    assert (s.max_upload_mb, s.max_pixels, s.score_threshold) == (25.0, 50_000_000, 0.5)
+    assert (s.max_upload_mb, s.max_pixels) == (25.0, 50_000_000)
+    assert (s.detector, s.score_threshold) == ("auto", 0.0)  # the family's own threshold
     assert s.worker_count >= 1
     assert s.solo_thread_count == min(cpu_count(), settings.MAX_SOLO_THREADS)
 
@@ -36,7 +37,8 @@ def test_flag_beats_environment_beats_default() -> None:
 
 
 @pytest.mark.parametrize("argv,env", [
-    (["--port", "0"], {}),
+    (["--port", "65536"], {}),
+    ([], {"FACES_DETECTOR": "haar"}),
     ([], {"FACES_SCORE_THRESHOLD": "1.5"}),
     ([], {"FACES_WORKERS": "many"}),
     ([], {"FACES_SOLO_THREADS": "-1"}),
@@ -45,6 +47,10 @@ def test_flag_beats_environment_beats_default() -> None:
 def test_bad_values_are_refused_with_a_message(argv, env) -> None:
     with pytest.raises(ValueError):
         parse(argv, env)
+
+
+def test_port_zero_means_any_free_port() -> None:
+    assert parse(["--port", "0"], {}).port == 0
 
 
 def test_every_setting_is_a_flag_and_an_env_var() -> None:

@@ -1,0 +1,21 @@
+"""Where detection jobs run. Each backend is a module implementing
+:class:`faces.backends.base.Backend`; :func:`create` picks one from the
+settings. Today: ``local``, a process pool on this machine."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .base import Backend, BackendBusy, BackendUnavailable, JobTimeout
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+__all__ = ["Backend", "BackendBusy", "BackendUnavailable", "JobTimeout", "create"]
+
+
+def create(settings: Settings, **overrides: Any) -> Backend:
+    """The backend the settings ask for, not yet started."""
+    from .local import LocalBackend
+
+    return LocalBackend.from_settings(settings, **overrides)

@@ -1,0 +1,57 @@
+"""The interface every backend (where detection jobs run) implements, and
+the errors the gallery and the handlers know how to answer."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+
+class BackendUnavailable(Exception):
+    """No worker could run the job (one died, none is connected, or the
+    backend is shut down). Worth retrying in a moment."""
+
+
+class BackendBusy(BackendUnavailable):
+    """Too many jobs are already waiting."""
+
+
+class JobTimeout(BackendUnavailable):
+    """A job ran past the time limit; the worker that had it was replaced."""
+
+
+class Backend(ABC):
+    """Runs named jobs (``"module:function"``, called in a worker as
+    ``function(worker, *args)``; see :mod:`faces.worker`) somewhere else
+    than the server's event loop.
+
+    Life cycle: :meth:`start` (raises ``ModelError`` if the model cannot be
+    loaded), :attr:`ready` once every worker is warm, :meth:`run` any
+    number of times, :meth:`shutdown`. Only picklable arguments and results
+    cross; the server process never loads the model.
+    """
+
+    ready: bool = False
+    family: str = ""  # the detector family the workers loaded
+    restarts: int = 0  # workers replaced after a crash or a timeout
+
+    @property
+    @abstractmethod
+    def workers(self) -> int:
+        """Workers that can take jobs now."""
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Start the workers, load the model in each, warm them."""
+
+    @abstractmethod
+    async def run(self, job: str, *args: Any) -> Any:
+        """Run one job and return its result; its own exceptions propagate.
+
+        Raises BackendBusy when too many jobs wait, JobTimeout past the time
+        limit, BackendUnavailable when no worker could run it.
+        """
+
+    @abstractmethod
+    def shutdown(self) -> None:
+        """Stop the workers; jobs still waiting fail with BackendUnavailable."""

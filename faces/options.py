@@ -1,0 +1,92 @@
+"""What a detection job is asked to do and what it gives back, and the fixed
+limits the HTTP API states: one light module (no OpenCV, no onnxruntime),
+so the server process, the handlers and the API document share it with the
+workers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any
+
+MODES = ("box", "blur")  # box: draw the faces; blur: hide them (no unblurred copy is kept)
+THRESHOLD_RANGE = (0.05, 0.95)  # a per-upload score threshold must lie in this range
+PAGE_SIZE = 48  # photos per page of the gallery and the API, by default
+MAX_PAGE_SIZE = 200
+ID_LENGTH = 24  # hex characters of the SHA-256 of the uploaded bytes (96 bits)
+ID_REGEX = rf"^[0-9a-f]{{{ID_LENGTH}}}$"
+ID_PATTERN = re.compile(ID_REGEX)
+
+
+class OptionError(ValueError):
+    """An upload option the user got wrong; the message is safe to show."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message)
+        self.code = code
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class Options:
+    """How one photo is processed."""
+
+    max_pixels: int
+    score_threshold: float = 0.0  # 0: the detector family's own default
+    nms_threshold: float = 0.4
+    mode: str = "box"
+    detail_size: int = 960  # long side of the finer second pass for large photos (0 = off)
+
+    @classmethod
+    def from_settings(cls, settings: Any, mode: str = "box") -> Options:
+        """The job's share of the server settings (faces.settings.Settings)."""
+        return cls(max_pixels=settings.max_pixels, score_threshold=settings.score_threshold,
+                   nms_threshold=settings.nms_threshold, mode=mode,
+                   detail_size=settings.detail_size)
+
+    def choose(self, mode: str | None, threshold: str | None) -> Options:
+        """These options with an upload's own ``mode`` and ``threshold``
+        (text, as sent; None or empty keeps the default). Raises OptionError."""
+        mode = mode or self.mode
+        if mode not in MODES:
+            raise OptionError("bad_mode", f"mode must be {' or '.join(map(repr, MODES))}.")
+        score = self.score_threshold
+        if threshold:
+            low, high = THRESHOLD_RANGE
+            try:
+                score = float(threshold)
+            except ValueError:
+                score = -1.0
+            if not low <= score <= high:
+                raise OptionError("bad_threshold",
+                                  f"threshold must be a number from {low} to {high}.")
+        return dataclasses.replace(self, mode=mode, score_threshold=score)
+
+    def variant(self, default: Options) -> str:
+        """'' for the default processing, else what sets it apart (part of
+        the photo id, so a blurred copy is a different photo)."""
+        if (self.mode, self.score_threshold) == (default.mode, default.score_threshold):
+            return ""
+        return f"{self.mode}:{self.score_threshold}"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A processed photo: its size, faces and the three re-encoded files."""
+
+    width: int
+    height: int
+    faces: list[dict]
+    extension: str  # ".jpg", or ".png" for images with transparency
+    original: bytes
+    annotated: bytes
+    thumbnail: bytes
+
+    def files(self, names: dict[str, str]) -> dict[str, bytes]:
+        """File name -> bytes, for the names a store gave each kind."""
+        return {names[kind]: getattr(self, kind) for kind in names}

@@ -1,0 +1,150 @@
+"""The worker side of every backend: one :class:`Worker` object per worker
+process holds what it keeps between jobs (the detector sessions), and jobs
+are named ``"module:function"`` and called as ``function(worker, *args)``.
+
+This module is light (numpy, OpenCV and onnxruntime are imported by
+:class:`Worker` itself), so the server process can name jobs and start
+workers without loading any of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .detectors.base import Detector
+
+log = logging.getLogger(__name__)
+
+RENDER = "faces.pipeline:render"  # (data, options) -> Rendered: the upload's whole job
+DETECT = "faces.pipeline:detect_only"  # (data, options, annotate) -> faces JSON [+ image]
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What a worker needs to load its detector (picklable, sent at start)."""
+
+    model: str
+    detector: str = "auto"  # family, or "auto" to recognise it from the file
+    det_size: int = 640
+    solo_threads: int = 1  # threads for a job that has the workers to itself
+    max_pixels: int = 50_000_000
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> WorkerConfig:
+        return cls(model=str(settings.model), detector=settings.detector,
+                   det_size=settings.det_size, solo_threads=settings.solo_thread_count,
+                   max_pixels=settings.max_pixels)
+
+
+class Worker:
+    """One worker's state: a one-thread detector and, when ``solo_threads``
+    is above 1, a lean second one that spreads a lone photo over that many
+    threads. :meth:`use_threads` picks the one the next job uses."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        # Read by OpenCV when it is imported: a second guard behind our own
+        # header check, far below OpenCV's default of 2**30 pixels.
+        os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"] = str(config.max_pixels)
+        import cv2
+
+        from . import detectors
+
+        cv2.setNumThreads(1)
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        self.config = config
+        self.detectors: dict[int, Detector] = {
+            1: detectors.load(config.model, config.detector, threads=1,
+                              det_size=config.det_size)}
+        if config.solo_threads > 1:
+            self.detectors[config.solo_threads] = detectors.load(
+                config.model, self.family, threads=config.solo_threads,
+                det_size=config.det_size, lean=True)
+        self.detector: Detector = self.detectors[1]
+
+    @property
+    def family(self) -> str:
+        return self.detectors[1].family
+
+    def use_threads(self, threads: int) -> None:
+        """Detect with the session for ``threads`` threads (else the 1-thread one)."""
+        self.detector = self.detectors.get(threads) or self.detectors[1]
+
+    def warm(self) -> None:
+        """One detection on every session, so the first real upload is not the slow one."""
+        import numpy as np
+
+        for detector in self.detectors.values():
+            detector.detect(np.zeros((64, 64, 3), np.uint8))
+
+
+def call(worker: Worker, job: str, *args: Any) -> Any:
+    """Run the job named ``"module:function"`` as ``function(worker, *args)``."""
+    module, _, name = job.partition(":")
+    return getattr(importlib.import_module(module), name)(worker, *args)
+
+
+class Process:
+    """A worker process's own state, for backends whose workers are plain
+    processes (the local pool): its Worker, or why it could not load one,
+    and the warm-up barrier shared with its sibling workers."""
+
+    worker: Worker | None = None
+    error: Exception | None = None
+    barrier: Any = None
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Stop this worker once the server process is gone, even after a SIGKILL
+    or an out-of-memory kill, so no worker (and its model) is left behind."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def start_process(config: WorkerConfig, barrier: Any = None) -> None:
+    """Initializer of a pool process: watch the parent, load the Worker.
+
+    A model that cannot be loaded is kept as the process's error and raised
+    by :func:`warm_process`, so the server sees the reason, not a broken pool.
+    """
+    from .detectors import ModelError
+
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True,
+                     name="parent-watch").start()
+    Process.barrier = barrier
+    try:
+        Process.worker = Worker(config)
+    except ModelError as exc:
+        Process.error = exc
+
+
+def warm_process() -> tuple[int, str]:
+    """Warm this process's Worker, then wait for the other workers' warm-up
+    (so every worker gets one). Returns the pid and the detector family."""
+    if Process.error is not None:
+        raise Process.error
+    worker = _process_worker()
+    worker.warm()
+    if Process.barrier is not None:
+        Process.barrier.wait(timeout=120)
+    return os.getpid(), worker.family
+
+
+def run_in_process(threads: int, job: str, *args: Any) -> Any:
+    """A pool job: ``job`` with detection on ``threads`` threads."""
+    worker = _process_worker()
+    worker.use_threads(threads)
+    return call(worker, job, *args)
+
+
+def _process_worker() -> Worker:
+    if Process.worker is None:
+        raise RuntimeError(f"worker used before its model loaded: {Process.error}")
+    return Process.worker
