@@ -2,7 +2,8 @@
 a SQLite catalogue ``<data_dir>/catalogue.sqlite3`` of what they are.
 
 File writes are safe from any thread. Catalogue calls are meant for one
-thread (the IOLoop's): each is a single short statement.
+thread (the IOLoop's): each is one short statement or transaction. The
+schema is kept by :mod:`faces.migrations`.
 """
 
 from __future__ import annotations
@@ -14,31 +15,21 @@ import os
 import re
 import sqlite3
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-URL_PREFIX = "/uploads/"
-ID_LENGTH = 24  # hex characters of the SHA-256 of the uploaded bytes (96 bits)
-ID_PATTERN = re.compile(rf"^[0-9a-f]{{{ID_LENGTH}}}$")
-ORIGINAL_FILE = re.compile(rf"^([0-9a-f]{{{ID_LENGTH}}})\.(jpg|png)$")
+from . import migrations
+from .options import ID_LENGTH
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS photos (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    filename TEXT NOT NULL,
-    created TEXT NOT NULL,
-    width INTEGER NOT NULL,
-    height INTEGER NOT NULL,
-    faces TEXT NOT NULL,
-    original TEXT NOT NULL,
-    annotated TEXT NOT NULL,
-    thumbnail TEXT NOT NULL
-);
-"""
-COLUMNS = "id, filename, created, width, height, faces, original, annotated, thumbnail"
+URL_PREFIX = "/uploads/"
+ORIGINAL_FILE = re.compile(rf"^([0-9a-f]{{{ID_LENGTH}}})\.(jpg|png)$")
+CATALOGUE = "catalogue.sqlite3"
+COLUMNS = "id, filename, created, width, height, original, annotated, thumbnail"
+FACE_COLUMNS = "photo, position, x1, y1, x2, y2, score, landmarks"
+FACES_PER_QUERY = 500  # photos whose faces one query reads (SQLite caps bound values)
 
 
 def content_id(data: bytes, variant: str = "") -> str:
@@ -89,10 +80,22 @@ class Photo:
         }
 
     @classmethod
-    def from_row(cls, row: tuple) -> Photo:
-        values = list(row)
-        values[5] = json.loads(values[5])
-        return cls(*values)
+    def from_row(cls, row: tuple, faces: list[dict]) -> Photo:
+        photo_id, filename, created, width, height, original, annotated, thumbnail = row
+        return cls(photo_id, filename, created, width, height, faces, original, annotated,
+                   thumbnail)
+
+
+def face_row(photo_id: str, position: int, face: dict) -> tuple:
+    landmarks = face.get("landmarks")
+    return (photo_id, position, *face["box"], face["score"],
+            None if landmarks is None else json.dumps(landmarks, separators=(",", ":")))
+
+
+def face_json(row: tuple) -> dict:
+    x1, y1, x2, y2, score, landmarks = row
+    return {"box": [x1, y1, x2, y2], "score": score,
+            "landmarks": None if landmarks is None else json.loads(landmarks)}
 
 
 class Store:
@@ -105,11 +108,12 @@ class Store:
             folder.mkdir(parents=True, exist_ok=True)
         for leftover in self.tmp_dir.glob("*.part"):  # from a crash mid-write
             leftover.unlink(missing_ok=True)
-        self.db = sqlite3.connect(self.data_dir / "catalogue.sqlite3", check_same_thread=False,
-                                  isolation_level=None)
+        path = self.data_dir / CATALOGUE
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+        self.db.execute("PRAGMA foreign_keys=ON")
+        migrations.migrate(self.db, path)
 
     def close(self) -> None:
         self.db.close()
@@ -176,22 +180,50 @@ class Store:
 
     # -- catalogue -----------------------------------------------------------
 
-    def add(self, photo: Photo) -> bool:
-        """Insert ``photo``; False when a photo with that id already exists."""
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN")
         try:
-            self.db.execute(
-                f"INSERT INTO photos ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (photo.id, photo.filename, photo.created, photo.width, photo.height,
-                 json.dumps(photo.faces, separators=(",", ":")),
-                 photo.original, photo.annotated, photo.thumbnail))
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def add(self, photo: Photo) -> bool:
+        """Insert ``photo`` and its faces; False when a photo with that id
+        already exists."""
+        try:
+            with self._transaction():
+                self.db.execute(
+                    f"INSERT INTO photos ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (photo.id, photo.filename, photo.created, photo.width, photo.height,
+                     photo.original, photo.annotated, photo.thumbnail))
+                self.db.executemany(
+                    f"INSERT INTO faces ({FACE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [face_row(photo.id, n, face) for n, face in enumerate(photo.faces)])
         except sqlite3.IntegrityError:
             return False
         return True
 
+    def _photos(self, rows: Iterable[tuple]) -> list[Photo]:
+        """Photos from rows of COLUMNS, each with its faces (one more query)."""
+        rows = list(rows)
+        faces: dict[str, list[dict]] = {row[0]: [] for row in rows}
+        ids = list(faces)
+        for start in range(0, len(ids), FACES_PER_QUERY):
+            batch = ids[start:start + FACES_PER_QUERY]
+            for row in self.db.execute(
+                    f"SELECT photo, x1, y1, x2, y2, score, landmarks FROM faces "
+                    f"WHERE photo IN ({', '.join('?' * len(batch))}) "
+                    f"ORDER BY photo, position", batch):
+                faces[row[0]].append(face_json(row[1:]))
+        return [Photo.from_row(row, faces[row[0]]) for row in rows]
+
     def delete(self, photo_id: str) -> Photo | None:
         """Remove the catalogue row; returns the photo it described, if any."""
         photo = self.get(photo_id)
-        if photo is not None:
+        if photo is not None:  # its faces go with it (ON DELETE CASCADE)
             self.db.execute("DELETE FROM photos WHERE id = ?", (photo_id,))
         return photo
 
@@ -215,8 +247,9 @@ class Store:
                       if (m := ORIGINAL_FILE.match(p.name)) and m.group(1) not in known)
 
     def get(self, photo_id: str) -> Photo | None:
-        row = self.db.execute(f"SELECT {COLUMNS} FROM photos WHERE id = ?", (photo_id,)).fetchone()
-        return Photo.from_row(row) if row else None
+        rows = self.db.execute(f"SELECT {COLUMNS} FROM photos WHERE id = ?", (photo_id,))
+        found = self._photos(rows)
+        return found[0] if found else None
 
     def _seq(self, photo_id: str) -> int | None:
         row = self.db.execute("SELECT seq FROM photos WHERE id = ?", (photo_id,)).fetchone()
@@ -237,7 +270,7 @@ class Store:
             rows = self.db.execute(
                 f"SELECT {COLUMNS} FROM photos WHERE seq < ? ORDER BY seq DESC LIMIT ?",
                 (seq, limit))
-        return [Photo.from_row(r) for r in rows]
+        return self._photos(rows)
 
     def since(self, after: str | None) -> Iterable[Photo]:
         """Every photo newer than ``after`` (all if None), oldest first.
@@ -251,8 +284,8 @@ class Store:
                 raise KeyError(after)
             seq = found
         rows = self.db.execute(
-            f"SELECT {COLUMNS} FROM photos WHERE seq > ? ORDER BY seq ASC", (seq,)).fetchall()
-        return [Photo.from_row(r) for r in rows]
+            f"SELECT {COLUMNS} FROM photos WHERE seq > ? ORDER BY seq ASC", (seq,))
+        return self._photos(rows)
 
     def count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM photos").fetchone()[0]

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from faces.store import Photo, Store, content_id
+from faces import migrations
+from faces.store import CATALOGUE, Photo, Store, content_id
 
 
 def photo(n: int) -> Photo:
@@ -80,3 +84,77 @@ def test_failed_set_removes_only_what_it_wrote(tmp_path: Path, monkeypatch) -> N
     assert sorted(p.name for p in store.photos_dir.iterdir()) == ["kept.jpg"]
     assert (store.photos_dir / "kept.jpg").read_bytes() == b"stored earlier"
     assert list(store.tmp_dir.iterdir()) == [] and list(store.meta_dir.iterdir()) == []
+
+
+V0_DUMP = Path(__file__).parent / "data" / "catalogue-v0.sql"
+
+
+def v0_catalogue(data_dir: Path) -> list[dict]:
+    """A catalogue as the first build left it (from its dump), and its photos."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(data_dir / CATALOGUE)
+    db.execute("PRAGMA journal_mode=WAL")  # as the first build opened it
+    db.executescript(V0_DUMP.read_text())
+    rows = db.execute("SELECT id, filename, created, width, height, faces FROM photos "
+                      "ORDER BY seq").fetchall()
+    db.close()
+    return [{"id": r[0], "filename": r[1], "created": r[2], "width": r[3], "height": r[4],
+             "faces": json.loads(r[5])} for r in rows]
+
+
+def test_first_build_catalogue_is_migrated_with_nothing_lost(tmp_path: Path) -> None:
+    old = v0_catalogue(tmp_path)
+    assert sum(len(p["faces"]) for p in old) >= 10  # real photos, real faces
+    store = Store(tmp_path)
+    photos = store.since(None)
+    assert [(p.id, p.filename, p.created, p.width, p.height, p.faces) for p in photos] == \
+        [(o["id"], o["filename"], o["created"], o["width"], o["height"], o["faces"])
+         for o in old]
+    assert migrations.version(store.db) == migrations.VERSION
+    columns = [row[1] for row in store.db.execute("PRAGMA table_info(photos)")]
+    assert "faces" not in columns  # one row per face now
+    rows = store.db.execute("SELECT COUNT(*) FROM faces").fetchone()[0]
+    assert rows == sum(len(o["faces"]) for o in old)
+    # The old file was kept, as it was, before anything changed.
+    backup = tmp_path / f"{CATALOGUE}.v0.bak"
+    with sqlite3.connect(backup) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM photos").fetchone()[0] == len(old)
+    # Paging, deleting (faces go with their photo) and adding keep working.
+    assert [p.id for p in store.newest(2)] == [o["id"] for o in old[::-1][:2]]
+    store.delete(old[0]["id"])
+    assert store.db.execute("SELECT COUNT(*) FROM faces WHERE photo = ?",
+                            (old[0]["id"],)).fetchone()[0] == 0
+    assert store.add(photo(99)) and store.get(photo(99).id) == photo(99)
+    store.close()
+    again = Store(tmp_path)  # nothing left to migrate: no second backup
+    assert len(again.since(None)) == len(old)
+    assert sorted(p.name for p in tmp_path.glob("*.bak")) == [backup.name]
+
+
+def test_a_failed_migration_changes_nothing(tmp_path: Path, monkeypatch) -> None:
+    old = v0_catalogue(tmp_path)
+    broken = [*migrations.MIGRATIONS, ("a step that fails", "SELECT no_such_function();")]
+    monkeypatch.setattr(migrations, "MIGRATIONS", broken)
+    monkeypatch.setattr(migrations, "VERSION", len(broken))
+    with pytest.raises(sqlite3.OperationalError):
+        Store(tmp_path)
+    with sqlite3.connect(tmp_path / CATALOGUE) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM photos").fetchone()[0] == len(old)
+        assert "faces" in [row[1] for row in db.execute("PRAGMA table_info(photos)")]
+
+
+def test_a_newer_catalogue_is_refused(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / CATALOGUE) as db:
+        db.execute(f"PRAGMA user_version = {migrations.VERSION + 1}")
+    with pytest.raises(RuntimeError, match="newer than this faces"):
+        Store(tmp_path)
+
+
+def test_faces_without_landmarks_are_stored(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    bare = dataclasses.replace(photo(5), faces=[{"box": [1.5, 2, 30, 40], "score": 0.7,
+                                                 "landmarks": None}] * 2)
+    assert store.add(bare)
+    assert store.get(bare.id).faces == bare.faces

@@ -1,0 +1,98 @@
+"""The catalogue's schema, as a list of migrations. ``PRAGMA user_version``
+says how many have run; :func:`migrate` runs the rest at start-up, in one
+transaction, after a backup of the file. A schema change is a new entry at
+the end of MIGRATIONS, never an edit to an old one.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS: list[tuple[str, str]] = [
+    ("photos table (the first build's schema, faces as JSON)", """
+        CREATE TABLE IF NOT EXISTS photos (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            filename TEXT NOT NULL,
+            created TEXT NOT NULL,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            faces TEXT NOT NULL,
+            original TEXT NOT NULL,
+            annotated TEXT NOT NULL,
+            thumbnail TEXT NOT NULL
+        );
+    """),
+    ("faces in their own table, one row per face", """
+        CREATE TABLE faces (
+            id INTEGER PRIMARY KEY,
+            photo TEXT NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
+            score REAL NOT NULL,
+            landmarks TEXT,
+            UNIQUE (photo, position)
+        );
+        INSERT INTO faces (photo, position, x1, y1, x2, y2, score, landmarks)
+            SELECT p.id, f.key,
+                   json_extract(f.value, '$.box[0]'), json_extract(f.value, '$.box[1]'),
+                   json_extract(f.value, '$.box[2]'), json_extract(f.value, '$.box[3]'),
+                   json_extract(f.value, '$.score'),
+                   CASE WHEN json_type(f.value, '$.landmarks') = 'array'
+                        THEN json_extract(f.value, '$.landmarks') END
+            FROM photos AS p, json_each(p.faces) AS f
+            ORDER BY p.seq, f.key;
+        ALTER TABLE photos DROP COLUMN faces;
+    """),
+]
+VERSION = len(MIGRATIONS)
+
+
+def version(db: sqlite3.Connection) -> int:
+    return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(db: sqlite3.Connection, path: Path) -> int:
+    """Bring the catalogue at ``path`` (open as ``db``, autocommit) up to
+    VERSION; returns the version it had. Refuses a newer catalogue."""
+    found = version(db)
+    if found > VERSION:
+        raise RuntimeError(f"{path} has schema version {found}, newer than this faces "
+                           f"({VERSION}): upgrade faces, or restore a backup")
+    if found == VERSION:
+        return found
+    has_tables = db.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
+                            ).fetchone()[0]
+    if has_tables:
+        backup = path.with_name(f"{path.name}.v{found}.bak")
+        with sqlite3.connect(backup) as copy:
+            db.backup(copy)
+        copy.close()
+        log.info("catalogue schema %d -> %d; backup at %s", found, VERSION, backup)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for number, (what, script) in enumerate(MIGRATIONS[found:], found + 1):
+            for statement in _statements(script):
+                db.execute(statement)
+            log.debug("catalogue migration %d: %s", number, what)
+        db.execute(f"PRAGMA user_version = {VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return found
+
+
+def _statements(script: str) -> list[str]:
+    """The script's statements, one by one (executescript would commit)."""
+    statements, current = [], ""
+    for line in script.strip().splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return statements
