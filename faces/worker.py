@@ -57,7 +57,6 @@ class Worker:
         from . import detectors
 
         cv2.setNumThreads(1)
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         self.config = config
         self.detectors: dict[int, Detector] = {
             1: detectors.load(config.model, config.detector, threads=1,

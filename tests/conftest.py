@@ -1,8 +1,11 @@
-"""Shared test settings: the real model and the real photos.
+"""Shared test settings: the real models and the real photos.
 
-FACES_MODEL (default: models/det_2.5g.onnx, else ../shared/models/scrfd_2.5g_bnkps.onnx)
-and FACES_TEST_IMAGES (default ../shared/images). Missing ones skip the
-tests that need them, except under CI=true, where they are a failure.
+FACES_MODEL (an SCRFD model; default: models/det_2.5g.onnx, else
+../shared/models/scrfd_2.5g_bnkps.onnx), FACES_YUNET_MODEL (default:
+face_detection_yunet_2023mar.onnx beside FACES_MODEL, else in
+../shared/models) and FACES_TEST_IMAGES (default ../shared/images). Missing
+ones skip the tests that need them, except under CI=true, where they are a
+failure. Tests about detection take ``family_model`` and run once per family.
 """
 
 from __future__ import annotations
@@ -42,9 +45,19 @@ def _model_path() -> Path:
     return local if local.is_file() else SHARED / "models" / "scrfd_2.5g_bnkps.onnx"
 
 
+def _yunet_path() -> Path:
+    if os.environ.get("FACES_YUNET_MODEL"):
+        return Path(os.environ["FACES_YUNET_MODEL"])
+    name = "face_detection_yunet_2023mar.onnx"
+    beside = MODEL.parent / name
+    return beside if beside.is_file() else SHARED / "models" / name
+
+
 MODEL = _model_path()
+YUNET_MODEL = _yunet_path()
 IMAGES = Path(os.environ.get("FACES_TEST_IMAGES") or SHARED / "images")
 SHARED_MODELS = MODEL.parent
+FAMILY_MODELS = {"scrfd": MODEL, "yunet": YUNET_MODEL}
 
 
 def _require(path: Path, what: str) -> None:
@@ -63,6 +76,20 @@ def model_path() -> Path:
 
 
 @pytest.fixture(scope="session")
+def yunet_path() -> Path:
+    _require(YUNET_MODEL, "YuNet model (set FACES_YUNET_MODEL)")
+    return YUNET_MODEL
+
+
+@pytest.fixture(scope="session", params=sorted(FAMILY_MODELS))
+def family_model(request) -> Path:
+    """Each detector family's model in turn (tests about detection use this)."""
+    path = FAMILY_MODELS[request.param]
+    _require(path, f"{request.param} model")
+    return path
+
+
+@pytest.fixture(scope="session")
 def images() -> Path:
     _require(IMAGES, "test photos (set FACES_TEST_IMAGES)")
     for name in [*EXPECTED_FACES, CROWD]:
@@ -75,25 +102,41 @@ def photo_bytes(name: str) -> bytes:
     return (IMAGES / name).read_bytes()
 
 
+def started(model: Path):
+    """A warmed two-worker local backend; a lone job spreads over two
+    threads, as on a two-core server by default."""
+    backend = LocalBackend(WorkerConfig(model=str(model), solo_threads=2), workers=2)
+    asyncio.run(backend.start())
+    return backend
+
+
 @pytest.fixture(scope="session")
 def pool(model_path: Path):
-    """One warmed two-worker pool shared by the whole session; a lone job
-    spreads over two threads, as on a two-core server by default."""
-    detector_pool = LocalBackend(WorkerConfig(model=str(model_path), solo_threads=2), workers=2)
-    asyncio.run(detector_pool.start())
-    yield detector_pool
-    detector_pool.shutdown()
+    """The SCRFD backend shared by the whole session."""
+    backend = started(model_path)
+    yield backend
+    backend.shutdown()
+
+
+@pytest.fixture(scope="session")
+def yunet_pool(yunet_path: Path):
+    """A YuNet backend, for test classes with ``family = "yunet"``."""
+    backend = started(yunet_path)
+    yield backend
+    backend.shutdown()
 
 
 @pytest.fixture(autouse=True)
 def _server_settings(request, tmp_path: Path) -> None:
-    """Give FacesTestCase tests the shared pool and a fresh data directory
-    (runs before unittest's setUp, so get_app sees them)."""
+    """Give FacesTestCase tests the shared backend of their family and a
+    fresh data directory (runs before unittest's setUp, so get_app sees them)."""
     from tests.server import FacesTestCase
 
     if isinstance(request.instance, FacesTestCase):
-        shared_pool = request.getfixturevalue("pool")
+        yunet = request.instance.family == "yunet"
+        shared = request.getfixturevalue("yunet_pool" if yunet else "pool")
         request.getfixturevalue("images")
-        request.instance.pool = shared_pool
-        request.instance.settings = Settings(data_dir=tmp_path / "data", model=MODEL,
-                                             workers=shared_pool.workers)
+        request.instance.pool = shared
+        request.instance.settings = Settings(data_dir=tmp_path / "data",
+                                             model=Path(shared.config.model),
+                                             workers=shared.size)

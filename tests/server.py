@@ -19,6 +19,7 @@ from tests.helpers import multipart
 
 class FacesTestCase(AsyncHTTPTestCase):
     pool = None
+    family = "scrfd"  # the detector family of the backend the tests get
     settings: Settings
     overrides: dict = {}  # settings a test class changes
 

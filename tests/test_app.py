@@ -111,6 +111,12 @@ class TestUploadAndLive(FacesTestCase):
         assert bad.code == 400 and json.loads(bad.body)["error"]["code"] == "bad_limit"
 
 
+class TestUploadAndLiveWithYuNet(TestUploadAndLive):
+    """The same, on the licence-clean YuNet detector."""
+
+    family = "yunet"
+
+
 class TestHealth(FacesTestCase):
     @gen_test(timeout=60)
     async def test_healthz_answers_while_every_worker_is_busy(self) -> None:

@@ -1,4 +1,4 @@
-"""The worker pipeline: decode, orientation, limits, outputs."""
+"""The worker pipeline, with every detector family: decode, orientation, limits, outputs."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ OPTIONS = Options(max_pixels=50_000_000)
 
 
 @pytest.fixture(scope="module")
-def worker(model_path: Path) -> Worker:
-    return Worker(WorkerConfig(model=str(model_path)))
+def worker(family_model: Path) -> Worker:
+    return Worker(WorkerConfig(model=str(family_model)))
 
 
 @pytest.fixture()

@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
+from faces import detectors
 from faces.backends.local import LocalBackend
-from faces.detectors.scrfd import SCRFD
 from faces.worker import WorkerConfig
 from tests.conftest import CROWD, EXPECTED_FACES
 from tests.jobs import NAP, THREADS
@@ -44,10 +44,10 @@ def test_without_solo_threads_every_job_has_one(model_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", [*sorted(EXPECTED_FACES), CROWD])
-def test_solo_session_finds_the_same_faces(model_path: Path, images: Path, name: str) -> None:
+def test_solo_session_finds_the_same_faces(family_model: Path, images: Path, name: str) -> None:
     image = cv2.imread(str(images / name))
-    one = SCRFD(model_path, threads=1).detect(image, detail_size=960)
-    two = SCRFD(model_path, threads=2, lean=True).detect(image, detail_size=960)
+    one = detectors.load(family_model, threads=1).detect(image, detail_size=960)
+    two = detectors.load(family_model, threads=2, lean=True).detect(image, detail_size=960)
     assert len(one) == len(two)
     if one:
         boxes = np.array([f.box for f in one]) - np.array([f.box for f in two])

@@ -209,7 +209,7 @@ def file_server(payload: bytes) -> Iterator[str]:
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/buffalo_m.zip"
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/model"
     finally:
         httpd.shutdown()
 
@@ -235,6 +235,23 @@ def test_fetch_model_downloads_verifies_and_places(tmp_path: Path, model_path: P
     again = faces("fetch-model", "--dest", str(dest))
     assert again.returncode == 0 and "already present" in again.stdout
     assert [p.name for p in dest.parent.iterdir()] == ["det_2.5g.onnx"]  # no temp left
+
+
+def test_fetch_model_yunet_checks_the_pinned_checksum(tmp_path: Path, yunet_path: Path,
+                                                      model_path: Path) -> None:
+    with file_server(model_path.read_bytes()) as url:  # not the YuNet file
+        wrong = faces("fetch-model", "--detector", "yunet", "--url", url,
+                      "--dest", str(tmp_path / "y.onnx"))
+    assert wrong.returncode == 2 and "checksum mismatch" in wrong.stderr
+    assert not list(tmp_path.iterdir())
+    with file_server(yunet_path.read_bytes()) as url:
+        result = subprocess.run(
+            [sys.executable, "-m", "faces", "fetch-model", "--detector", "yunet", "--url", url],
+            capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    saved = tmp_path / "models" / "face_detection_yunet_2023mar.onnx"  # the default place
+    assert saved.read_bytes() == yunet_path.read_bytes()
+    assert "YUNET, with landmarks" in result.stdout and "MIT" in result.stdout
 
 
 def test_fetch_model_offline_names_faces_model(tmp_path: Path) -> None:

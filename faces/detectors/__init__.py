@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 FAMILIES: dict[str, str] = {  # name -> "module:class", in the order `auto` tries them
     "scrfd": "scrfd:SCRFD",
+    "yunet": "yunet:YuNet",
 }
 AUTO = "auto"
 
