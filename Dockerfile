@@ -8,6 +8,8 @@ FROM ${BASE} AS build
 RUN python3 -m venv /opt/venv
 COPY setup.cfg pyproject.toml README.md /src/
 COPY faces /src/faces
+COPY static /src/static
+COPY templates /src/templates
 RUN /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check /src \
     && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools \
     && rm -rf /opt/venv/lib/python3*/site-packages/onnxruntime/tools \
@@ -30,8 +32,6 @@ RUN useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/
     && chown faces:faces /data
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-COPY static ./static
-COPY templates ./templates
 RUN if [ "$FETCH_MODEL" = "1" ]; then \
         faces fetch-model --dest /models/det_2.5g.onnx ${MODEL_SHA256:+--sha256 "$MODEL_SHA256"}; \
     fi

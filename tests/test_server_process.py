@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import http.server
 import io
+import os
 import re
 import signal
 import subprocess
@@ -24,7 +25,7 @@ import numpy as np
 import onnx
 from tornado.websocket import websocket_connect
 
-from tests.conftest import photo_bytes
+from tests.conftest import ROOT, photo_bytes
 from tests.process import faces, free_port, get_json, server, upload
 
 
@@ -179,6 +180,50 @@ def test_a_file_that_is_no_face_detector_is_one_clear_line(tmp_path: Path,
         assert "FACES_DETECTOR" in last and "Traceback" not in result.stderr
     named = faces("detect", str(model_path), "--model", str(other), "--detector", "scrfd")
     assert named.returncode == 2 and "does not have SCRFD's outputs" in named.stderr
+
+
+def test_an_installed_package_serves_the_page_from_any_directory(tmp_path: Path,
+                                                                model_path: Path) -> None:
+    """The wheel carries templates/ and static/: unpacked away from the checkout
+    and started in an empty folder, it serves the page and its assets."""
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                            "-w", str(tmp_path / "wheel"), str(ROOT)],
+                           capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stderr
+    [wheel] = (tmp_path / "wheel").glob("faces-*.whl")
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        archive.extractall(site)
+    assert "faces/templates/index.html" in names and "faces/static/app.js" in names
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    which = subprocess.run([sys.executable, "-c", "import faces; print(faces.__file__)"],
+                           cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert which.stdout.startswith(str(site))  # the unpacked wheel, not the checkout
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "faces", "serve", "--address", "127.0.0.1", "--port", str(port),
+         "--data-dir", "data", "--workers", "1", "--model", str(model_path)],
+        cwd=elsewhere, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while get_json_or_none(base + "/healthz") != 200:
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        with urllib.request.urlopen(base + "/", timeout=10) as page:
+            html = page.read().decode()
+        script = re.search(r'src="(/static/app\.js\?v=[^"]+)"', html)[1]
+        with urllib.request.urlopen(base + script, timeout=10) as asset:
+            assert asset.status == 200 and b"WebSocket" in asset.read()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        log = process.communicate(timeout=30)[0]
+    assert "Traceback" not in log
+    assert (elsewhere / "data" / "catalogue.sqlite3").is_file()
 
 
 def test_missing_model_stops_start_up_with_one_clear_line(tmp_path: Path) -> None:
