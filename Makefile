@@ -1,8 +1,14 @@
-# faces: `make` lists the targets.
+# faces: `make` lists the targets. `make run` and `make test` set themselves
+# up on first use (virtualenv, dependencies, model).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-FACES_MODEL ?= models/det_2.5g.onnx
+# The model: FACES_MODEL if set; else one downloaded before, else the shared
+# copy beside a development checkout, else models/det_2.5g.onnx (downloaded).
+FACES_MODEL ?= $(firstword $(wildcard models/det_2.5g.onnx ../shared/models/scrfd_2.5g_bnkps.onnx) models/det_2.5g.onnx)
+# The family `fetch-model` downloads when FACES_MODEL is missing.
+FETCH_DETECTOR ?= $(if $(findstring yunet,$(notdir $(FACES_MODEL))),yunet,scrfd)
+INSTALLED := $(VENV)/.installed
 IMAGE ?= faces:latest
 ENGINE ?= $(shell command -v docker >/dev/null 2>&1 && echo docker || echo podman)
 export FACES_MODEL
@@ -13,23 +19,31 @@ export FACES_MODEL
 help: ## Show this list of targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: ## Create .venv, install faces and its test tools, download + verify the model
+$(INSTALLED): setup.cfg pyproject.toml package.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps 'insightface==2.1'
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the browser tests' accessibility checks will be skipped"; fi
+	touch $@
+
+$(FACES_MODEL): | $(INSTALLED)
+	$(BIN)/faces fetch-model --detector $(FETCH_DETECTOR) --dest "$@"
+
+setup: $(INSTALLED) $(FACES_MODEL) ## Create .venv, install faces and its test tools, get + verify the model
 	$(BIN)/faces fetch-model --dest "$(FACES_MODEL)"
 
-run: ## Start the server on http://0.0.0.0:8282 (settings: `$(BIN)/faces serve --help`)
+run: $(INSTALLED) $(FACES_MODEL) ## Start the server on http://0.0.0.0:8282 (settings: `$(BIN)/faces serve --help`)
 	$(BIN)/faces serve
 
-test: ## Run the test suite (real model, photos from ../shared/images)
+test: $(INSTALLED) $(FACES_MODEL) ## Run the test suite (real models, photos from ../shared/images)
 	$(BIN)/python -m pytest
 
-lint: ## Check the code with ruff and the Dockerfile with hadolint
+lint: $(INSTALLED) ## Check the code with ruff and the Dockerfile with hadolint
 	$(BIN)/ruff check faces tests bench
 	$(BIN)/hadolint Dockerfile
 
-bench: ## Benchmark against a reference server like the old app (a few minutes; JSON in bench/results/)
+bench: $(INSTALLED) $(FACES_MODEL) ## Benchmark both detector families and a reference server like the old app (minutes; JSON in bench/results/)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps 'face_recognition==1.3.0'
 	$(BIN)/python bench/bench.py
@@ -45,4 +59,4 @@ docker-smoke: ## Build, run, wait healthy, upload a photo, check its face count,
 	scripts/docker-smoke.sh
 
 clean: ## Remove the virtualenv and caches (keeps uploads/ and models/)
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache *.egg-info build

@@ -18,7 +18,7 @@ def draw(image: np.ndarray, faces: list[Face]) -> np.ndarray:
     alpha = out.shape[2] == 4
     color = (*BOX_COLOR, 255) if alpha else BOX_COLOR
     outline = (*OUTLINE_COLOR, 255) if alpha else OUTLINE_COLOR
-    mark = (*LANDMARK_COLOR, 255) if alpha else LANDMARK_COLOR
+    point = (*LANDMARK_COLOR, 255) if alpha else LANDMARK_COLOR
     thickness = max(2, round(max(out.shape[:2]) / 400))
     for face in faces:
         x1, y1, x2, y2 = (round(v) for v in face.box)
@@ -27,7 +27,7 @@ def draw(image: np.ndarray, faces: list[Face]) -> np.ndarray:
         if face.landmarks:
             radius = max(1, thickness)
             for x, y in face.landmarks:
-                cv2.circle(out, (round(x), round(y)), radius, mark, -1, cv2.LINE_AA)
+                cv2.circle(out, (round(x), round(y)), radius, point, -1, cv2.LINE_AA)
     return out
 
 

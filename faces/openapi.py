@@ -153,7 +153,7 @@ PATHS = {
             },
         },
         "post": {
-            "summary": "Upload a photo: detect, mark, store and broadcast it",
+            "summary": "Upload a photo: detect, annotate, store and broadcast it",
             "operationId": "uploadPhoto",
             "parameters": _OPTION_PARAMETERS,
             "requestBody": _UPLOAD_BODY,
@@ -186,13 +186,13 @@ PATHS = {
             "parameters": [
                 *_OPTION_PARAMETERS,
                 {"name": "annotate", "in": "query", "required": False,
-                 "description": "1: answer with the marked image instead of JSON",
+                 "description": "1: answer with the annotated image instead of JSON",
                  "schema": {"type": "string", "enum": ["0", "1"]}},
             ],
             "requestBody": _UPLOAD_BODY,
             "responses": {
                 "200": {
-                    "description": "faces JSON, or the marked image with ?annotate=1",
+                    "description": "faces JSON, or the annotated image with ?annotate=1",
                     "content": {
                         "application/json": {"schema": _ref("Detection")},
                         "image/jpeg": {"schema": {"type": "string",

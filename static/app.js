@@ -224,13 +224,13 @@ new IntersectionObserver((entries) => {
 const viewer = document.getElementById("viewer");
 const viewerImg = document.getElementById("viewer-img");
 const overlay = document.getElementById("overlay");
-const showMarked = document.getElementById("show-marked");
+const showAnnotated = document.getElementById("show-annotated");
 const showBoxes = document.getElementById("show-boxes");
 const viewerError = document.getElementById("viewer-error");
 
 function showMode(boxes) {
   const photo = known.get(viewer.dataset.id);
-  showMarked.setAttribute("aria-pressed", String(!boxes));
+  showAnnotated.setAttribute("aria-pressed", String(!boxes));
   showBoxes.setAttribute("aria-pressed", String(boxes));
   viewerImg.src = boxes ? photo.urls.original : photo.urls.annotated;
   overlay.hidden = !boxes;
@@ -245,6 +245,7 @@ function drawBoxes(photo) {
     box.tabIndex = 0;
     box.dataset.score = `score ${face.score.toFixed(2)}`;
     box.title = `Face ${index + 1}: score ${face.score.toFixed(2)}`;
+    box.setAttribute("role", "img");  // a labelled graphic: the face and its score
     box.setAttribute("aria-label", box.title);
     box.style.left = `${(100 * x1) / photo.width}%`;
     box.style.top = `${(100 * y1) / photo.height}%`;
@@ -267,7 +268,7 @@ async function openViewer(id) {
   document.getElementById("viewer-info").textContent =
     `${plural(photo.faces.length, "face")} · ${photo.width}×${photo.height}`;
   document.getElementById("dl-original").href = photo.urls.original;
-  document.getElementById("dl-marked").href = photo.urls.annotated;
+  document.getElementById("dl-annotated").href = photo.urls.annotated;
   viewerImg.alt = `${photo.filename}, ${plural(photo.faces.length, "face")}`;
   viewerError.textContent = "";
   drawBoxes(photo);
@@ -281,7 +282,7 @@ gallery.addEventListener("click", (event) => {
   event.preventDefault();
   openViewer(link.closest(".card").dataset.id);
 });
-showMarked.addEventListener("click", () => showMode(false));
+showAnnotated.addEventListener("click", () => showMode(false));
 showBoxes.addEventListener("click", () => showMode(true));
 document.getElementById("viewer-close").addEventListener("click", () => viewer.close());
 viewer.addEventListener("click", (event) => {

@@ -92,10 +92,10 @@ class TestApi(FacesTestCase):
         assert response.code == 200
         result = check(response.body, "Detection")
         assert (result["width"], result["height"], len(result["faces"])) == (1126, 661, 2)
-        marked = await self.post("/api/detect?annotate=1", "two_people.jpg")
-        assert marked.headers["Content-Type"] == "image/jpeg"
-        assert marked.headers["X-Faces-Count"] == "2"
-        assert decode(marked.body).shape[:2] == (661, 1126)
+        annotated = await self.post("/api/detect?annotate=1", "two_people.jpg")
+        assert annotated.headers["Content-Type"] == "image/jpeg"
+        assert annotated.headers["X-Faces-Count"] == "2"
+        assert decode(annotated.body).shape[:2] == (661, 1126)
         assert self.services.store.count() == 0
         assert list(self.services.store.photos_dir.iterdir()) == []
         with pytest.raises(asyncio.TimeoutError):
@@ -154,8 +154,8 @@ class TestApi(FacesTestCase):
         photo = check(response.body, "Photo")
         served = await self.http_client.fetch(self.get_url(photo["urls"]["original"]))
         assert served.headers["Content-Type"] == "image/png"
-        marked = await self.post("/api/detect?annotate=1", "t.png", data.tobytes())
-        assert marked.headers["Content-Type"] == "image/png"
+        annotated = await self.post("/api/detect?annotate=1", "t.png", data.tobytes())
+        assert annotated.headers["Content-Type"] == "image/png"
 
 
 class TestApiWithYuNet(TestApi):

@@ -1,7 +1,9 @@
 """End-to-end in a real browser: Playwright for Python driving Debian's
 Chromium (/usr/bin/chromium) against a real `faces serve` subprocess.
 
-Screenshots of the key states go to test-artifacts/ (git-ignored).
+Screenshots of the key states go to test-artifacts/ (git-ignored). Each
+state is also audited with axe-core (npm, installed by `make setup`) for
+WCAG 2 A/AA and best practice: no violation is allowed.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ import os
 import re
 import shutil
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +27,13 @@ ARTIFACTS = ROOT / "test-artifacts"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run"]
 EXPECTED = {"t1.jpg": "6 faces", "coffee.jpg": "0 faces", "kit_with_rose.jpg": "2 faces"}
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+AXE_RUN = """async () => {
+  const result = await axe.run(document, {runOnly: {type: "tag", values:
+    ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]}});
+  return result.violations.map(v => `${v.id} (${v.impact}): ` +
+    v.nodes.map(n => n.target.join(" ")).join(", "));
+}"""
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -37,6 +49,10 @@ def browser():
         if os.environ.get("CI") == "true":
             pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
         pytest.skip(f"Chromium not found at {CHROMIUM}")
+    if not AXE.is_file():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"axe-core not found at {AXE} (make setup runs npm ci)")
+        pytest.skip(f"axe-core not found at {AXE} (make setup runs npm ci)")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
@@ -45,8 +61,15 @@ def browser():
         instance.close()
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, audit: bool = True) -> None:
+    """A screenshot of this state, and its accessibility audit (axe-core runs
+    as JavaScript: a page without it is audited in its JavaScript twin)."""
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    if not audit:
+        return
+    page.evaluate(AXE.read_text())  # not a page script: the page's CSP does not apply
+    violations = page.evaluate(AXE_RUN)
+    assert violations == [], f"axe-core on {name}: {violations}"
 
 
 def badges(page) -> dict[str, str]:
@@ -117,7 +140,7 @@ def test_two_galleries_upload_live_restart_and_errors(browser, tmp_path: Path, m
         expect(failed.locator(".status")).to_contain_text("This is not a supported image")
         shot(uploader, "06-error")
 
-        # The viewer: marked copy, boxes drawn by the page with scores, delete live.
+        # The viewer: annotated copy, boxes drawn by the page with scores, delete live.
         watcher.locator(f"#photo-{photo['id']} a.thumb").click()
         viewer = watcher.locator("#viewer")
         expect(viewer).to_be_visible()
@@ -162,7 +185,7 @@ def test_plain_form_without_javascript(browser, tmp_path: Path, model_path: Path
         page.click("button[type=submit]")
         expect(page.locator(".notice")).to_have_text("Uploaded obama.jpg: 1 face found.")
         expect(page.locator("#gallery .card .badge")).to_have_text("1 face")
-        shot(page, "09-no-javascript")
+        shot(page, "09-no-javascript", audit=False)
         copy = tmp_path / "x.jpg"
         shutil.copy(images / "coffee.jpg", copy)
         copy.write_bytes(copy.read_bytes()[:2000])  # truncated
@@ -170,3 +193,56 @@ def test_plain_form_without_javascript(browser, tmp_path: Path, model_path: Path
         page.set_input_files("#file-input", str(copy))
         page.click("button[type=submit]")
         expect(page.locator(".error")).to_contain_text("incomplete")
+
+
+def test_yunet_gallery_login_and_error_pages(browser, tmp_path: Path, yunet_path: Path,
+                                             images: Path) -> None:
+    """A gallery on the licence-clean model, as `FACES_MODEL=<yunet file> make run`
+    starts it, behind a token: log in, upload t1.jpg, see its six faces."""
+    port = free_port()
+    token = "a long random test token"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "faces", "serve", "--address", "127.0.0.1", "--port", str(port),
+         "--data-dir", str(tmp_path / "data"), "--workers", "1"],
+        env={**os.environ, "FACES_MODEL": str(yunet_path), "FACES_TOKEN": token},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if page.request.get(base + "/healthz").ok:
+                    break
+            except Exception:  # not listening yet
+                pass
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        assert page.request.get(base + "/healthz").json()["detector"] == "yunet"
+        page.goto(base + "/login")
+        shot(page, "10-login")
+        page.fill("input[name=token]", "wrong")
+        page.keyboard.press("Enter")
+        expect(page.locator(".error")).to_be_visible()
+        shot(page, "11-login-refused")
+        page.fill("input[name=token]", token)
+        page.keyboard.press("Enter")
+        page.wait_for_url(base + "/")
+        page.set_input_files("#file-input", str(images / "t1.jpg"))
+        expect(page.locator("#queue li.done .status")).to_have_text("done: 6 faces",
+                                                                    timeout=30_000)
+        expect(page.locator("#gallery .card .badge")).to_have_text("6 faces")
+        shot(page, "12-yunet-gallery")
+        page.locator("#gallery .card a.thumb").first.focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#viewer")).to_be_visible()
+        page.click("#show-boxes")
+        expect(page.locator("#overlay .face")).to_have_count(6)
+        shot(page, "13-yunet-viewer")
+        page.keyboard.press("Escape")
+        page.goto(base + "/no/such/page")
+        expect(page.locator("h1")).to_be_visible()
+        shot(page, "14-not-found")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
