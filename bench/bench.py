@@ -30,6 +30,9 @@ from tornado.websocket import websocket_connect
 
 from faces.detectors.scrfd import SCRFD
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import families
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 IMAGES = Path(os.environ.get("FACES_TEST_IMAGES") or SHARED / "images")
@@ -385,7 +388,22 @@ def verdicts(results: dict) -> dict[str, tuple[bool, str]]:
     }
 
 
+def compare_families(results: dict) -> None:
+    """Both detector families side by side on the same photos (bench/families.py)."""
+    print("\ncomparing the detector families on the same photos", flush=True)
+    results["families"] = families.compare()
+    print(families.table(results["families"]))
+
+
 async def main(args: argparse.Namespace) -> int:
+    if args.families_only:
+        results: dict = {"when": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+        compare_families(results)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        out = RESULTS / f"families-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        out.write_text(json.dumps(results, indent=2))
+        print(f"JSON: {out}")
+        return 0
     if not MODEL.is_file():
         raise SystemExit(f"no model at {MODEL}: set FACES_MODEL")
     needed = ("astronaut.png", "obama_and_biden.jpg", "obama_small.jpg", "crowd_selfie.jpg")
@@ -443,6 +461,7 @@ async def main(args: argparse.Namespace) -> int:
     for key, (met, figure) in verdicts(results).items():
         results["targets"][key] = {"met": met, "figure": figure, "target": TARGETS[key]}
         print(f"{key} {'met   ' if met else 'MISSED'} {figure:<60} ({TARGETS[key]})")
+    compare_families(results)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(results, indent=2))
@@ -459,4 +478,6 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=1000, help="WebSocket clients")
     parser.add_argument("--quick", action="store_true", help="fewer 12 MP uploads")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference server")
+    parser.add_argument("--families-only", action="store_true",
+                        help="only compare the detector families (about a minute)")
     sys.exit(asyncio.run(main(parser.parse_args())))
