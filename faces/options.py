@@ -20,16 +20,21 @@ ID_REGEX = rf"^[0-9a-f]{{{ID_LENGTH}}}$"
 ID_PATTERN = re.compile(ID_REGEX)
 
 
-class OptionError(ValueError):
-    """An upload option the user got wrong; the message is safe to show."""
+class Refused(ValueError):
+    """Something the user sent that we do not take: a stable code, and a
+    message that is safe to show."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(code, message)
+        super().__init__(code, message)  # both in args, so it pickles across processes
         self.code = code
         self.message = message
 
     def __str__(self) -> str:
         return self.message
+
+
+class OptionError(Refused):
+    """An upload option the user got wrong."""
 
 
 @dataclass(frozen=True)

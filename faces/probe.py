@@ -7,17 +7,11 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from .options import Refused
 
-class ImageRejected(ValueError):
-    """The upload is not an image we accept; the message is safe to show users."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(code, message)  # both in args, so it pickles across processes
-        self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
+class ImageRejected(Refused):
+    """The upload is not an image we accept."""
 
 
 @dataclass(frozen=True)
