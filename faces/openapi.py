@@ -29,7 +29,8 @@ _UPLOAD_BODY = {
         "required": ["file"],
         "properties": {
             "file": {"type": "string", "contentMediaType": "application/octet-stream",
-                     "description": "JPEG, PNG, WebP, BMP, TIFF or GIF (first frame)"},
+                     "description": "JPEG, PNG, WebP, HEIC/HEIF, AVIF, BMP, TIFF or GIF "
+                                    "(first frame)"},
             "mode": _MODE,
             "threshold": _THRESHOLD,
         },

@@ -14,12 +14,18 @@ class ImageRejected(Refused):
     """The upload is not an image we accept."""
 
 
+FORMATS = "JPEG, PNG, WebP, HEIC, AVIF, BMP, TIFF or GIF"  # what we take, for messages
+HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"mif2"}
+AVIF_BRANDS = {b"avif", b"avis"}
+
+
 @dataclass(frozen=True)
 class ImageInfo:
-    format: str  # "jpeg", "png", "webp", "bmp", "tiff", "gif"
+    format: str  # "jpeg", "png", "webp", "heif", "avif", "bmp", "tiff", "gif"
     width: int
     height: int
     has_alpha: bool = False
+    orientation: int = 1  # EXIF orientation, where the decoder would not apply it itself
 
     @property
     def pixels(self) -> int:
@@ -63,7 +69,100 @@ def _png(data: bytes) -> ImageInfo:
         raise _unreadable("png")
     width, height, _depth, color_type = struct.unpack(">IIBB", data[16:26])
     has_alpha = color_type in (4, 6) or b"tRNS" in data[33:]
-    return ImageInfo("png", width, height, has_alpha)
+    # OpenCV applies EXIF orientation only when it drops the alpha channel:
+    # for an image with transparency, read it here and apply it ourselves.
+    orientation = _png_orientation(data) if has_alpha else 1
+    return ImageInfo("png", width, height, has_alpha, orientation)
+
+
+def _png_orientation(data: bytes) -> int:
+    """The orientation in a PNG's eXIf chunk (1 when there is none)."""
+    pos = 8
+    while pos + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind = data[pos + 4:pos + 8]
+        if kind == b"eXIf":
+            return exif_orientation(data[pos + 8:pos + 8 + length])
+        if kind in (b"IDAT", b"IEND"):
+            break  # eXIf is only honoured before the image data
+        pos += 12 + length
+    return 1
+
+
+def exif_orientation(tiff: bytes) -> int:
+    """The Orientation tag (0x0112) of IFD0 in a TIFF-structured EXIF block."""
+    if tiff[:6] == b"Exif\x00\x00":
+        tiff = tiff[6:]
+    endian = {b"II": "<", b"MM": ">"}.get(tiff[:2])
+    try:
+        (offset,) = struct.unpack(endian + "I", tiff[4:8])
+        (count,) = struct.unpack(endian + "H", tiff[offset:offset + 2])
+        for i in range(count):
+            entry = tiff[offset + 2 + 12 * i: offset + 14 + 12 * i]
+            tag, kind = struct.unpack(endian + "HH", entry[:4])
+            if tag == 0x0112 and kind == 3:
+                (value,) = struct.unpack(endian + "H", entry[8:10])
+                return value if 1 <= value <= 8 else 1
+    except (struct.error, TypeError):
+        pass  # malformed EXIF is ignored, as everywhere
+    return 1
+
+
+def _boxes(data: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]:
+    """ISO BMFF boxes in data[start:end]: (type, payload start, box end).
+    A box that runs past ``end`` is truncated: its end is reported as is."""
+    found, pos = [], start
+    while pos + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        header = 8
+        if size == 1:  # a 64-bit size follows
+            if pos + 16 > end:
+                break
+            (size,) = struct.unpack(">Q", data[pos + 8:pos + 16])
+            header = 16
+        elif size == 0:  # to the end of the file
+            size = end - pos
+        if size < header:
+            raise _unreadable("heif")
+        found.append((kind, pos + header, pos + size))
+        pos += size
+    return found
+
+
+def bmff_complete(data: bytes) -> bool:
+    """Every top-level box of a HEIF/AVIF file is all there."""
+    boxes = _boxes(data, 0, len(data))
+    return bool(boxes) and boxes[-1][2] <= len(data) and any(
+        kind == b"mdat" for kind, _, _ in boxes)
+
+
+def _bmff(data: bytes) -> ImageInfo:
+    """HEIC/HEIF or AVIF: the brand from the ftyp box, the size from the
+    largest image-extent (ispe) property in meta/iprp/ipco, no decoding."""
+    (ftyp_size,) = struct.unpack(">I", data[:4])
+    brands = {data[8:12]} | {data[i:i + 4] for i in range(16, min(ftyp_size, len(data)), 4)}
+    if brands & AVIF_BRANDS:
+        fmt = "avif"
+    elif brands & HEIF_BRANDS:
+        fmt = "heif"
+    else:
+        raise ImageRejected("unsupported_type", f"This is not a supported image. Upload a "
+                            f"{FORMATS} photo.")
+    extents = []
+    for kind, start, end in _boxes(data, 0, len(data)):
+        if kind != b"meta":
+            continue
+        todo = [(start + 4, min(end, len(data)))]  # meta is a full box: version, flags
+        while todo:
+            for inner, inner_start, inner_end in _boxes(data, *todo.pop()):
+                if inner in (b"iprp", b"ipco"):
+                    todo.append((inner_start, min(inner_end, len(data))))
+                elif inner == b"ispe" and inner_start + 12 <= len(data):
+                    extents.append(struct.unpack(">II", data[inner_start + 4:inner_start + 12]))
+    if not extents:
+        raise _unreadable(fmt)
+    width, height = max(extents, key=lambda wh: wh[0] * wh[1])
+    return ImageInfo(fmt, width, height)
 
 
 def _webp(data: bytes) -> ImageInfo:
@@ -148,10 +247,11 @@ def probe(data: bytes) -> ImageInfo:
         info = _tiff(data)
     elif data[:6] in (b"GIF87a", b"GIF89a"):
         info = _gif(data)
+    elif data[4:8] == b"ftyp" and len(data) >= 16:
+        info = _bmff(data)
     else:
         raise ImageRejected(
-            "unsupported_type",
-            "This is not a supported image. Upload a JPEG, PNG, WebP, BMP, TIFF or GIF photo.")
+            "unsupported_type", f"This is not a supported image. Upload a {FORMATS} photo.")
     if info.width <= 0 or info.height <= 0:
         raise _unreadable(info.format)
     return info

@@ -246,3 +246,29 @@ def test_yunet_gallery_login_and_error_pages(browser, tmp_path: Path, yunet_path
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def test_an_iphone_photo_through_the_page(browser, tmp_path: Path, model_path: Path,
+                                          images: Path) -> None:
+    """A HEIC made from t1.jpg, picked in the page: six faces, shown as JPEG."""
+    from PIL import Image
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    heic = tmp_path / "IMG_0001.HEIC"
+    Image.open(images / "t1.jpg").save(heic, format="HEIF", quality=90)
+    with server(tmp_path / "data", model_path) as (_, base):
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        page.goto(base + "/")
+        expect(page.locator(".hint")).to_contain_text("HEIC")
+        page.set_input_files("#file-input", str(heic))
+        expect(page.locator("#queue li.done .status")).to_have_text("done: 6 faces",
+                                                                    timeout=30_000)
+        card = page.locator("#gallery .card")
+        expect(card.locator(".badge")).to_have_text("6 faces")
+        expect(card.locator(".name")).to_have_text("IMG_0001.HEIC")
+        thumb = card.locator("img")
+        expect(thumb).to_have_attribute("src", re.compile(r"\.thumb\.jpg$"))
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                               arg=thumb.element_handle())
+        shot(page, "15-heic-upload")
