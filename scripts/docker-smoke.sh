@@ -35,7 +35,7 @@ else
 fi
 cid=$($ENGINE run -d "${net[@]}" -v "$MODEL_DIR:/models:ro" -e "FACES_MODEL=/models/$MODEL_NAME" \
       -e FACES_ADDRESS=0.0.0.0 "$IMAGE")
-trap 'say "stopping"; $ENGINE stop -t 20 "$cid" >/dev/null; $ENGINE logs "$cid" 2>&1 | tail -5; $ENGINE rm "$cid" >/dev/null' EXIT
+trap 'say "stopping"; $ENGINE stop -t 20 "$cid" >/dev/null; $ENGINE logs "$cid" 2>&1 | tail -5; $ENGINE rm -v "$cid" >/dev/null' EXIT
 say "container $cid; user $($ENGINE exec "$cid" id -un)"
 
 for _ in $(seq 1 120); do
