@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from . import detectors, model, settings
+from . import detectors, logs, model, settings
 from .detectors import ModelError
 from .probe import ImageRejected
 
@@ -45,6 +44,7 @@ def _config(args: argparse.Namespace) -> settings.Settings:
     (it is loaded where it runs: in the workers, or in this process)."""
     try:
         config = settings.from_sources(args)
+        logs.configure(config.log_format)
         model.check_file(config.model)
     except (ValueError, ModelError) as exc:
         raise CommandError(str(exc)) from None
@@ -114,9 +114,11 @@ async def _reindex_with(config: settings.Settings) -> str:
 
 def _reindex(args: argparse.Namespace) -> int:
     config = _config(args)
+    from .store import DataDirError
+
     try:
         summary = asyncio.run(_reindex_with(config))
-    except ModelError as exc:
+    except (ModelError, DataDirError) as exc:
         raise CommandError(str(exc)) from None
     print(f"reindexed {config.data_dir}: {summary}")
     return 0
@@ -124,10 +126,14 @@ def _reindex(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     config = _config(args)
+    from .store import DataDirError
+
     try:
         asyncio.run(_run_server(config))
     except ModelError as exc:  # found by the workers as they load it
         raise CommandError(f"{exc}. {model.GET_MODEL_HINT}") from None
+    except DataDirError as exc:
+        raise CommandError(str(exc)) from None
     return 0
 
 
@@ -208,8 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure()  # text until the settings say otherwise
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

@@ -98,14 +98,42 @@ def face_json(row: tuple) -> dict:
             "landmarks": None if landmarks is None else json.loads(landmarks)}
 
 
+class DataDirError(Exception):
+    """The data directory cannot be used; the message says what to do."""
+
+
+def _owner(path: Path) -> tuple[int, int]:
+    """The uid and gid owning ``path``, or its nearest existing parent."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    info = path.stat()
+    return info.st_uid, info.st_gid
+
+
+def unwritable(folder: Path, why: str) -> DataDirError:
+    uid, gid = os.geteuid(), os.getegid()
+    owner, group = _owner(folder)
+    other = "" if owner == 0 else \
+        f", or run faces as its owner (`docker run --user {owner}:{group} ...`)"
+    return DataDirError(
+        f"cannot write to the data directory {folder} ({why}): it belongs to uid {owner}, "
+        f"and faces runs as uid {uid}. Give it to this user (for a host folder mounted "
+        f"into the container: `sudo chown -R {uid}:{gid} <the host folder>`){other}.")
+
+
 class Store:
     def __init__(self, data_dir: str | os.PathLike) -> None:
         self.data_dir = Path(data_dir)
         self.photos_dir = self.data_dir / "photos"
         self.meta_dir = self.data_dir / "meta"  # one JSON per photo, for `faces reindex`
         self.tmp_dir = self.data_dir / "tmp"
-        for folder in (self.photos_dir, self.meta_dir, self.tmp_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+        for folder in (self.data_dir, self.photos_dir, self.meta_dir, self.tmp_dir):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except PermissionError as exc:
+                raise unwritable(self.data_dir, exc.strerror) from None
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise unwritable(self.data_dir, f"{folder.name}/ is not writable")
         for leftover in self.tmp_dir.glob("*.part"):  # from a crash mid-write
             leftover.unlink(missing_ok=True)
         path = self.data_dir / CATALOGUE
@@ -289,3 +317,6 @@ class Store:
 
     def count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM photos").fetchone()[0]
+
+    def face_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM faces").fetchone()[0]
