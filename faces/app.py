@@ -13,10 +13,11 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application
 
-from . import access, backends, handlers
+from . import access, backends, handlers, logs
 from .backends import Backend
 from .gallery import Gallery
 from .hub import Hub
+from .metrics import Live, Metrics
 from .options import Options
 from .ratelimit import RateLimiter
 from .settings import Settings
@@ -47,13 +48,23 @@ class Services:
     hub: Hub = field(default_factory=Hub)
     limiter: RateLimiter = field(init=False)
     gallery: Gallery = field(init=False)
+    metrics: Metrics = field(init=False)
     options: Options = field(init=False)  # the server's default processing options
     inflight: int = 0  # uploads being received or processed
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.settings.rate_limit)
         self.options = Options.from_settings(self.settings)
-        self.gallery = Gallery(self.store, self.backend, self.hub, self.options)
+        self.metrics = Metrics(self.live)
+        self.gallery = Gallery(self.store, self.backend, self.hub, self.options,
+                               on_job=self.metrics.detection_seconds.observe)
+
+    def live(self) -> Live:
+        """What the metrics read when Prometheus scrapes."""
+        return Live(photos=self.store.count(), faces=self.store.face_count(),
+                    pending_jobs=self.backend.pending, workers=self.backend.workers,
+                    worker_restarts=self.backend.restarts,
+                    websocket_clients=len(self.hub.clients), broadcast_drops=self.hub.dropped)
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
@@ -73,6 +84,7 @@ def make_app(services: Services) -> Application:
             (r"/api/detect", handlers.DetectApiHandler),
             (r"/api/openapi.json", handlers.OpenApiHandler),
             (r"/healthz", handlers.HealthHandler),
+            (r"/metrics", handlers.MetricsHandler),
             (r"/ws", handlers.GalleryWebSocket),
             (r"/uploads/(.*)", handlers.UploadsHandler, {"path": str(services.store.photos_dir)}),
         ],
@@ -87,6 +99,7 @@ def make_app(services: Services) -> Application:
         websocket_ping_interval=30,
         compress_response=True,
         debug=services.settings.debug,
+        log_function=logs.log_request,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -47,11 +48,21 @@ class Report:
 
 
 class Gallery:
-    def __init__(self, store: Store, backend: Backend, hub: Hub, defaults: Options) -> None:
+    def __init__(self, store: Store, backend: Backend, hub: Hub, defaults: Options,
+                 on_job: Callable[[float], None] | None = None) -> None:
         self.store = store
         self.backend = backend
         self.hub = hub
         self.defaults = defaults  # the server's processing options
+        self.on_job = on_job  # told each job's seconds in the backend (metrics)
+
+    async def _run(self, job: str, *args: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return await self.backend.run(job, *args)
+        finally:
+            if self.on_job is not None:
+                self.on_job(time.perf_counter() - started)
 
     @staticmethod
     def check(data: bytes, options: Options) -> None:
@@ -73,7 +84,7 @@ class Gallery:
         existing = self.store.get(photo_id)
         if existing is not None:
             return existing, False
-        rendered: Rendered = await self.backend.run(RENDER, data, options)
+        rendered: Rendered = await self._run(RENDER, data, options)
         photo = self._photo(photo_id, filename, utc_now(), rendered)
         await self._save(photo, rendered.files(self.store.file_names(photo_id,
                                                                      rendered.extension)))
@@ -87,7 +98,7 @@ class Gallery:
         """Faces in a photo, stored nowhere: ``{"width", "height", "faces"}``,
         plus ``"image"`` and ``"extension"`` (the annotated copy) with ``annotate``."""
         self.check(data, options)
-        return await self.backend.run(DETECT, data, options, annotate)
+        return await self._run(DETECT, data, options, annotate)
 
     async def delete(self, photo_id: str) -> Photo | None:
         """Remove a photo's row and files and tell every browser; None if unknown."""
@@ -127,7 +138,7 @@ class Gallery:
                 report.restored.append(photo_id)
                 found.append(known)
             else:
-                rendered = await self.backend.run(RENDER, path.read_bytes(), self.defaults)
+                rendered = await self._run(RENDER, path.read_bytes(), self.defaults)
                 photo = self._photo(photo_id, known.filename if known else path.name,
                                     known.created if known else _mtime(path), rendered)
                 # The stored original stays as it is: existing files are never replaced.

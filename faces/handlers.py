@@ -18,7 +18,7 @@ from tornado.iostream import StreamBufferFullError
 from tornado.web import HTTPError, RequestHandler, StaticFileHandler, stream_request_body
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from . import access, openapi
+from . import access, logs, metrics, openapi
 from .backends import BackendBusy, BackendUnavailable, JobTimeout
 from .filenames import display_name
 from .gallery import StorageFull
@@ -96,11 +96,13 @@ def unauthorised(why: str) -> ApiError:
 
 
 class SecurityHeaders:
-    """Our security headers on every answer, whatever the handler kind."""
+    """Our security headers and the request id on every answer, whatever the
+    handler kind."""
 
     def set_default_headers(self) -> None:
         for name, value in SECURITY_HEADERS.items():
             self.set_header(name, value)
+        self.set_header("X-Request-Id", logs.request_id(self.request))
 
 
 class AccessMixin:
@@ -212,6 +214,7 @@ class UploadHandlerBase(BaseHandler):
     from the headers, before the body is read."""
 
     _counted = False
+    outcome = ""  # for the metrics: stored, duplicate, detected, or the refusal's code
 
     def prepare(self) -> None:
         if self.request.method != "POST":
@@ -236,6 +239,15 @@ class UploadHandlerBase(BaseHandler):
 
     def on_finish(self) -> None:
         self._release()
+        if self.request.method == "POST":
+            measured = self.services.metrics
+            measured.uploads.labels(self.outcome or str(self.get_status())).inc()
+            measured.upload_seconds.observe(self.request.request_time())
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.outcome = self.error_parts(status_code,
+                                        kwargs.get("exc_info", (None, None, None))[1])[0]
+        super().write_error(status_code, **kwargs)
 
     def on_connection_close(self) -> None:
         self._release()
@@ -290,7 +302,9 @@ class UploadHandlerBase(BaseHandler):
 
     async def add(self) -> tuple[Photo, bool]:
         data, filename, options = self.upload()
-        return await self.services.gallery.add(data, filename, options)
+        photo, created = await self.services.gallery.add(data, filename, options)
+        self.outcome = "stored" if created else "duplicate"
+        return photo, created
 
 
 class PhotosApiHandler(ApiOriginCheck, UploadHandlerBase):
@@ -353,6 +367,7 @@ class DetectApiHandler(ApiOriginCheck, UploadHandlerBase):
             return await self.services.gallery.detect(data, options, annotate)
 
         result = await answered(detect())
+        self.outcome = "detected"
         if annotate:
             kind = "png" if result["extension"] == ".png" else "jpeg"
             self.set_header("Content-Type", f"image/{kind}")
@@ -441,6 +456,20 @@ class HealthHandler(BaseHandler):
                          "workers": services.backend.workers})
 
 
+class MetricsHandler(BaseHandler):
+    """Prometheus metrics; with FACES_PRIVATE, only with the token."""
+
+    def prepare(self) -> None:
+        self.require_view()
+
+    def wants_html(self) -> bool:
+        return False
+
+    def get(self) -> None:
+        self.set_header("Content-Type", metrics.CONTENT_TYPE)
+        self.finish(self.services.metrics.exposition())
+
+
 class NotFoundHandler(BaseHandler):
     """Every unknown URL: a 404 with our headers, as a page or JSON."""
 
@@ -512,7 +541,7 @@ class GalleryWebSocket(AccessMixin, WebSocketHandler):
         except StreamBufferFullError:
             log.warning("dropping WebSocket client %s: it is not reading its messages",
                         self.request.remote_ip)
-            self.services.hub.leave(self)
+            self.services.hub.drop(self)
             self.ws_connection.stream.close()  # a close frame would not fit either
 
     def on_message(self, message: str | bytes) -> None:

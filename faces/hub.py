@@ -17,12 +17,19 @@ class Client(Protocol):
 class Hub:
     def __init__(self) -> None:
         self.clients: set[Client] = set()
+        self.dropped = 0  # clients dropped for not reading or a failed send
 
     def join(self, client: Client) -> None:
         self.clients.add(client)
 
     def leave(self, client: Client) -> None:
         self.clients.discard(client)
+
+    def drop(self, client: Client) -> None:
+        """Remove a client that could not be sent to."""
+        if client in self.clients:
+            self.dropped += 1
+        self.leave(client)
 
     def broadcast(self, message: dict) -> int:
         """Send ``message`` to every client; returns how many were sent to."""
@@ -32,5 +39,5 @@ class Hub:
                 client.send(text)
             except Exception:  # one bad client never stops the others
                 log.exception("dropping a WebSocket client after a failed send")
-                self.leave(client)
+                self.drop(client)
         return len(self.clients)

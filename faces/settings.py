@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import detectors
+from . import detectors, logs
 from .cpus import cpu_count
 
 DEFAULT_MODEL = Path("models") / "det_2.5g.onnx"
@@ -81,6 +81,9 @@ class Settings:
                                     "allowed to use the API and WebSocket from a browser")
     debug: bool = _setting(False, "FACES_DEBUG",
                            "Tornado debug mode (autoreload; never in production)")
+    log_format: str = _setting("text", "FACES_LOG_FORMAT",
+                               "log lines as text, or json: one object per line with "
+                               "request fields", SERVE | STORE | DETECTION)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -124,6 +127,8 @@ class Settings:
             raise ValueError("timeouts must be positive")
         if self.max_queue < 0 or self.rate_limit < 0:
             raise ValueError("max queue and rate limit must be 0 or more")
+        if self.log_format not in logs.FORMATS:
+            raise ValueError(f"log format must be {' or '.join(logs.FORMATS)}")
         if self.private and not self.token:
             raise ValueError("private viewing needs a token (FACES_TOKEN)")
 

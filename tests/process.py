@@ -38,13 +38,14 @@ def get_json(url: str) -> tuple[int, dict]:
 
 
 @contextmanager
-def server(data_dir: Path, model: Path, port: int | None = None,
+def server(data_dir: Path, model: Path, port: int | None = None, extra: tuple[str, ...] = (),
            ) -> Iterator[tuple[subprocess.Popen, str]]:
-    """A real `faces serve` on loopback, yielded once /healthz answers 200."""
+    """A real `faces serve` on loopback (with ``extra`` flags), yielded once
+    /healthz answers 200."""
     port = port or free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "faces", "serve", "--address", "127.0.0.1", "--port", str(port),
-         "--data-dir", str(data_dir), "--workers", "1", "--model", str(model)],
+         "--data-dir", str(data_dir), "--workers", "1", "--model", str(model), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:

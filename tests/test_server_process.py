@@ -8,9 +8,11 @@ import http.server
 import io
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -23,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import onnx
+import pytest
 from tornado.websocket import websocket_connect
 
 from tests.conftest import ROOT, photo_bytes
@@ -224,6 +227,44 @@ def test_an_installed_package_serves_the_page_from_any_directory(tmp_path: Path,
         log = process.communicate(timeout=30)[0]
     assert "Traceback" not in log
     assert (elsewhere / "data" / "catalogue.sqlite3").is_file()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root, to drop its override rights")
+def test_a_folder_owned_by_another_user_is_one_clear_line_then_works_once_chowned(
+        model_path: Path) -> None:
+    """What `docker run -v /srv/faces:/data` does to the image's uid 10001: a
+    folder owned by someone else. Here the server runs as root without the
+    rights to override file permissions (the interpreter may live where no
+    other uid may run it), against a folder owned by uid 10001."""
+    host = Path(tempfile.mkdtemp(prefix="faces-host-"))
+    try:
+        host.chmod(0o755)
+        data = host / "srv-faces"
+        data.mkdir()
+        os.chown(data, 10001, 10001)  # 0755, someone else's
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search",
+                   sys.executable, "-m", "faces", "serve", "--address", "127.0.0.1",
+                   "--port", "0", "--workers", "1", "--data-dir", str(data),
+                   "--model", str(model_path)]
+        refused = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr
+        [line] = refused.stderr.strip().splitlines()
+        assert str(data) in line and "sudo chown -R 0:0" in line
+        assert "docker run --user 10001:10001" in line
+        os.chown(data, 0, 0)  # the fix the line gives
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True)
+        try:
+            for line in process.stdout:
+                if "ready:" in line:
+                    break
+            assert process.poll() is None
+            assert (data / "catalogue.sqlite3").is_file()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+    finally:
+        shutil.rmtree(host, ignore_errors=True)
 
 
 def test_missing_model_stops_start_up_with_one_clear_line(tmp_path: Path) -> None:

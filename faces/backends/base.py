@@ -34,6 +34,7 @@ class Backend(ABC):
     ready: bool = False
     family: str = ""  # the detector family the workers loaded
     restarts: int = 0  # workers replaced after a crash or a timeout
+    pending: int = 0  # jobs running or waiting
 
     @property
     @abstractmethod

@@ -1,0 +1,76 @@
+"""Prometheus metrics, made with the official prometheus_client library and
+served at ``GET /metrics`` in its text format. One registry per app (no
+module globals): counters and histograms are moved as things happen; the
+gauges (photos and faces stored, queue, workers, WebSocket clients) are
+read from the live services when Prometheus scrapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+@dataclass(frozen=True)
+class Live:
+    """The numbers read at scrape time."""
+
+    photos: int
+    faces: int
+    pending_jobs: int  # running or waiting
+    workers: int
+    worker_restarts: int
+    websocket_clients: int
+    broadcast_drops: int
+
+
+class _LiveCollector(Collector):
+    def __init__(self, read: Callable[[], Live]) -> None:
+        self.read = read
+
+    def collect(self) -> Iterator[Metric]:
+        live = self.read()
+        busy = min(live.pending_jobs, live.workers)
+        yield GaugeMetricFamily("faces_photos", "Photos in the gallery", live.photos)
+        yield GaugeMetricFamily("faces_faces", "Faces stored, over all photos", live.faces)
+        yield GaugeMetricFamily("faces_queue_depth", "Photos waiting for a free worker",
+                                live.pending_jobs - busy)
+        yield GaugeMetricFamily("faces_workers", "Detector workers ready", live.workers)
+        yield GaugeMetricFamily("faces_workers_busy", "Detector workers running a job", busy)
+        yield CounterMetricFamily("faces_worker_restarts",
+                                  "Times the workers were replaced after a crash or a timeout",
+                                  live.worker_restarts)
+        yield GaugeMetricFamily("faces_websocket_clients", "Browsers connected for live updates",
+                                live.websocket_clients)
+        yield CounterMetricFamily("faces_broadcast_drops", "WebSocket clients dropped because "
+                                  "they stopped reading or a send failed", live.broadcast_drops)
+
+
+class Metrics:
+    def __init__(self, read: Callable[[], Live]) -> None:
+        self.registry = CollectorRegistry()
+        self.uploads = Counter(
+            "faces_uploads", "Uploads by outcome: stored, duplicate, detected (POST "
+            "/api/detect), or the error code that refused them", ["outcome"],
+            registry=self.registry)
+        for outcome in ("stored", "duplicate", "detected"):  # at 0 from the first scrape
+            self.uploads.labels(outcome)
+        self.upload_seconds = Histogram(
+            "faces_upload_seconds", "From an upload's first byte to its answer",
+            buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.detection_seconds = Histogram(
+            "faces_detection_seconds", "A photo's job in the backend (waiting for a worker "
+            "included)", buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.registry.register(_LiveCollector(read))
+
+    def exposition(self) -> bytes:
+        """Every metric in Prometheus' text format."""
+        return generate_latest(self.registry)
