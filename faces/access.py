@@ -1,14 +1,22 @@
-"""Who may do what: the optional access token, the login cookie, and which
-browser origins may call the API and the WebSocket."""
+"""Who may do what: the optional access token, the login cookie, which
+browser origins may call the API and the WebSocket, which Host names the
+server answers to (against DNS rebinding), and which proxies may say who
+the client is."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import os
 import secrets
+import socket
+from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 COOKIE = "faces_auth"
 COOKIE_DAYS = 30
@@ -44,3 +52,89 @@ def load_secret(data_dir: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(secret)
     return secret
+
+
+def _host_name(host: str) -> str:
+    """The name in a Host header, without its port, lower case."""
+    host = host.strip().lower()
+    if host.startswith("["):  # [v6]:port
+        return host[1:host.find("]")] if "]" in host else host
+    if host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return host.rstrip(".")
+
+
+@lru_cache(maxsize=1)
+def machine_names() -> frozenset[str]:
+    """This machine's own names: its host name and <name>.local (mDNS)."""
+    names = {"localhost"}
+    for name in (socket.gethostname(), socket.getfqdn()):
+        name = name.lower().rstrip(".")
+        if name:
+            short = name.split(".")[0]
+            names |= {name, short, f"{short}.local"}
+    return frozenset(names)
+
+
+def host_allowed(host: str, allowed: Iterable[str]) -> bool:
+    """Whether a request for ``host`` (its Host header) is answered.
+
+    IP literals are always allowed (DNS rebinding cannot produce them), and
+    so are localhost and this machine's own names; other names only when
+    listed: exactly, as ".example.com" for it and its subdomains, or "*".
+    """
+    name = _host_name(host)
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        pass
+    if name in machine_names() or name.endswith(".localhost"):
+        return True
+    for entry in allowed:
+        entry = entry.strip().lower().rstrip(".")
+        if entry == "*" or entry == name or (
+                entry.startswith(".") and (name.endswith(entry) or name == entry[1:])):
+            return True
+    return False
+
+
+def networks(text: str) -> list[Network]:
+    """Comma-separated addresses or CIDR ranges; raises ValueError."""
+    return [ipaddress.ip_network(item.strip(), strict=False)
+            for item in text.split(",") if item.strip()]
+
+
+def _in(address: str, trusted: list[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
+def forwarded_client(peer: str, headers: dict | object, trusted: list[Network]
+                     ) -> tuple[str, bool]:
+    """The client's address, and whether it reached the proxy over HTTPS.
+
+    Only a peer in ``trusted`` may say so, with X-Forwarded-For (the
+    right-most address that is not itself a trusted proxy) or X-Real-IP,
+    and X-Forwarded-Proto; from anyone else the headers are ignored.
+    """
+    if not trusted or not _in(peer, trusted):
+        return peer, False
+    client = peer
+    chain = [hop.strip() for hop in headers.get("X-Forwarded-For", "").split(",") if hop.strip()]
+    for hop in reversed(chain):
+        client = hop
+        if not _in(hop, trusted):
+            break
+    if not chain:
+        real = headers.get("X-Real-IP", "").strip()
+        client = real or peer
+    try:
+        client = str(ipaddress.ip_address(client))
+    except ValueError:
+        client = peer  # not an address: keep the proxy's
+    secure = headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower() == "https"
+    return client, secure

@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tornado.httpserver import HTTPServer
+from tornado.httputil import HTTPServerRequest
 from tornado.netutil import bind_sockets
 from tornado.web import Application
 
@@ -19,7 +22,7 @@ from .gallery import Gallery
 from .hub import Hub
 from .metrics import Live, Metrics
 from .options import Options
-from .ratelimit import RateLimiter
+from .ratelimit import FailureThrottle, RateLimiter
 from .settings import Settings
 from .store import Store
 
@@ -47,6 +50,7 @@ class Services:
     backend: Backend
     hub: Hub = field(default_factory=Hub)
     limiter: RateLimiter = field(init=False)
+    throttle: FailureThrottle = field(default_factory=FailureThrottle)  # wrong tokens
     gallery: Gallery = field(init=False)
     metrics: Metrics = field(init=False)
     options: Options = field(init=False)  # the server's default processing options
@@ -72,8 +76,27 @@ class Services:
                    backend=backends.create(settings))
 
 
+class FacesApplication(Application):
+    """Every request passes here first: a trusted proxy's word on who the
+    client is, then the Host check (against DNS rebinding) for every route
+    but /healthz, which container health checks reach by any name."""
+
+    def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> Any:
+        settings = self.settings["services"].settings
+        proxies = self.settings["trusted_proxies"]
+        if proxies:
+            request.remote_ip, secure = access.forwarded_client(request.remote_ip,
+                                                                request.headers, proxies)
+            if secure:
+                request.protocol = "https"
+        if request.path != "/healthz" and not access.host_allowed(request.host,
+                                                                   settings.hosts):
+            return self.get_handler_delegate(request, handlers.HostRefusedHandler)
+        return super().find_handler(request, **kwargs)
+
+
 def make_app(services: Services) -> Application:
-    return Application(
+    return FacesApplication(
         [
             (r"/", handlers.GalleryHandler),
             (r"/upload", handlers.UploadFormHandler),
@@ -100,14 +123,27 @@ def make_app(services: Services) -> Application:
         compress_response=True,
         debug=services.settings.debug,
         log_function=logs.log_request,
+        trusted_proxies=services.settings.proxies,
     )
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """HTTPS (and WSS) with --certfile/--keyfile, TLS 1.2 at least."""
+    if not settings.certfile:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(settings.certfile, settings.keyfile)
+    return context
 
 
 def make_server(app: Application, settings: Settings) -> HTTPServer:
     cap = settings.max_upload_bytes + handlers.MULTIPART_SLACK
+    # Forwarded headers are read by FacesApplication, from trusted proxies only.
     return HTTPServer(app, max_body_size=cap, max_buffer_size=cap,
                       idle_connection_timeout=settings.request_timeout,
-                      body_timeout=settings.request_timeout, xheaders=False)
+                      body_timeout=settings.request_timeout, xheaders=False,
+                      ssl_options=tls_context(settings))
 
 
 async def drain(services: Services, grace: float) -> None:
@@ -130,7 +166,8 @@ async def serve(settings: Settings) -> None:
     sockets = bind_sockets(settings.port, settings.address)
     server.add_sockets(sockets)
     port = sockets[0].getsockname()[1]  # the one the system chose, with --port 0
-    log.info("faces listening on http://%s:%d (data in %s, model %s)", settings.address,
+    scheme = "https" if settings.certfile else "http"
+    log.info("faces listening on %s://%s:%d (data in %s, model %s)", scheme, settings.address,
              port, settings.data_dir, settings.model)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

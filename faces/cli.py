@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -164,6 +165,11 @@ def _fetch_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _token(args: argparse.Namespace) -> int:
+    print(secrets.token_urlsafe(32))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="faces", description="A self-hosted photo gallery "
                                      "that finds faces.")
@@ -210,6 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="expected sha256 of the model file (refuse on mismatch)")
     fetch.add_argument("--force", action="store_true", help="replace an existing file")
     fetch.set_defaults(handler=_fetch_model)
+
+    token = commands.add_parser(
+        "token", help="print a strong random access token",
+        description="Print a random access token (256 bits, URL-safe) for FACES_TOKEN.")
+    token.set_defaults(handler=_token)
     return parser
 
 

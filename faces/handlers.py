@@ -58,6 +58,7 @@ class ApiError(HTTPError):
 
 REJECTION_STATUS = {"too_many_pixels": 413, "unsupported_type": 415, "animated_image": 415,
                     "empty_file": 400}
+ANNOTATE_FLAGS = {"0": False, "1": True}
 GALLERY_ERRORS = (ImageRejected, OptionError, BackendUnavailable, StorageFull)
 
 
@@ -89,6 +90,12 @@ async def answered(call: Awaitable[T]) -> T:
         raise translated(exc) from None
 
 
+def too_many_failures(wait: float) -> ApiError:
+    seconds = math.ceil(wait)
+    return ApiError(429, "too_many_failures", f"Too many wrong tokens from your address; "
+                    f"try again in {seconds} s.", {"Retry-After": str(seconds)})
+
+
 def unauthorised(why: str) -> ApiError:
     return ApiError(401, "unauthorised", f"{why}: log in at /login, or send the header "
                     "'Authorization: Bearer <token>'.",
@@ -102,6 +109,8 @@ class SecurityHeaders:
     def set_default_headers(self) -> None:
         for name, value in SECURITY_HEADERS.items():
             self.set_header(name, value)
+        if self.request.protocol == "https":  # TLS here, or a trusted proxy's https
+            self.set_header("Strict-Transport-Security", "max-age=31536000")
         self.set_header("X-Request-Id", logs.request_id(self.request))
 
 
@@ -117,14 +126,28 @@ class AccessMixin:
         if not token:
             return True
         header = self.request.headers.get("Authorization", "")
-        if header[:7].lower() == "bearer ":
-            return access.token_matches(header[7:].strip(), token)
-        supplied = self.request.headers.get("X-Faces-Token")
+        supplied = header[7:].strip() if header[:7].lower() == "bearer " else \
+            self.request.headers.get("X-Faces-Token")
         if supplied is not None:
-            return access.token_matches(supplied, token)
+            return self.checked(supplied)
         cookie = self.get_signed_cookie(access.COOKIE, max_age_days=access.COOKIE_DAYS)
         return cookie is not None and hmac.compare_digest(cookie.decode(),
                                                           access.cookie_value(token))
+
+    def checked(self, supplied: str) -> bool:
+        """Whether a token someone sent is right. An address that has guessed
+        wrong too often is refused (429) before its guess is even compared;
+        every wrong one is counted and logged (never the token itself)."""
+        throttle, address = self.services.throttle, self.request.remote_ip
+        wait = throttle.wait_time(address)
+        if wait > 0:
+            raise too_many_failures(wait)
+        if access.token_matches(supplied, self.services.settings.token):
+            return True
+        lock = throttle.failed(address)
+        log.warning("wrong access token from %s on %s %s%s", address, self.request.method,
+                    self.request.path, f"; locked out for {lock:.0f} s" if lock else "")
+        return False
 
     def can_view(self) -> bool:
         return not self.services.settings.private or self.can_write()
@@ -144,6 +167,8 @@ class AccessMixin:
 
 class BaseHandler(SecurityHeaders, AccessMixin, RequestHandler):
     def check_xsrf_cookie(self) -> None:
+        if self.request.method not in self.allowed_methods():
+            return  # answered 405, with Allow, whatever the form
         try:
             super().check_xsrf_cookie()
         except HTTPError as exc:
@@ -170,9 +195,17 @@ class BaseHandler(SecurityHeaders, AccessMixin, RequestHandler):
             reason = "Error"
         return reason.lower().replace(" ", "_"), f"{reason}."
 
+    def allowed_methods(self) -> list[str]:
+        """The methods this handler answers (for the Allow header of a 405)."""
+        mine = [m for m in self.SUPPORTED_METHODS
+                if getattr(type(self), m.lower()) is not getattr(RequestHandler, m.lower())]
+        return [*mine, "HEAD"] if "GET" in mine and "HEAD" not in mine else mine
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         code, message = self.error_parts(status_code, exc)
+        if status_code == 405:  # RFC 9110: a 405 says which methods would do
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         if isinstance(exc, ApiError):
             for name, value in exc.headers.items():
                 self.set_header(name, value)
@@ -258,7 +291,8 @@ class UploadHandlerBase(BaseHandler):
         return ApiError(413, "file_too_large", f"The upload is larger than the {limit:g} MB limit.")
 
     def data_received(self, chunk: bytes) -> None:
-        self._chunks.append(chunk)
+        if self._counted:  # an upload being read; any other body (PUT, ...) is dropped
+            self._chunks.append(chunk)
 
     def uploaded_file(self) -> tuple[bytes, str]:
         """The single ``file`` part of the body and its sanitised display name."""
@@ -286,18 +320,23 @@ class UploadHandlerBase(BaseHandler):
         self._fields = arguments
         return part.body, display_name(part.filename)
 
-    def option(self, name: str) -> str | None:
-        """An upload option from the query string, else from a form field."""
-        value = self.get_query_argument(name, None)
-        if value is None and name in self._fields:
-            value = self._fields[name][-1].decode("utf-8", "replace")
-        return value
+    def options_given(self) -> list[tuple[str | None, str | None]]:
+        """(mode, threshold) as the query string gives them, then the form."""
+        form = {name: values[-1].decode("utf-8", "replace")
+                for name, values in self._fields.items()}
+        return [(self.get_query_argument("mode", None), self.get_query_argument("threshold",
+                                                                                 None)),
+                (form.get("mode"), form.get("threshold"))]
 
     def upload(self) -> tuple[bytes, str, Options]:
-        """The file, its display name and the upload's options. Raises
+        """The file, its display name and the upload's options (the query
+        string's, else the form's; every one given must be valid). Raises
         OptionError for a bad option (answered as a 400)."""
         data, filename = self.uploaded_file()
-        options = self.services.options.choose(self.option("mode"), self.option("threshold"))
+        (query_mode, query_threshold), (form_mode, form_threshold) = self.options_given()
+        defaults = self.services.options
+        defaults.choose(form_mode, form_threshold)  # checked even where the query wins
+        options = defaults.choose(query_mode or form_mode, query_threshold or form_threshold)
         return data, filename, options
 
     async def add(self) -> tuple[Photo, bool]:
@@ -360,7 +399,10 @@ class DetectApiHandler(ApiOriginCheck, UploadHandlerBase):
     """Detect only: nothing is stored or broadcast."""
 
     async def post(self) -> None:
-        annotate = self.get_query_argument("annotate", "0") in ("1", "true", "yes")
+        flag = self.get_query_argument("annotate", "0")
+        if flag not in ANNOTATE_FLAGS:
+            raise ApiError(400, "bad_annotate", "annotate must be 0 or 1.")
+        annotate = ANNOTATE_FLAGS[flag]
 
         async def detect() -> dict:
             data, _, options = self.upload()
@@ -429,7 +471,7 @@ class LoginHandler(BaseHandler):
             self.redirect("/")
             return
         rate_limited(self, "login")
-        if not access.token_matches(self.get_body_argument("token", ""), token):
+        if not self.checked(self.get_body_argument("token", "")):
             self.set_status(401)
             self.render("login.html", error="That token is not right.")
             return
@@ -468,6 +510,29 @@ class MetricsHandler(BaseHandler):
     def get(self) -> None:
         self.set_header("Content-Type", metrics.CONTENT_TYPE)
         self.finish(self.services.metrics.exposition())
+
+
+@stream_request_body
+class HostRefusedHandler(BaseHandler):
+    """Any request whose Host is not allowed (a DNS-rebinding page, or a name
+    the owner has not listed): 403 on every route and method, before any
+    body is read."""
+
+    def check_xsrf_cookie(self) -> None:
+        pass  # refused in prepare, whatever the method
+
+    def data_received(self, chunk: bytes) -> None:
+        pass  # never reached: prepare refuses first
+
+    def wants_html(self) -> bool:
+        return not self.request.path.startswith(("/api/", "/ws", "/metrics"))
+
+    def prepare(self) -> None:
+        log.warning("refused a request for host %r from %s (not in FACES_ALLOWED_HOSTS)",
+                    self.request.host, self.request.remote_ip)
+        raise ApiError(403, "host_not_allowed",
+                       f"This server does not answer to the name {self.request.host!r}. "
+                       "Its owner can allow it with FACES_ALLOWED_HOSTS (--allowed-hosts).")
 
 
 class NotFoundHandler(BaseHandler):

@@ -19,6 +19,17 @@ def _error(description: str) -> dict:
     return _json(_ref("Error"), description)
 
 
+def _tiny_bmp() -> str:
+    """A 2x2 grey BMP whose bytes are all ASCII: an upload example that a
+    tool can send as text (the API tests use it to store a real photo)."""
+    pixels = (b"\x40" * 6 + b"\x00\x00") * 2
+    header = b"BM" + (54 + len(pixels)).to_bytes(4, "little") + bytes(4) + \
+        (54).to_bytes(4, "little")
+    info = b"".join(v.to_bytes(n, "little") for v, n in (
+        (40, 4), (2, 4), (2, 4), (1, 2), (24, 2), (0, 4), (len(pixels), 4), (0, 16)))
+    return (header + info + pixels).decode("ascii")
+
+
 _ID = {"type": "string", "pattern": ID_REGEX}
 _MODE = {"type": "string", "enum": list(MODES)}
 _THRESHOLD = {"type": "number", "minimum": THRESHOLD_RANGE[0], "maximum": THRESHOLD_RANGE[1]}
@@ -29,6 +40,7 @@ _UPLOAD_BODY = {
         "required": ["file"],
         "properties": {
             "file": {"type": "string", "contentMediaType": "application/octet-stream",
+                     "minLength": 1, "examples": [_tiny_bmp()],
                      "description": "JPEG, PNG, WebP, HEIC/HEIF, AVIF, BMP, TIFF or GIF "
                                     "(first frame)"},
             "mode": _MODE,
@@ -159,7 +171,12 @@ PATHS = {
             "parameters": _OPTION_PARAMETERS,
             "requestBody": _UPLOAD_BODY,
             "responses": {
-                "201": _json(_ref("Photo"), "stored; broadcast as photo.added"),
+                "201": {**_json(_ref("Photo"), "stored; broadcast as photo.added"),
+                        "links": {
+                            "GetPhoto": {"operationId": "getPhoto",
+                                         "parameters": {"id": "$response.body#/id"}},
+                            "DeletePhoto": {"operationId": "deletePhoto",
+                                            "parameters": {"id": "$response.body#/id"}}}},
                 "200": _json(_ref("Photo"), "the same bytes were uploaded before"),
                 **_UPLOAD_ERRORS,
             },
@@ -188,7 +205,7 @@ PATHS = {
                 *_OPTION_PARAMETERS,
                 {"name": "annotate", "in": "query", "required": False,
                  "description": "1: answer with the annotated image instead of JSON",
-                 "schema": {"type": "string", "enum": ["0", "1"]}},
+                 "schema": {"type": "string", "enum": ["0", "1"], "default": "0"}},
             ],
             "requestBody": _UPLOAD_BODY,
             "responses": {

@@ -1,4 +1,5 @@
-"""Per-client upload rate limit: a token bucket per client address."""
+"""Per-client limits: uploads per minute (a token bucket per client
+address), and failed authentications (a growing lock-out per address)."""
 
 from __future__ import annotations
 
@@ -34,3 +35,38 @@ class RateLimiter:
         for key, (tokens, last) in list(self._buckets.items()):
             if tokens + (now - last) * rate >= self.per_minute:
                 del self._buckets[key]
+
+
+class FailureThrottle:
+    """Failed authentications per client address. Past ``allowed`` failures
+    within ``window`` seconds, the address is locked out for ``base`` seconds,
+    doubling with every further failure up to ``cap``. Successes add nothing."""
+
+    def __init__(self, allowed: int = 5, window: float = 300.0, base: float = 2.0,
+                 cap: float = 900.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.allowed, self.window, self.base, self.cap = allowed, window, base, cap
+        self.clock = clock
+        self._state: dict[str, tuple[int, float, float]] = {}  # failures, first, locked until
+
+    def wait_time(self, key: str) -> float:
+        """Seconds ``key`` must still wait (0.0 when it may try)."""
+        state = self._state.get(key)
+        return max(0.0, state[2] - self.clock()) if state else 0.0
+
+    def failed(self, key: str) -> float:
+        """Count a failure; returns the lock-out it starts (0.0 for none)."""
+        now = self.clock()
+        failures, first, until = self._state.get(key, (0, now, 0.0))
+        if now - first > self.window and until <= now:  # an old run of failures
+            failures, first = 0, now
+        failures += 1
+        lock = 0.0
+        if failures > self.allowed:
+            lock = min(self.cap, self.base * 2 ** (failures - self.allowed - 1))
+            until = now + lock
+        self._state[key] = (failures, first, until)
+        if len(self._state) > MAX_CLIENTS:
+            for old, (_, started, locked) in list(self._state.items()):
+                if locked <= now and now - started > self.window:
+                    del self._state[old]
+        return lock

@@ -13,11 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import detectors, logs
+from . import access, detectors, logs
 from .cpus import cpu_count
 
 DEFAULT_MODEL = Path("models") / "det_2.5g.onnx"
 MAX_SOLO_THREADS = 4  # past this, one small model gains little from more threads
+MIN_TOKEN_LENGTH = 16
 
 # Which commands take a setting as a flag: every one of them takes the
 # detection settings; the server's own only `faces serve`.
@@ -79,6 +80,16 @@ class Settings:
     allowed_origins: str = _setting("", "FACES_ALLOWED_ORIGINS",
                                     "other origins (comma-separated, e.g. https://a.example) "
                                     "allowed to use the API and WebSocket from a browser")
+    allowed_hosts: str = _setting("", "FACES_ALLOWED_HOSTS",
+                                  "host names the server answers to besides IP addresses, "
+                                  "localhost and this machine's name (comma-separated; "
+                                  "'.example.com' for it and its subdomains; '*' for any)")
+    trusted_proxies: str = _setting("", "FACES_TRUSTED_PROXIES",
+                                    "reverse proxies (addresses or CIDR ranges, comma-"
+                                    "separated) whose X-Forwarded-For / X-Real-IP / "
+                                    "X-Forwarded-Proto are believed")
+    certfile: str = _setting("", "FACES_CERTFILE", "TLS certificate (PEM): serve HTTPS")
+    keyfile: str = _setting("", "FACES_KEYFILE", "TLS private key (PEM) for --certfile")
     debug: bool = _setting(False, "FACES_DEBUG",
                            "Tornado debug mode (autoreload; never in production)")
     log_format: str = _setting("text", "FACES_LOG_FORMAT",
@@ -93,6 +104,14 @@ class Settings:
     def origins(self) -> set[str]:
         return {o.strip().rstrip("/").lower() for o in self.allowed_origins.split(",")
                 if o.strip()}
+
+    @property
+    def hosts(self) -> list[str]:
+        return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+
+    @property
+    def proxies(self) -> list:
+        return access.networks(self.trusted_proxies)
 
     @property
     def worker_count(self) -> int:
@@ -131,6 +150,15 @@ class Settings:
             raise ValueError(f"log format must be {' or '.join(logs.FORMATS)}")
         if self.private and not self.token:
             raise ValueError("private viewing needs a token (FACES_TOKEN)")
+        if self.token and len(self.token) < MIN_TOKEN_LENGTH:
+            raise ValueError(f"FACES_TOKEN is {len(self.token)} characters; use at least "
+                             f"{MIN_TOKEN_LENGTH} (`faces token` prints a strong one)")
+        self.proxies  # noqa: B018 (raises ValueError for a bad address or range)
+        if bool(self.certfile) != bool(self.keyfile):
+            raise ValueError("TLS needs both --certfile and --keyfile")
+        for path in (self.certfile, self.keyfile):
+            if path and not Path(path).is_file():
+                raise ValueError(f"no TLS file at {path}")
 
 
 def _parse_bool(text: str) -> bool:

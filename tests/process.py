@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from tests.conftest import photo_bytes
 from tests.helpers import multipart
@@ -29,9 +31,11 @@ def faces(*args: str, env: dict | None = None, timeout: float = 60) -> subproces
                           timeout=timeout, env={**os.environ, **(env or {})})
 
 
-def get_json(url: str) -> tuple[int, dict]:
+def get_json(url: str, insecure: bool = False) -> tuple[int, dict]:
+    """GET and decode JSON (``insecure``: accept any TLS certificate)."""
+    context = ssl._create_unverified_context() if insecure else None
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(url, timeout=10, context=context) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
@@ -39,21 +43,24 @@ def get_json(url: str) -> tuple[int, dict]:
 
 @contextmanager
 def server(data_dir: Path, model: Path, port: int | None = None, extra: tuple[str, ...] = (),
+           log: IO | None = None, env: dict | None = None, https: bool = False,
            ) -> Iterator[tuple[subprocess.Popen, str]]:
     """A real `faces serve` on loopback (with ``extra`` flags), yielded once
-    /healthz answers 200."""
+    /healthz answers 200. Its output is piped (read it once it has stopped),
+    or written to ``log`` for a server that will answer many requests."""
     port = port or free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "faces", "serve", "--address", "127.0.0.1", "--port", str(port),
          "--data-dir", str(data_dir), "--workers", "1", "--model", str(model), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
+        stdout=log or subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, **(env or {})})
+    base = f"{'https' if https else 'http'}://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
-            assert process.poll() is None, process.stdout.read()
+            assert process.poll() is None, process.stdout.read() if process.stdout else log
             try:
-                if get_json(base + "/healthz")[0] == 200:
+                if get_json(base + "/healthz", insecure=https)[0] == 200:
                     break
             except OSError:
                 pass
