@@ -138,3 +138,18 @@ def forwarded_client(peer: str, headers: dict | object, trusted: list[Network]
         client = peer  # not an address: keep the proxy's
     secure = headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower() == "https"
     return client, secure
+
+
+def client_key(address: str) -> str:
+    """Whose request this is, for limits: an IPv4 address as it is, an IPv6
+    one by its /64 (one household or host holds a whole /64, so counting
+    single addresses would give an attacker billions of fresh tries)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)

@@ -139,12 +139,13 @@ class AccessMixin:
         wrong too often is refused (429) before its guess is even compared;
         every wrong one is counted and logged (never the token itself)."""
         throttle, address = self.services.throttle, self.request.remote_ip
-        wait = throttle.wait_time(address)
+        key = access.client_key(address)
+        wait = throttle.wait_time(key)
         if wait > 0:
             raise too_many_failures(wait)
         if access.token_matches(supplied, self.services.settings.token):
             return True
-        lock = throttle.failed(address)
+        lock = throttle.failed(key)
         log.warning("wrong access token from %s on %s %s%s", address, self.request.method,
                     self.request.path, f"; locked out for {lock:.0f} s" if lock else "")
         return False
@@ -233,7 +234,8 @@ class ApiOriginCheck:
 
 
 def rate_limited(handler: BaseHandler, key: str) -> None:
-    wait = handler.services.limiter.wait_time(f"{key}:{handler.request.remote_ip}")
+    wait = handler.services.limiter.wait_time(
+        f"{key}:{access.client_key(handler.request.remote_ip)}")
     if wait > 0:
         seconds = math.ceil(wait)
         raise ApiError(429, "rate_limited",

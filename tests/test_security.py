@@ -179,3 +179,13 @@ def test_rate_limiter_refills() -> None:
     now[0] += 1.0
     assert limiter.wait_time("a") == 0
     assert RateLimiter(0).wait_time("a") == 0  # 0 = off
+
+
+def test_limits_count_an_ipv6_client_by_its_64() -> None:
+    from faces.access import client_key
+
+    assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:ffff::9") == \
+        "2001:db8:1:2::/64"
+    assert client_key("2001:db8:1:3::1") != client_key("2001:db8:1:2::1")
+    assert client_key("::ffff:192.0.2.7") == client_key("192.0.2.7") == "192.0.2.7"
+    assert client_key("10.0.0.1") != client_key("10.0.0.2")
