@@ -21,7 +21,7 @@ help: ## Show this list of targets
 
 $(INSTALLED): setup.cfg pyproject.toml package.json
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,cluster]'
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps 'insightface==2.1'
 	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the browser tests' accessibility checks will be skipped"; fi

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import secrets
 import sys
 from collections.abc import Sequence
@@ -165,6 +166,22 @@ def _fetch_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    """Become a Dask worker with the model preloaded (never returns)."""
+    config = _config(args)
+    dask = Path(sys.executable).with_name("dask")
+    if not dask.is_file():
+        raise CommandError("Dask is not installed: pip install 'faces[cluster]'")
+    extra = args.dask_args
+    # Dask's own options first: what follows --preload is the preload's.
+    command = [str(dask), "worker", args.scheduler, "--nthreads", "1",
+               "--nworkers", str(args.nworkers or config.worker_count), "--no-dashboard",
+               *extra, "--preload", "faces.backends.cluster_preload"]
+    env = {**os.environ, **settings.environment(config, "worker")}
+    os.execve(dask, command, env)  # noqa: S606 (our own Dask, with our settings)
+    return 0  # not reached
+
+
 def _token(args: argparse.Namespace) -> int:
     print(secrets.token_urlsafe(32))
     return 0
@@ -217,6 +234,18 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--force", action="store_true", help="replace an existing file")
     fetch.set_defaults(handler=_fetch_model)
 
+    work = commands.add_parser(
+        "worker", help="run detection workers for a Dask cluster",
+        description="Start Dask worker processes (one thread each) that load the model once "
+        "and take the server's detection jobs. The scheduler is Dask's own `dask scheduler`; "
+        "the server points at it with FACES_CLUSTER. Arguments after -- go to `dask worker` "
+        "(for example --tls-ca-file ...).")
+    work.add_argument("scheduler", help="the scheduler's address, e.g. tcp://10.0.0.5:8786")
+    work.add_argument("--nworkers", type=int, default=0,
+                      help="worker processes (default: one per CPU core)")
+    settings.add_arguments(work, "worker")
+    work.set_defaults(handler=_worker)
+
     token = commands.add_parser(
         "token", help="print a strong random access token",
         description="Print a random access token (256 bits, URL-safe) for FACES_TOKEN.")
@@ -226,7 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logs.configure()  # text until the settings say otherwise
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passed = argv.index("--") if "--" in argv else len(argv)  # after --: for Dask
+    args = build_parser().parse_args(argv[:passed])
+    args.dask_args = argv[passed + 1:]
     try:
         return args.handler(args)
     except CommandError as exc:

@@ -24,7 +24,7 @@ MIN_TOKEN_LENGTH = 16
 # detection settings; the server's own only `faces serve`.
 SERVE = frozenset({"serve"})
 STORE = frozenset({"serve", "reindex"})
-DETECTION = frozenset({"serve", "reindex", "detect"})
+DETECTION = frozenset({"serve", "reindex", "detect", "worker"})
 
 
 def _setting(default: object, env: str, help: str, commands: frozenset = SERVE) -> object:
@@ -64,6 +64,9 @@ class Settings:
     detail_size: int = _setting(960, "FACES_DETAIL_SIZE",
                                 "long side of the extra, finer pass for photos over twice "
                                 "the detector size (0 = off; multiple of 32)", DETECTION)
+    cluster: str = _setting("", "FACES_CLUSTER",
+                            "Dask scheduler to run detection on (tcp://host:8786 or tls://...; "
+                            "empty = a process pool on this machine)", STORE)
     detect_timeout: float = _setting(30.0, "FACES_DETECT_TIMEOUT",
                                      "seconds one photo may take in a worker before it is "
                                      "stopped and replaced", STORE)
@@ -218,6 +221,13 @@ def from_sources(args: argparse.Namespace | None = None,
     settings = Settings(**values)
     settings.validate()
     return settings
+
+
+def environment(settings: Settings, command: str) -> dict[str, str]:
+    """The FACES_* variables that give another process the settings
+    ``command`` takes (how `faces worker` hands them to Dask's workers)."""
+    return {f.metadata["env"]: str(getattr(settings, f.name)) for f in _fields()
+            if command in f.metadata["commands"]}
 
 
 def parse(argv: Sequence[str] | None = None,

@@ -136,6 +136,11 @@ def warm_process() -> tuple[int, str]:
     return os.getpid(), worker.family
 
 
+def describe(worker: Worker) -> tuple[int, str]:
+    """A job: this worker's process id and detector family."""
+    return os.getpid(), worker.family
+
+
 def run_in_process(threads: int, job: str, *args: Any) -> Any:
     """A pool job: ``job`` with detection on ``threads`` threads."""
     worker = _process_worker()

@@ -18,3 +18,25 @@ def nap(worker: object, seconds: float) -> float:
 def threads(worker) -> int:
     """Threads the current job's detection uses."""
     return worker.detector.threads
+
+
+def pid(worker) -> int:
+    """The worker process's id."""
+    import os
+
+    return os.getpid()
+
+
+def slow_render(worker, seconds: float, data: bytes, options):
+    """The upload's job, after a pause (time to do something to its worker)."""
+    from faces import pipeline
+
+    time.sleep(seconds)
+    return pipeline.render(worker, data, options)
+
+
+def die(worker) -> None:
+    """A job that kills whatever worker runs it, as a poisonous photo would."""
+    import os
+
+    os._exit(3)

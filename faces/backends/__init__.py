@@ -1,6 +1,7 @@
 """Where detection jobs run. Each backend is a module implementing
 :class:`faces.backends.base.Backend`; :func:`create` picks one from the
-settings. Today: ``local``, a process pool on this machine."""
+settings: ``local``, a process pool on this machine, or ``cluster``, a Dask
+cluster when FACES_CLUSTER names its scheduler."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ __all__ = ["Backend", "BackendBusy", "BackendUnavailable", "JobTimeout", "create
 
 def create(settings: Settings, **overrides: Any) -> Backend:
     """The backend the settings ask for, not yet started."""
+    if settings.cluster:  # Dask is imported only then
+        from .cluster import ClusterBackend
+
+        return ClusterBackend.from_settings(settings, **overrides)
     from .local import LocalBackend
 
     return LocalBackend.from_settings(settings, **overrides)

@@ -1,0 +1,163 @@
+"""The cluster backend: jobs run on a Dask distributed cluster (FACES_CLUSTER
+= the scheduler's address). Workers are `faces worker` processes, each with
+the model loaded once by a preload (faces.backends.cluster_preload); only
+the photo's bytes and the result cross the network, and the web process
+writes files and the catalogue as with the local pool.
+
+Dask is imported only here, so a server without FACES_CLUSTER never loads
+it. Faults become the same three errors as the local pool's: no worker or
+no scheduler is BackendUnavailable at once (a watcher reconnects by itself),
+a photo that kills every worker it reaches is BackendUnavailable once Dask
+gives up on it, and a job past the time limit is JobTimeout, with the worker
+running it restarted (cancelling a Dask future does not stop a running task).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from distributed import Client
+from distributed.client import FutureCancelledError
+from distributed.comm.core import CommClosedError
+from distributed.scheduler import KilledWorker
+
+from .. import worker
+from .base import Backend, BackendBusy, BackendUnavailable, JobTimeout
+
+log = logging.getLogger(__name__)
+
+WATCH_SECONDS = 1.0  # how often the watcher counts workers and reconnects
+CALL_SECONDS = 3.0  # longest wait for one call to the scheduler
+
+
+class ClusterBackend(Backend):
+    def __init__(self, address: str, timeout: float = 30.0, max_queue: int = 32) -> None:
+        self.address = address
+        self.timeout = timeout
+        self.max_queue = max_queue
+        self.ready = False
+        self.pending = 0
+        self.restarts = 0
+        self._workers = 0
+        self._client: Client | None = None
+        self._watcher: asyncio.Task | None = None
+        self._ready = asyncio.Event()
+        self._tasks: set[asyncio.Future] = set()  # restarts and closes under way
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> ClusterBackend:
+        values = {"address": settings.cluster, "timeout": settings.detect_timeout,
+                  "max_queue": settings.max_queue, **overrides}
+        return cls(**values)
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    async def start(self) -> None:
+        """Watch the cluster; return once a worker with the model has joined
+        (/healthz is 503 until then)."""
+        self._watcher = asyncio.ensure_future(self._watch())
+        await self._ready.wait()
+
+    async def _watch(self) -> None:
+        while True:
+            try:
+                await self._check()
+            except Exception:  # never let the watcher die; say why and go on
+                log.exception("checking the cluster at %s failed", self.address)
+            await asyncio.sleep(WATCH_SECONDS)
+
+    async def _check(self) -> None:
+        client = self._client
+        if client is None or client.status not in ("running", "connecting"):
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(client.close(), CALL_SECONDS)
+            self._client = client = None
+            self._workers = 0
+            try:
+                client = await asyncio.wait_for(
+                    Client(self.address, asynchronous=True, timeout=CALL_SECONDS,
+                           set_as_default=False), CALL_SECONDS + 1)
+            except (OSError, asyncio.TimeoutError) as exc:
+                log.warning("no Dask scheduler at %s yet (%s)", self.address, exc)
+                return
+            self._client = client
+            log.info("connected to the Dask scheduler at %s", self.address)
+        await self._count()
+        if self._workers and not self.ready:
+            _, self.family = await self._submit("faces.worker:describe")
+            self.ready = True
+            self._ready.set()
+
+    async def _count(self) -> None:
+        """Ask the scheduler how many workers it has (0 when it does not answer)."""
+        try:
+            nthreads = await asyncio.wait_for(self._client.nthreads(), CALL_SECONDS)
+        except (OSError, asyncio.TimeoutError, CommClosedError):
+            self._workers = 0
+            return
+        if len(nthreads) != self._workers:
+            log.info("%d faces workers on the cluster", len(nthreads))
+        self._workers = len(nthreads)
+
+    def _submit(self, job: str, *args: Any) -> Any:
+        # pure=False: identical uploads are separate jobs, never merged by Dask.
+        return self._client.submit(worker.run_in_process, 1, job, *args, pure=False)
+
+    async def run(self, job: str, *args: Any) -> Any:
+        if self._client is not None and self._client.status == "running" and not self._workers:
+            await self._count()  # workers may have come back since the watcher looked
+        if self._client is None or self._client.status != "running" or not self._workers:
+            raise BackendUnavailable("no detector worker is connected to the cluster")
+        if self.pending >= self._workers + self.max_queue:
+            raise BackendBusy("the detector is busy")
+        self.pending += 1
+        future = self._submit(job, *args)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.timeout)
+        except asyncio.TimeoutError:
+            log.error("a detection ran past %.0fs on the cluster; restarting its worker",
+                      self.timeout)
+            await self._restart_holder(future)
+            raise JobTimeout("the photo took too long to process") from None
+        except KilledWorker:
+            log.error("a photo stopped every worker it reached; giving up on it")
+            raise BackendUnavailable("the photo stopped the detector workers") from None
+        except (CommClosedError, OSError, FutureCancelledError) as exc:
+            log.error("lost the cluster while a photo was processed: %s", exc)
+            raise BackendUnavailable("the detector cluster is unreachable") from None
+        finally:
+            self.pending -= 1
+
+    async def _restart_holder(self, future: Any) -> None:
+        """Restart the worker running ``future`` and forget the job."""
+        client = self._client
+        try:
+            processing = await asyncio.wait_for(client.processing(), CALL_SECONDS)
+            holders = [address for address, keys in processing.items() if future.key in keys]
+            # Forget the job first, or Dask would run it again on another worker
+            # once its worker is gone.
+            await asyncio.wait_for(client.cancel([future], force=True), CALL_SECONDS)
+            if holders:
+                self.restarts += 1
+                self._background(client.restart_workers(holders, raise_for_error=False))
+        except (OSError, asyncio.TimeoutError, CommClosedError) as exc:
+            log.warning("could not restart the worker of a stuck job: %s", exc)
+
+    def shutdown(self) -> None:
+        self.ready = False
+        if self._watcher is not None:
+            self._watcher.cancel()
+        client, self._client = self._client, None
+        if client is not None:
+            self._background(client.close())
+
+    def _background(self, call: Any) -> None:
+        task = asyncio.ensure_future(call)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

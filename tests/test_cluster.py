@@ -1,0 +1,163 @@
+"""Detection on a real Dask cluster (scheduler and `faces worker` processes
+on 127.0.0.1): the same API and events as the local pool, and every fault
+provoked for real."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from faces.backends import BackendUnavailable, JobTimeout
+from faces.backends.cluster import ClusterBackend
+from faces.options import Options
+from tests.cluster import cluster, start_scheduler, start_workers, stop
+from tests.conftest import photo_bytes
+from tests.process import get_json, server, upload
+
+distributed = pytest.importorskip("distributed", reason="pip install 'faces[cluster]'")
+OPTIONS = Options(max_pixels=50_000_000)
+
+
+async def started(address: str, timeout: float = 30.0, limit: float = 60.0) -> ClusterBackend:
+    backend = ClusterBackend(address, timeout=timeout)
+    await asyncio.wait_for(backend.start(), limit)
+    return backend
+
+
+async def holder(address: str, spy: distributed.Client) -> tuple[str, int]:
+    """The worker (address, pid) running the one job under way."""
+    for _ in range(100):
+        busy = [w for w, keys in (await spy.processing()).items() if keys]
+        if busy:
+            pids = await spy.run(os.getpid)
+            return busy[0], pids[busy[0]]
+        await asyncio.sleep(0.05)
+    raise AssertionError("no job was running")
+
+
+def test_uploads_through_a_cluster_then_it_goes_and_comes_back(
+        tmp_path: Path, model_path: Path, images: Path) -> None:
+    with cluster(model_path, 2, tmp_path) as state:
+        log = open(tmp_path / "server.log", "w")
+        with server(tmp_path / "data", model_path, log=log,
+                    extra=("--cluster", state["address"])) as (_, base):
+            health = get_json(base + "/healthz")[1]
+            assert health["workers"] == 2 and health["detector"] == "scrfd"
+            status, photo = upload(base, "t1.jpg")
+            assert status == 201 and len(photo["faces"]) == 6
+            assert upload(base, "t1.jpg") == (200, photo)  # the same photo, stored once
+            # The scheduler and its workers go: uploads answer 503 at once.
+            stop(state["workers"])
+            stop(state["scheduler"])
+            started_at = time.monotonic()
+            answer = refused(base, "coffee.jpg")
+            assert answer[0] == 503 and answer[1]["Retry-After"]
+            assert time.monotonic() - started_at < 5  # never hangs
+            assert answer[2]["error"]["code"] == "detector_unavailable"
+            # They come back on the same address: the server reconnects by itself.
+            state["scheduler"] = start_scheduler(state["port"], tmp_path / "scheduler.log")
+            time.sleep(0.5)
+            state["workers"] = start_workers(state["address"], model_path, 1,
+                                             tmp_path / "workers.log")
+            deadline = time.monotonic() + 60
+            while get_json(base + "/healthz")[1].get("workers") != 1:
+                assert time.monotonic() < deadline, "did not reconnect"
+                time.sleep(0.5)
+            status, again = upload(base, "coffee.jpg")
+            assert status == 201 and again["faces"] == []
+
+
+def refused(base: str, name: str) -> tuple[int, dict, dict]:
+    import urllib.error
+    import urllib.request
+
+    from tests.helpers import multipart
+
+    body, kind = multipart([("file", name, photo_bytes(name))])
+    request = urllib.request.Request(base + "/api/photos", data=body, method="POST",
+                                     headers={"Content-Type": kind})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, dict(answer.headers), json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read())
+
+
+def test_faults_on_the_cluster(tmp_path: Path, model_path: Path, images: Path) -> None:
+    data = photo_bytes("t1.jpg")
+
+    async def scenario(address: str) -> dict:
+        found = {}
+        backend = await started(address, timeout=4.0)
+        async with distributed.Client(address, asynchronous=True) as spy:
+            while len(await spy.nthreads()) < 2:
+                await asyncio.sleep(0.2)
+            # A worker killed while it holds a job: the job runs again elsewhere.
+            job = asyncio.ensure_future(backend.run("tests.jobs:slow_render", 1.5, data,
+                                                    OPTIONS))
+            _, victim = await holder(address, spy)
+            os.kill(victim, signal.SIGKILL)
+            found["rerun_faces"] = len((await job).faces)
+            found["victim"] = victim
+            # A photo that kills every worker it lands on: 503 after a few tries,
+            # and every other job keeps working meanwhile.
+            started_at = time.monotonic()
+            poison = asyncio.ensure_future(backend.run("tests.jobs:die"))
+            found["meanwhile"] = len((await backend.run("faces.pipeline:render", data,
+                                                        OPTIONS)).faces)
+            with pytest.raises(BackendUnavailable, match="stopped the detector workers"):
+                await poison
+            found["poison_seconds"] = time.monotonic() - started_at
+            while len(await spy.nthreads()) < 2:  # the nannies bring them back
+                await asyncio.sleep(0.2)
+            # A job past the time limit: JobTimeout, and its worker is restarted.
+            job = asyncio.ensure_future(backend.run("tests.jobs:nap", 30))
+            _, stuck = await holder(address, spy)
+            with pytest.raises(JobTimeout):
+                await job
+            deadline = time.monotonic() + 30
+            while stuck in (await spy.run(os.getpid)).values():
+                assert time.monotonic() < deadline, "the stuck worker was not restarted"
+                await asyncio.sleep(0.2)
+            found["after_timeout"] = len((await backend.run("faces.pipeline:render", data,
+                                                            OPTIONS)).faces)
+        backend.shutdown()
+        return found
+
+    with cluster(model_path, 2, tmp_path) as state:
+        found = asyncio.run(scenario(state["address"]))
+    print("cluster faults:", found)
+    assert found["rerun_faces"] == 6 and found["meanwhile"] == 6
+    assert found["poison_seconds"] < 45
+    assert found["after_timeout"] == 6
+
+
+def test_no_worker_at_all_answers_at_once(tmp_path: Path, model_path: Path) -> None:
+    async def scenario(address: str) -> float:
+        backend = ClusterBackend(address)
+        await backend._check()  # one look, as the watcher does: no worker yet
+        assert not backend.ready and backend.workers == 0
+        started_at = time.monotonic()
+        with pytest.raises(BackendUnavailable, match="no detector worker"):
+            await backend.run("faces.pipeline:render", b"", OPTIONS)
+        backend.shutdown()
+        return time.monotonic() - started_at
+
+    with cluster(model_path, 0, tmp_path) as state:
+        assert asyncio.run(scenario(state["address"])) < 1
+
+
+def test_without_a_cluster_dask_is_never_imported(tmp_path: Path, model_path: Path) -> None:
+    code = ("import sys; from faces import app, backends, settings; "
+            f"backends.create(settings.Settings(model={str(model_path)!r})); "
+            "print('distributed' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr
