@@ -182,6 +182,28 @@ def _worker(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def _import(args: argparse.Namespace) -> int:
+    from .importer import Importer, ImportProgress, photos
+
+    try:
+        config = settings.from_sources(args)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    folders = [Path(name) for name in args.folders]
+    missing = [str(f) for f in folders if not f.exists()]
+    if missing:
+        raise CommandError(f"no such folder or file: {', '.join(missing)}")
+    files = list(photos(folders))
+    print(f"importing {len(files)} photos into {config.server}", file=sys.stderr)
+    importer = Importer(config.server, config.token, config.concurrency,
+                        ImportProgress(len(files), sys.stderr))
+    summary = asyncio.run(importer.run(files))
+    for failure in summary.failures:
+        print(f"faces: {failure}", file=sys.stderr)
+    print(f"imported {len(files)} photos: {summary.line()}")
+    return 1 if summary.failures else 0
+
+
 def _token(args: argparse.Namespace) -> int:
     print(secrets.token_urlsafe(32))
     return 0
@@ -245,6 +267,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="worker processes (default: one per CPU core)")
     settings.add_arguments(work, "worker")
     work.set_defaults(handler=_worker)
+
+    bring = commands.add_parser(
+        "import", help="send a whole photo library to a running gallery",
+        description="Walk the folders and upload every photo through the gallery's API "
+        "(the server does the work; open galleries fill live). Photos already stored are "
+        "skipped by content hash, so an interrupted import resumes. Exits 1 if any failed.")
+    bring.add_argument("folders", nargs="+", metavar="DIR", help="folders (or files)")
+    settings.add_arguments(bring, "import")
+    bring.set_defaults(handler=_import)
 
     token = commands.add_parser(
         "token", help="print a strong random access token",

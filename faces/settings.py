@@ -77,7 +77,13 @@ class Settings:
     rate_limit: int = _setting(120, "FACES_RATE_LIMIT",
                                "uploads per minute per client address (0 = no limit)")
     token: str = _setting("", "FACES_TOKEN",
-                          "access token needed to upload and delete (empty = open)")
+                          "access token needed to upload and delete (empty = open)",
+                          SERVE | {"import"})
+    server: str = _setting("http://127.0.0.1:8282", "FACES_SERVER",
+                           "the gallery `faces import` sends photos to",
+                           frozenset({"import"}))
+    concurrency: int = _setting(4, "FACES_IMPORT_CONCURRENCY",
+                                "photos `faces import` sends at once", frozenset({"import"}))
     private: bool = _setting(False, "FACES_PRIVATE",
                              "with a token, viewing needs it too")
     allowed_origins: str = _setting("", "FACES_ALLOWED_ORIGINS",
@@ -147,6 +153,8 @@ class Settings:
             raise ValueError("detail size must be 0 or a multiple of 32")
         if self.detect_timeout <= 0 or self.request_timeout <= 0:
             raise ValueError("timeouts must be positive")
+        if self.concurrency < 1:
+            raise ValueError("import concurrency must be 1 or more")
         if self.max_queue < 0 or self.rate_limit < 0:
             raise ValueError("max queue and rate limit must be 0 or more")
         if self.log_format not in logs.FORMATS:
