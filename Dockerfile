@@ -10,7 +10,7 @@ COPY setup.cfg pyproject.toml README.md /src/
 COPY faces /src/faces
 COPY static /src/static
 COPY templates /src/templates
-RUN /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check /src \
+RUN /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check '/src[cluster]' \
     && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools \
     && rm -rf /opt/venv/lib/python3*/site-packages/onnxruntime/tools \
               /opt/venv/lib/python3*/site-packages/onnxruntime/transformers \
@@ -40,4 +40,7 @@ VOLUME ["/data"]
 EXPOSE 8282
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
     CMD ["python3", "-c", "import os, sys, urllib.request as u; sys.exit(u.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('FACES_PORT', '8282'), timeout=2).status != 200)"]
-ENTRYPOINT ["faces", "serve"]
+# `docker run faces` serves; `docker run faces worker tcp://scheduler:8786` is a
+# detection worker, and `--entrypoint dask faces scheduler` the Dask scheduler.
+ENTRYPOINT ["faces"]
+CMD ["serve"]
