@@ -47,7 +47,8 @@ def _config(args: argparse.Namespace) -> settings.Settings:
     try:
         config = settings.from_sources(args)
         logs.configure(config.log_format)
-        model.check_file(config.model)
+        if not (args.command in ("serve", "reindex") and config.cluster):
+            model.check_file(config.model)  # with a cluster, only the workers have it
     except (ValueError, ModelError) as exc:
         raise CommandError(str(exc)) from None
     return config

@@ -495,7 +495,7 @@ class HealthHandler(BaseHandler):
         if not services.backend.ready:
             self.write_json({"status": "starting"}, 503)
             return
-        self.write_json({"status": "ok", "model": services.settings.model.name,
+        self.write_json({"status": "ok", "model": services.backend.model,
                          "detector": services.backend.family,
                          "workers": services.backend.workers})
 

@@ -124,21 +124,21 @@ def start_process(config: WorkerConfig, barrier: Any = None) -> None:
         Process.error = exc
 
 
-def warm_process() -> tuple[int, str]:
+def warm_process() -> tuple[int, str, str]:
     """Warm this process's Worker, then wait for the other workers' warm-up
-    (so every worker gets one). Returns the pid and the detector family."""
+    (so every worker gets one). Returns what :func:`describe` does."""
     if Process.error is not None:
         raise Process.error
     worker = _process_worker()
     worker.warm()
     if Process.barrier is not None:
         Process.barrier.wait(timeout=120)
-    return os.getpid(), worker.family
+    return describe(worker)
 
 
-def describe(worker: Worker) -> tuple[int, str]:
-    """A job: this worker's process id and detector family."""
-    return os.getpid(), worker.family
+def describe(worker: Worker) -> tuple[int, str, str]:
+    """A job: this worker's process id, detector family and model file name."""
+    return os.getpid(), worker.family, os.path.basename(worker.config.model)
 
 
 def run_in_process(threads: int, job: str, *args: Any) -> Any:

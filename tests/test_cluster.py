@@ -51,6 +51,7 @@ def test_uploads_through_a_cluster_then_it_goes_and_comes_back(
                     extra=("--cluster", state["address"])) as (_, base):
             health = get_json(base + "/healthz")[1]
             assert health["workers"] == 2 and health["detector"] == "scrfd"
+            assert health["model"] == model_path.name  # as the workers loaded it
             status, photo = upload(base, "t1.jpg")
             assert status == 201 and len(photo["faces"]) == 6
             assert upload(base, "t1.jpg") == (200, photo)  # the same photo, stored once

@@ -36,11 +36,12 @@ def test_services_and_commands_match_the_cli() -> None:
                            text=True).stdout
     for option in (a for a in scheduler["command"] if a.startswith("--")):
         assert option in known, option
-    # Data and models are volumes; every model path points into the models volume.
+    # Data and models are volumes: the photos with the web process, the model
+    # with the workers (the web process never loads it).
     assert "faces-data:/data" in services["web"]["volumes"]
-    for name in ("web", "worker"):
-        assert "./models:/models:ro" in services[name]["volumes"]
-        assert services[name]["environment"]["FACES_MODEL"].startswith("/models/")
+    assert "./models:/models:ro" in services["worker"]["volumes"]
+    assert services["worker"]["environment"]["FACES_MODEL"].startswith("/models/")
+    assert "FACES_MODEL" not in services["web"]["environment"]
 
 
 def test_the_image_runs_faces_with_serve_by_default() -> None:

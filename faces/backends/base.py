@@ -33,6 +33,7 @@ class Backend(ABC):
 
     ready: bool = False
     family: str = ""  # the detector family the workers loaded
+    model: str = ""  # the model file's name, as the workers loaded it
     restarts: int = 0  # workers replaced after a crash or a timeout
     pending: int = 0  # jobs running or waiting
 

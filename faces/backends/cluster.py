@@ -90,7 +90,7 @@ class ClusterBackend(Backend):
             log.info("connected to the Dask scheduler at %s", self.address)
         await self._count()
         if self._workers and not self.ready:
-            _, self.family = await self._submit("faces.worker:describe")
+            _, self.family, self.model = await self._submit("faces.worker:describe")
             self.ready = True
             self._ready.set()
 
