@@ -9,12 +9,13 @@ FACES_MODEL ?= $(firstword $(wildcard models/det_2.5g.onnx ../shared/models/scrf
 # The family `fetch-model` downloads when FACES_MODEL is missing.
 FETCH_DETECTOR ?= $(if $(findstring yunet,$(notdir $(FACES_MODEL))),yunet,scrfd)
 INSTALLED := $(VENV)/.installed
+CLUSTER ?= tcp://127.0.0.1:8786
 IMAGE ?= faces:latest
 ENGINE ?= $(shell command -v docker >/dev/null 2>&1 && echo docker || echo podman)
 export FACES_MODEL
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint bench clean build-image launch docker-smoke
+.PHONY: help setup run scheduler worker test lint bench clean build-image launch docker-smoke
 
 help: ## Show this list of targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,6 +36,12 @@ setup: $(INSTALLED) $(FACES_MODEL) ## Create .venv, install faces and its test t
 
 run: $(INSTALLED) $(FACES_MODEL) ## Start the server on http://0.0.0.0:8282 (settings: `$(BIN)/faces serve --help`)
 	$(BIN)/faces serve
+
+scheduler: $(INSTALLED) ## A Dask scheduler on this machine's loopback, for FACES_CLUSTER=$(CLUSTER)
+	$(BIN)/dask scheduler --host 127.0.0.1 --port 8786 --no-dashboard --dashboard-address 127.0.0.1:8787
+
+worker: $(INSTALLED) $(FACES_MODEL) ## Detection workers (one per core) for the scheduler at $(CLUSTER)
+	$(BIN)/faces worker $(CLUSTER) --model "$(FACES_MODEL)" -- --host 127.0.0.1
 
 test: $(INSTALLED) $(FACES_MODEL) ## Run the test suite (real models, photos from ../shared/images)
 	$(BIN)/python -m pytest
