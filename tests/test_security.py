@@ -189,3 +189,21 @@ def test_limits_count_an_ipv6_client_by_its_64() -> None:
     assert client_key("2001:db8:1:3::1") != client_key("2001:db8:1:2::1")
     assert client_key("::ffff:192.0.2.7") == client_key("192.0.2.7") == "192.0.2.7"
     assert client_key("10.0.0.1") != client_key("10.0.0.2")
+
+
+class TestRateLimitWithToken(FacesTestCase):
+    """With a token only known uploaders get in, and the owner's bulk imports
+    are not held to the per-address limit an open gallery needs."""
+
+    overrides = {"rate_limit": 2, "token": TOKEN}
+
+    @gen_test(timeout=30)
+    async def test_token_holders_are_not_rate_limited(self) -> None:
+        codes = []
+        for name in ("obama_small.jpg", "coffee.jpg", "astronaut.png"):
+            body, kind = multipart([("file", name, photo_bytes(name))])
+            answer = await self.http_client.fetch(
+                self.get_url("/api/photos"), method="POST", body=body, raise_error=False,
+                headers={"Content-Type": kind, "Authorization": f"Bearer {TOKEN}"})
+            codes.append(answer.code)
+        assert codes == [201, 201, 201]
