@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -324,6 +325,155 @@ async def crowd_single_pass(photos: list[bytes], data_dir: Path) -> dict:
         server.stop()
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
+
+
+async def backend_run(server: Server, photos: dict, workers_root: int | None = None,
+                      scheduler: int | None = None) -> dict:
+    """Latency and throughput of one server, with the CPU its own process and
+    its detection workers (the server's children, or ``workers_root``'s
+    descendants) spend per upload at c=16."""
+    await server.start()
+    bench = Bench(server)
+    try:
+        out = {"small_event": await bench.event_latency(photos["small"][:20], "astronaut.png"),
+               "big_event": await bench.event_latency(photos["big"][:3], "12mp.jpg")}
+        root = workers_root or server.process.pid
+        workers = [*([workers_root] if workers_root else []), *descendants(root)]
+        web_before = cpu_seconds([server.process.pid])
+        workers_before = cpu_seconds(workers)
+        scheduler_before = cpu_seconds([scheduler]) if scheduler else 0.0
+        out["throughput_c16"] = await bench.throughput(photos["c16"], 16)
+        uploads = len(photos["c16"])
+        out["web_cpu_ms_per_upload"] = 1000 * (cpu_seconds([server.process.pid])
+                                               - web_before) / uploads
+        out["worker_cpu_ms_per_upload"] = 1000 * (cpu_seconds(workers)
+                                                  - workers_before) / uploads
+        if scheduler:
+            out["scheduler_cpu_ms_per_upload"] = 1000 * (cpu_seconds([scheduler])
+                                                         - scheduler_before) / uploads
+    finally:
+        server.stop()
+    return out
+
+
+async def cluster_comparison(photos: dict, tmp: Path) -> dict:
+    """The local pool vs a Dask scheduler with two one-thread faces workers on
+    this machine, same photos; then `faces import` of the WIDER photos."""
+    dask = Path(sys.executable).with_name("dask")
+    common = ["--address", "127.0.0.1", "--rate-limit", "0", "--max-queue", "1000",
+              "--model", str(MODEL), "--port", "{port}"]
+    print("[cluster] local pool", flush=True)
+    local = await backend_run(Server("local", [sys.executable, "-m", "faces", "serve",
+                                               "--data-dir", f"{tmp}/local", *common]),
+                              photos)
+    port = free_port()
+    scheduler = subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port",
+                                  str(port), "--no-dashboard", "--dashboard-address",
+                                  "127.0.0.1:0"], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.STDOUT, start_new_session=True)
+    workers = subprocess.Popen([sys.executable, "-m", "faces", "worker",
+                                f"tcp://127.0.0.1:{port}", "--nworkers", "2", "--model",
+                                str(MODEL), "--", "--host", "127.0.0.1"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    try:
+        print("[cluster] Dask, two one-thread workers", flush=True)
+        server = Server("cluster", [sys.executable, "-m", "faces", "serve", "--data-dir",
+                                    f"{tmp}/cluster", "--cluster", f"tcp://127.0.0.1:{port}",
+                                    *common])
+        cluster = await backend_run(server, photos, workers.pid, scheduler.pid)
+    finally:
+        for process in (workers, scheduler):
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return {"local": local, "cluster": cluster, "import": await import_wider(tmp)}
+
+
+async def import_wider(tmp: Path) -> dict:
+    """`faces import` of the 394 WIDER photos into a server with the local pool."""
+    wider = ROOT.parent / "shared" / "eval" / "widerface" / "images"
+    if not wider.is_dir():
+        return {}
+    token = "bench-import-token-0123456789"  # a throwaway, for this run
+    server = Server("import", [sys.executable, "-m", "faces", "serve", "--address",
+                               "127.0.0.1", "--data-dir", f"{tmp}/import", "--model",
+                               str(MODEL), "--port", "{port}"])
+    os.environ["FACES_TOKEN"] = token  # the import is the owner's: no upload rate limit
+    try:
+        await server.start()
+        print("[cluster] faces import of the WIDER photos (local pool)", flush=True)
+        started = time.perf_counter()
+        result = subprocess.run([sys.executable, "-m", "faces", "import", str(wider),
+                                 "--server", server.base, "--concurrency", "8"],
+                                capture_output=True, text=True)
+        elapsed = time.perf_counter() - started
+    finally:
+        server.stop()
+        del os.environ["FACES_TOKEN"]
+    photos = sum(1 for _ in wider.rglob("*.jpg"))
+    return {"photos": photos, "seconds": elapsed, "photos_per_s": photos / elapsed,
+            "summary": result.stdout.strip().splitlines()[-1:], "exit": result.returncode}
+
+
+def cluster_table(found: dict) -> str:
+    local, cluster = found["local"], found["cluster"]
+
+    def row(label: str, key: tuple, unit: str, fmt: str = "{:.1f}") -> str:
+        a, b = local, cluster
+        for part in key:
+            a, b = a[part], b[part]
+        return f"| {label} | {fmt.format(a)} {unit} | {fmt.format(b)} {unit} | {b / a:.2f}× |"
+
+    lines = ["| measure | local pool | Dask, 2 one-thread workers | cluster / local |",
+             "|---|---|---|---|",
+             row("512² upload → event, p50", ("small_event", "p50_ms"), "ms"),
+             row("12 MP upload → event, p50", ("big_event", "p50_ms"), "ms", "{:.0f}"),
+             row("uploads/s at c=16 (512²)", ("throughput_c16", "uploads_per_s"), "/s"),
+             row("web process CPU per upload", ("web_cpu_ms_per_upload",), "ms"),
+             row("detection workers' CPU per upload", ("worker_cpu_ms_per_upload",), "ms")]
+    lines.append(f"| Dask scheduler CPU per upload | - | "
+                 f"{cluster.get('scheduler_cpu_ms_per_upload', 0):.1f} ms | |")
+    web = cluster["web_cpu_ms_per_upload"]
+    work = cluster["worker_cpu_ms_per_upload"]
+    lines.append(f"\none web process: {1000 / web:.0f} uploads/s at one full core "
+                 f"({web:.1f} ms each); each needs {work:.0f} ms of worker CPU, so it can "
+                 f"feed about {work / web:.0f} worker cores")
+    if found.get("import"):
+        imported = found["import"]
+        lines.append(f"faces import of {imported['photos']} WIDER photos (local pool): "
+                     f"{imported['seconds']:.1f} s, {imported['photos_per_s']:.1f} photos/s; "
+                     f"{' '.join(imported['summary'])}")
+    return "\n".join(lines)
+
+
 def ratio(ours: float, theirs: float) -> str:
     return f"{theirs / ours:.1f}×" if ours else "-"
 
@@ -396,6 +546,18 @@ def compare_families(results: dict) -> None:
 
 
 async def main(args: argparse.Namespace) -> int:
+    if args.cluster_only:
+        small = variants(IMAGES / "astronaut.png", 120, ext=".png")
+        photos = {"small": small[:20], "c16": small[20:116],
+                  "big": variants(IMAGES / "obama_and_biden.jpg", 3, size=(4000, 3000))}
+        with tempfile.TemporaryDirectory() as tmp:
+            found = await cluster_comparison(photos, Path(tmp))
+        print(cluster_table(found))
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        out = RESULTS / f"cluster-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        out.write_text(json.dumps(found, indent=2))
+        print(f"JSON: {out}")
+        return 0
     if args.families_only:
         results: dict = {"when": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
         compare_families(results)
@@ -438,6 +600,7 @@ async def main(args: argparse.Namespace) -> int:
         results["faces"] = await measure(ours, photos, args.quick)
         results["crowd_single_pass"] = await crowd_single_pass(photos["crowd"],
                                                                Path(tmp) / "single")
+        results["cluster"] = await cluster_comparison(photos, Path(tmp) / "cluster")
         if not args.no_reference:
             # Fewer photos for the slow reference, but enough at c=16 (about
             # 6 s) that a drift in the machine's speed does not decide P2's ratio.
@@ -461,6 +624,8 @@ async def main(args: argparse.Namespace) -> int:
     for key, (met, figure) in verdicts(results).items():
         results["targets"][key] = {"met": met, "figure": figure, "target": TARGETS[key]}
         print(f"{key} {'met   ' if met else 'MISSED'} {figure:<60} ({TARGETS[key]})")
+    print("\nthe local pool vs a Dask cluster on this machine")
+    print(cluster_table(results["cluster"]))
     compare_families(results)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
@@ -478,6 +643,8 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=1000, help="WebSocket clients")
     parser.add_argument("--quick", action="store_true", help="fewer 12 MP uploads")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference server")
+    parser.add_argument("--cluster-only", action="store_true",
+                        help="only compare the local pool with a Dask cluster (a few minutes)")
     parser.add_argument("--families-only", action="store_true",
                         help="only compare the detector families (about a minute)")
     sys.exit(asyncio.run(main(parser.parse_args())))

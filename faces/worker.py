@@ -72,7 +72,10 @@ class Worker:
         return self.detectors[1].family
 
     def use_threads(self, threads: int) -> None:
-        """Detect with the session for ``threads`` threads (else the 1-thread one)."""
+        """Detect with the session for ``threads`` threads (else the 1-thread
+        one); 0: with the most this worker has (a photo with the worker to itself)."""
+        if threads == 0:
+            threads = max(self.detectors)
         self.detector = self.detectors.get(threads) or self.detectors[1]
 
     def warm(self) -> None:

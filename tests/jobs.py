@@ -40,3 +40,12 @@ def die(worker) -> None:
     import os
 
     os._exit(3)
+
+
+def timed_render(worker, data: bytes, options) -> float:
+    """The upload's job, returning only the seconds it took in the worker."""
+    from faces import pipeline
+
+    started = time.perf_counter()
+    pipeline.render(worker, data, options)
+    return time.perf_counter() - started

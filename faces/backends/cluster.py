@@ -80,9 +80,10 @@ class ClusterBackend(Backend):
             self._client = client = None
             self._workers = 0
             try:
+                # Results come straight from the worker, not through the scheduler.
                 client = await asyncio.wait_for(
                     Client(self.address, asynchronous=True, timeout=CALL_SECONDS,
-                           set_as_default=False), CALL_SECONDS + 1)
+                           set_as_default=False, direct_to_workers=True), CALL_SECONDS + 1)
             except (OSError, asyncio.TimeoutError) as exc:
                 log.warning("no Dask scheduler at %s yet (%s)", self.address, exc)
                 return
@@ -106,8 +107,11 @@ class ClusterBackend(Backend):
         self._workers = len(nthreads)
 
     def _submit(self, job: str, *args: Any) -> Any:
-        # pure=False: identical uploads are separate jobs, never merged by Dask.
-        return self._client.submit(worker.run_in_process, 1, job, *args, pure=False)
+        # Alone, a photo may use every thread its worker has (0); with company,
+        # each keeps to one. pure=False: identical uploads are separate jobs,
+        # never merged by Dask.
+        threads = 0 if self.pending <= 1 else 1
+        return self._client.submit(worker.run_in_process, threads, job, *args, pure=False)
 
     async def run(self, job: str, *args: Any) -> Any:
         if self._client is not None and self._client.status == "running" and not self._workers:
