@@ -63,6 +63,10 @@ def test_uploads_through_a_cluster_then_it_goes_and_comes_back(
             assert answer[0] == 503 and answer[1]["Retry-After"]
             assert time.monotonic() - started_at < 5  # never hangs
             assert answer[2]["error"]["code"] == "detector_unavailable"
+            deadline = time.monotonic() + 10  # and the health check says so
+            while get_json(base + "/healthz")[0] != 503:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
             # They come back on the same address: the server reconnects by itself.
             state["scheduler"] = start_scheduler(state["port"], tmp_path / "scheduler.log")
             time.sleep(0.5)

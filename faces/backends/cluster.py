@@ -38,7 +38,6 @@ class ClusterBackend(Backend):
         self.address = address
         self.timeout = timeout
         self.max_queue = max_queue
-        self.ready = False
         self.pending = 0
         self.restarts = 0
         self._workers = 0
@@ -56,6 +55,11 @@ class ClusterBackend(Backend):
     @property
     def workers(self) -> int:
         return self._workers
+
+    @property
+    def ready(self) -> bool:
+        """Healthy while at least one worker with the model is connected."""
+        return self._ready.is_set() and self._workers > 0
 
     async def start(self) -> None:
         """Watch the cluster; return once a worker with the model has joined
@@ -90,9 +94,9 @@ class ClusterBackend(Backend):
             self._client = client
             log.info("connected to the Dask scheduler at %s", self.address)
         await self._count()
-        if self._workers and not self.ready:
-            _, self.family, self.model = await self._submit("faces.worker:describe")
-            self.ready = True
+        if self._workers and not self._ready.is_set():
+            _, self.family, self.model = await asyncio.wait_for(
+                self._submit("faces.worker:describe"), self.timeout)
             self._ready.set()
 
     async def _count(self) -> None:
@@ -154,7 +158,7 @@ class ClusterBackend(Backend):
             log.warning("could not restart the worker of a stuck job: %s", exc)
 
     def shutdown(self) -> None:
-        self.ready = False
+        self._ready.clear()
         if self._watcher is not None:
             self._watcher.cancel()
         client, self._client = self._client, None
