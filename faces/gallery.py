@@ -79,8 +79,8 @@ class Gallery:
         """
         self.check(data, options)
         loop = asyncio.get_running_loop()
-        photo_id = await loop.run_in_executor(None, content_id, data,
-                                              options.variant(self.defaults))
+        variant = options.variant(self.defaults, self.backend.default_score)
+        photo_id = await loop.run_in_executor(None, content_id, data, variant)
         existing = self.store.get(photo_id)
         if existing is not None:
             return existing, False

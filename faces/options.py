@@ -72,12 +72,15 @@ class Options:
                                   f"threshold must be a number from {low} to {high}.")
         return dataclasses.replace(self, mode=mode, score_threshold=score)
 
-    def variant(self, default: Options) -> str:
+    def variant(self, default: Options, family_score: float = 0.0) -> str:
         """'' for the default processing, else what sets it apart (part of
-        the photo id, so a blurred copy is a different photo)."""
-        if (self.mode, self.score_threshold) == (default.mode, default.score_threshold):
+        the photo id, so a blurred copy is a different photo). Thresholds
+        count as they apply: 0 is the family's own (``family_score``), so a
+        blurred SCRFD upload is "blur:0.5", as the first build named it."""
+        score = self.score_threshold or family_score
+        if (self.mode, score) == (default.mode, default.score_threshold or family_score):
             return ""
-        return f"{self.mode}:{self.score_threshold}"
+        return f"{self.mode}:{score}"
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,7 @@ def start_process(config: WorkerConfig, barrier: Any = None) -> None:
         Process.error = exc
 
 
-def warm_process() -> tuple[int, str, str]:
+def warm_process() -> tuple[int, str, str, float]:
     """Warm this process's Worker, then wait for the other workers' warm-up
     (so every worker gets one). Returns what :func:`describe` does."""
     if Process.error is not None:
@@ -139,9 +139,11 @@ def warm_process() -> tuple[int, str, str]:
     return describe(worker)
 
 
-def describe(worker: Worker) -> tuple[int, str, str]:
-    """A job: this worker's process id, detector family and model file name."""
-    return os.getpid(), worker.family, os.path.basename(worker.config.model)
+def describe(worker: Worker) -> tuple[int, str, str, float]:
+    """A job: this worker's process id, detector family, model file name and
+    the family's default score threshold."""
+    return (os.getpid(), worker.family, os.path.basename(worker.config.model),
+            worker.detectors[1].default_score)
 
 
 def run_in_process(threads: int, job: str, *args: Any) -> Any:

@@ -7,9 +7,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from tornado.testing import gen_test
 
 from faces import migrations
 from faces.store import CATALOGUE, Photo, Store, content_id
+from tests.conftest import photo_bytes
+from tests.helpers import multipart
+from tests.server import FacesTestCase
 
 
 def photo(n: int) -> Photo:
@@ -158,3 +162,23 @@ def test_faces_without_landmarks_are_stored(tmp_path: Path) -> None:
                                                  "landmarks": None}] * 2)
     assert store.add(bare)
     assert store.get(bare.id).faces == bare.faces
+
+
+class TestUpgradedGallery(FacesTestCase):
+    """A gallery the first build made, after the upgrade: the same photos
+    uploaded again, boxed or blurred, are found under the ids it gave them."""
+
+    def get_app(self):
+        v0_catalogue(self.settings.data_dir)
+        return super().get_app()
+
+    @gen_test(timeout=60)
+    async def test_re_uploads_find_the_first_builds_photos(self) -> None:
+        boxed = await self.upload("t1.jpg")
+        body, kind = multipart([("file", "two_people.jpg", photo_bytes("two_people.jpg"))],
+                               {"mode": "blur"})
+        blurred = await self.http_client.fetch(self.get_url("/api/photos"), method="POST",
+                                               body=body, headers={"Content-Type": kind})
+        assert (boxed.code, blurred.code) == (200, 200)  # already there: nothing stored
+        assert json.loads(boxed.body)["id"] == "47f682e945b659f93a9e490b"
+        assert json.loads(blurred.body)["id"] == "e6c89031c60799f2f6a6a6f4"

@@ -34,6 +34,7 @@ class Backend(ABC):
     ready: bool = False
     family: str = ""  # the detector family the workers loaded
     model: str = ""  # the model file's name, as the workers loaded it
+    default_score: float = 0.0  # the family's own score threshold (what 0 means)
     restarts: int = 0  # workers replaced after a crash or a timeout
     pending: int = 0  # jobs running or waiting
 

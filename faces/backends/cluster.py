@@ -95,7 +95,7 @@ class ClusterBackend(Backend):
             log.info("connected to the Dask scheduler at %s", self.address)
         await self._count()
         if self._workers and not self._ready.is_set():
-            _, self.family, self.model = await asyncio.wait_for(
+            _, self.family, self.model, self.default_score = await asyncio.wait_for(
                 self._submit("faces.worker:describe"), self.timeout)
             self._ready.set()
 

@@ -63,9 +63,9 @@ class LocalBackend(Backend):
         except BaseException:
             self.shutdown()
             raise
-        _, self.family, self.model = started[0]
+        _, self.family, self.model, self.default_score = started[0]
         log.info("detector pool ready: %d workers, %s (pids %s)", self.size, self.family,
-                 ", ".join(str(pid) for pid in sorted(pid for pid, _, _ in started)))
+                 ", ".join(str(pid) for pid in sorted(pid for pid, *_ in started)))
         self.ready = True
 
     def worker_pids(self) -> list[int]:
