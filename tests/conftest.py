@@ -53,9 +53,11 @@ def _yunet_path() -> Path:
     return beside if beside.is_file() else SHARED / "models" / name
 
 
-MODEL = _model_path()
-YUNET_MODEL = _yunet_path()
-IMAGES = Path(os.environ.get("FACES_TEST_IMAGES") or SHARED / "images")
+# Absolute, so tests may start servers in other folders (`make test` passes
+# the model as a path relative to the checkout).
+MODEL = _model_path().absolute()
+YUNET_MODEL = _yunet_path().absolute()
+IMAGES = Path(os.environ.get("FACES_TEST_IMAGES") or SHARED / "images").absolute()
 SHARED_MODELS = MODEL.parent
 FAMILY_MODELS = {"scrfd": MODEL, "yunet": YUNET_MODEL}
 
