@@ -83,7 +83,7 @@ class FacesApplication(Application):
 
     def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> Any:
         settings = self.settings["services"].settings
-        proxies = self.settings["trusted_proxies"]
+        proxies = settings.proxies
         if proxies:
             request.remote_ip, secure = access.forwarded_client(request.remote_ip,
                                                                 request.headers, proxies)
@@ -123,7 +123,6 @@ def make_app(services: Services) -> Application:
         compress_response=True,
         debug=services.settings.debug,
         log_function=logs.log_request,
-        trusted_proxies=services.settings.proxies,
     )
 
 

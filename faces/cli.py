@@ -42,13 +42,16 @@ class CommandError(Exception):
 
 
 def _config(args: argparse.Namespace) -> settings.Settings:
-    """Settings from flags and environment, with the model file checked
-    (it is loaded where it runs: in the workers, or in this process)."""
+    """Settings from flags and environment, with the model file checked where
+    this command loads it (here, or in workers it starts; with a cluster,
+    only the cluster's workers have it; `faces import` needs none)."""
     try:
         config = settings.from_sources(args)
         logs.configure(config.log_format)
-        if not (args.command in ("serve", "reindex") and config.cluster):
-            model.check_file(config.model)  # with a cluster, only the workers have it
+        local = args.command in ("detect", "worker") or (
+            args.command in ("serve", "reindex") and not config.cluster)
+        if local:
+            model.check_file(config.model)
     except (ValueError, ModelError) as exc:
         raise CommandError(str(exc)) from None
     return config
@@ -186,10 +189,7 @@ def _worker(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from .importer import Importer, ImportProgress, photos
 
-    try:
-        config = settings.from_sources(args)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
+    config = _config(args)
     folders = [Path(name) for name in args.folders]
     missing = [str(f) for f in folders if not f.exists()]
     if missing:

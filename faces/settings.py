@@ -11,6 +11,7 @@ import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from . import access, detectors, logs
@@ -109,16 +110,18 @@ class Settings:
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
 
-    @property
+    # The lists below are parsed once per settings object (they are read on
+    # every request); frozen settings never change under them.
+    @cached_property
     def origins(self) -> set[str]:
         return {o.strip().rstrip("/").lower() for o in self.allowed_origins.split(",")
                 if o.strip()}
 
-    @property
+    @cached_property
     def hosts(self) -> list[str]:
         return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
 
-    @property
+    @cached_property
     def proxies(self) -> list:
         return access.networks(self.trusted_proxies)
 
