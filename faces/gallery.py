@@ -102,10 +102,9 @@ class Gallery:
 
     async def delete(self, photo_id: str) -> Photo | None:
         """Remove a photo's row and files and tell every browser; None if unknown."""
-        photo = self.store.get(photo_id) if ID_PATTERN.match(photo_id) else None
+        photo = self.store.delete(photo_id) if ID_PATTERN.match(photo_id) else None
         if photo is None:
             return None
-        self.store.delete(photo.id)
         await asyncio.get_running_loop().run_in_executor(None, self.store.remove_files, photo)
         self.hub.broadcast({"type": "photo.deleted", "id": photo.id})
         log.info("deleted %s (%s)", photo.id, photo.filename)
