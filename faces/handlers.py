@@ -323,23 +323,19 @@ class UploadHandlerBase(BaseHandler):
         self._fields = arguments
         return part.body, display_name(part.filename)
 
-    def options_given(self) -> list[tuple[str | None, str | None]]:
-        """(mode, threshold) as the query string gives them, then the form."""
-        form = {name: values[-1].decode("utf-8", "replace")
-                for name, values in self._fields.items()}
-        return [(self.get_query_argument("mode", None), self.get_query_argument("threshold",
-                                                                                 None)),
-                (form.get("mode"), form.get("threshold"))]
-
     def upload(self) -> tuple[bytes, str, Options]:
         """The file, its display name and the upload's options (the query
         string's, else the form's; every one given must be valid). Raises
         OptionError for a bad option (answered as a 400)."""
         data, filename = self.uploaded_file()
-        (query_mode, query_threshold), (form_mode, form_threshold) = self.options_given()
+        form = {name: values[-1].decode("utf-8", "replace")
+                for name, values in self._fields.items()}
+        query = self.get_query_argument
         defaults = self.services.options
-        defaults.choose(form_mode, form_threshold)  # checked even where the query wins
-        options = defaults.choose(query_mode or form_mode, query_threshold or form_threshold)
+        # The form's options are checked even where the query string's win.
+        defaults.choose(form.get("mode"), form.get("threshold"))
+        options = defaults.choose(query("mode", None) or form.get("mode"),
+                                  query("threshold", None) or form.get("threshold"))
         return data, filename, options
 
     async def add(self) -> tuple[Photo, bool]:
