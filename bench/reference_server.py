@@ -1,6 +1,7 @@
 """The reference for `make bench`: what the app faces replaces did, on the
 same protocol. face_recognition (dlib HOG) runs inline in the request
-handler, so detection blocks the whole server, as it did there.
+handler, so detection blocks the whole server, as it did there, and the
+marked copy is saved as PNG, as the old app saved it.
 
 Run: python bench/reference_server.py PORT DATA_DIR
 """
@@ -33,7 +34,7 @@ class Upload(tornado.web.RequestHandler):
         draw = ImageDraw.Draw(marked)
         for top, right, bottom, left in locations:
             draw.rectangle([left, top, right, bottom], outline=(0, 255, 0), width=3)
-        marked.save(data_dir / f"{photo_id}.jpg", quality=90)
+        marked.save(data_dir / f"{photo_id}.png")
         photo = {"id": photo_id, "filename": part.filename, "width": image.shape[1],
                  "height": image.shape[0],
                  "faces": [{"box": [left, top, right, bottom], "score": 1.0, "landmarks": None}
