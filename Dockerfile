@@ -12,9 +12,7 @@ COPY static /src/static
 COPY templates /src/templates
 RUN /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check '/src[cluster]' \
     && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools \
-    && rm -rf /opt/venv/lib/python3*/site-packages/onnxruntime/tools \
-              /opt/venv/lib/python3*/site-packages/onnxruntime/transformers \
-              /opt/venv/lib/python3*/site-packages/onnxruntime/quantization
+    && rm -rf /opt/venv/lib/python3*/site-packages/onnxruntime/tools
 
 # --- runtime -------------------------------------------------------------------
 FROM ${BASE}
@@ -26,10 +24,13 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     FACES_DATA_DIR=/data \
-    FACES_MODEL=/models/det_2.5g.onnx
+    FACES_MODEL=/models/det_2.5g.onnx \
+    FACES_MODEL_CACHE=/cache
+# /cache: the model's int8 copy, made at start (under a second) since /models
+# is mounted read-only; mount a volume there to keep it between containers.
 RUN useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin faces \
-    && mkdir -p /data /models \
-    && chown faces:faces /data
+    && mkdir -p /data /models /cache \
+    && chown faces:faces /data /cache
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 RUN if [ "$FETCH_MODEL" = "1" ]; then \

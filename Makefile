@@ -15,7 +15,7 @@ ENGINE ?= $(shell command -v docker >/dev/null 2>&1 && echo docker || echo podma
 export FACES_MODEL
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run scheduler worker test lint bench clean build-image launch docker-smoke
+.PHONY: help setup run scheduler worker test lint bench calibration clean build-image launch docker-smoke
 
 help: ## Show this list of targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,8 +31,9 @@ $(INSTALLED): setup.cfg pyproject.toml package.json
 $(FACES_MODEL): | $(INSTALLED)
 	$(BIN)/faces fetch-model --detector $(FETCH_DETECTOR) --dest "$@"
 
-setup: $(INSTALLED) $(FACES_MODEL) ## Create .venv, install faces and its test tools, get + verify the model
+setup: $(INSTALLED) $(FACES_MODEL) ## Create .venv, install faces and its test tools, get + verify the model, make its int8 copy
 	$(BIN)/faces fetch-model --dest "$(FACES_MODEL)"
+	$(BIN)/faces quantize || echo "no int8 copy: the server runs the model in float32 (see above)"
 
 run: $(INSTALLED) $(FACES_MODEL) ## Start the server on http://0.0.0.0:8282 (settings: `$(BIN)/faces serve --help`)
 	$(BIN)/faces serve
@@ -54,6 +55,10 @@ bench: $(INSTALLED) $(FACES_MODEL) ## Benchmark both detector families and a ref
 	$(BIN)/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps 'face_recognition==1.3.0'
 	$(BIN)/python bench/bench.py
+
+WIDER ?= ../shared/eval/widerface/images
+calibration: $(INSTALLED) $(FACES_MODEL) ## Maintainers: measure the int8 calibration table of FACES_MODEL on WIDER photos into faces/detectors/calibration/
+	$(BIN)/faces quantize --calibrate "$(WIDER)" --save-table faces/detectors/calibration
 
 build-image: ## Build the image $(IMAGE) with docker (or podman)
 	$(ENGINE) build -t $(IMAGE) .

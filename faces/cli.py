@@ -48,7 +48,7 @@ def _config(args: argparse.Namespace) -> settings.Settings:
     try:
         config = settings.from_sources(args)
         logs.configure(config.log_format)
-        local = args.command in ("detect", "worker") or (
+        local = args.command in ("detect", "worker", "quantize") or (
             args.command in ("serve", "reindex") and not config.cluster)
         if local:
             model.check_file(config.model)
@@ -170,6 +170,40 @@ def _fetch_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quantize(args: argparse.Namespace) -> int:
+    """Make (or check) the int8 copy of the model, and time it against the float one."""
+    import shutil
+
+    from .detectors import quantize
+
+    config = _config(args)
+    model_path = Path(config.model)
+    cache = quantize.cache_dir(model_path, config.model_cache)
+    try:
+        detector = detectors.load(model_path, config.detector)
+        if detector.fp32_only:
+            print(f"{model_path.name}: {detector.fp32_only}; nothing to do")
+            return 0
+        photos = Path(args.calibrate) if args.calibrate else None
+        if photos is not None:
+            print(f"measuring a calibration table on {quantize.CALIBRATION_PHOTOS} photos "
+                  f"from {photos}")
+        int8, note = quantize.quantized(model_path, cache, detector.feeds, photos)
+        chosen, timing = quantize.faster(model_path, int8, cache)
+    except ModelError as exc:
+        raise CommandError(str(exc)) from None
+    print(note)
+    if args.save_table:
+        digest = quantize.sha256(model_path)
+        table = cache / f"{digest}.json" if photos else quantize.table_path(digest, cache)
+        target = Path(args.save_table) / table.name
+        if table != target:
+            shutil.copyfile(table, target)
+        print(f"calibration table: {target}")
+    print(f"{timing}: FACES_PRECISION=auto runs {'int8' if chosen else 'fp32'} here")
+    return 0
+
+
 def _worker(args: argparse.Namespace) -> int:
     """Become a Dask worker with the model preloaded (never returns)."""
     config = _config(args)
@@ -256,6 +290,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="expected sha256 of the model file (refuse on mismatch)")
     fetch.add_argument("--force", action="store_true", help="replace an existing file")
     fetch.set_defaults(handler=_fetch_model)
+
+    quant = commands.add_parser(
+        "quantize", help="make the int8 copy of the model (done by itself when first needed)",
+        description="Make the int8 copy of the model from the calibration table that ships "
+        "with faces (or, with --calibrate, from a table measured on your photos), and time "
+        "it against the float model on this CPU. Servers and workers do this by themselves "
+        "on first start; run it at set-up to have it ready.")
+    quant.add_argument("--calibrate", metavar="DIR", default=None,
+                       help="measure the calibration table from photos in DIR (for a model "
+                       "faces has no table for; 16 photos are used)")
+    quant.add_argument("--save-table", metavar="DIR", default=None,
+                       help="also copy the calibration table into DIR")
+    settings.add_arguments(quant, "quantize")
+    quant.set_defaults(handler=_quantize)
 
     work = commands.add_parser(
         "worker", help="run detection workers for a Dask cluster",

@@ -492,8 +492,11 @@ class HealthHandler(BaseHandler):
         if not services.backend.ready:
             self.write_json({"status": "starting"}, 503)
             return
+        about = services.backend.described
         self.write_json({"status": "ok", "model": services.backend.model,
                          "detector": services.backend.family,
+                         "precision": about.precision if about else None,
+                         "first_pass": about.first_pass if about else None,
                          "workers": services.backend.workers})
 
 

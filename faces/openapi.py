@@ -131,6 +131,11 @@ SCHEMAS = {
             "status": {"type": "string", "enum": ["ok", "starting"]},
             "model": {"type": "string"},
             "detector": {"type": "string", "description": "the detector family loaded"},
+            "precision": {"type": "string", "enum": ["fp32", "int8"],
+                          "description": "the arithmetic the detector runs in"},
+            "first_pass": {"type": "integer", "minimum": 0,
+                           "description": "long side of the first detection pass, pixels "
+                           "(0: the model's fixed input)"},
             "workers": {"type": "integer", "minimum": 1},
         },
     },

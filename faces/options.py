@@ -45,14 +45,12 @@ class Options:
     score_threshold: float = 0.0  # 0: the detector family's own default
     nms_threshold: float = 0.4
     mode: str = "box"
-    detail_size: int = 960  # long side of the finer second pass for large photos (0 = off)
 
     @classmethod
     def from_settings(cls, settings: Any, mode: str = "box") -> Options:
         """The job's share of the server settings (faces.settings.Settings)."""
         return cls(max_pixels=settings.max_pixels, score_threshold=settings.score_threshold,
-                   nms_threshold=settings.nms_threshold, mode=mode,
-                   detail_size=settings.detail_size)
+                   nms_threshold=settings.nms_threshold, mode=mode)
 
     def choose(self, mode: str | None, threshold: str | None) -> Options:
         """These options with an upload's own ``mode`` and ``threshold``

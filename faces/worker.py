@@ -32,15 +32,40 @@ class WorkerConfig:
 
     model: str
     detector: str = "auto"  # family, or "auto" to recognise it from the file
-    det_size: int = 640
+    precision: str = "auto"  # auto, fp32 or int8
+    model_cache: str = ""  # where the int8 copy is kept ("": beside the model)
+    det_size: int = 0  # first pass's long side (0: by precision)
+    detail_scale: float = 0.0  # the detail pass, a multiple of the first (1: none; 0: by precision)
     solo_threads: int = 1  # threads for a job that has the workers to itself
     max_pixels: int = 50_000_000
 
     @classmethod
     def from_settings(cls, settings: Any) -> WorkerConfig:
         return cls(model=str(settings.model), detector=settings.detector,
-                   det_size=settings.det_size, solo_threads=settings.solo_thread_count,
-                   max_pixels=settings.max_pixels)
+                   precision=settings.precision, model_cache=settings.model_cache,
+                   det_size=settings.det_size, detail_scale=settings.detail_scale,
+                   solo_threads=settings.solo_thread_count, max_pixels=settings.max_pixels)
+
+    def load(self, family: str, threads: int, lean: bool = False) -> Detector:
+        from . import detectors
+
+        return detectors.load(self.model, family, threads=threads, det_size=self.det_size,
+                              lean=lean, precision=self.precision, cache=self.model_cache,
+                              detail_scale=self.detail_scale)
+
+
+@dataclass(frozen=True)
+class Described:
+    """What a worker loaded, as the server reports it."""
+
+    pid: int
+    family: str
+    model: str  # the configured model file's name
+    default_score: float  # the family's own score threshold (what 0 means)
+    precision: str  # "fp32" or "int8"
+    precision_reason: str
+    first_pass: int  # long side of the first pass (0: the model's fixed input)
+    detail_pass: int  # long side of the detail pass for large photos (0: none)
 
 
 class Worker:
@@ -54,17 +79,12 @@ class Worker:
         os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"] = str(config.max_pixels)
         import cv2
 
-        from . import detectors
-
         cv2.setNumThreads(1)
         self.config = config
-        self.detectors: dict[int, Detector] = {
-            1: detectors.load(config.model, config.detector, threads=1,
-                              det_size=config.det_size)}
+        self.detectors: dict[int, Detector] = {1: config.load(config.detector, threads=1)}
         if config.solo_threads > 1:
-            self.detectors[config.solo_threads] = detectors.load(
-                config.model, self.family, threads=config.solo_threads,
-                det_size=config.det_size, lean=True)
+            self.detectors[config.solo_threads] = config.load(
+                self.family, config.solo_threads, lean=True)
         self.detector: Detector = self.detectors[1]
 
     @property
@@ -127,7 +147,7 @@ def start_process(config: WorkerConfig, barrier: Any = None) -> None:
         Process.error = exc
 
 
-def warm_process() -> tuple[int, str, str, float]:
+def warm_process() -> Described:
     """Warm this process's Worker, then wait for the other workers' warm-up
     (so every worker gets one). Returns what :func:`describe` does."""
     if Process.error is not None:
@@ -139,11 +159,13 @@ def warm_process() -> tuple[int, str, str, float]:
     return describe(worker)
 
 
-def describe(worker: Worker) -> tuple[int, str, str, float]:
-    """A job: this worker's process id, detector family, model file name and
-    the family's default score threshold."""
-    return (os.getpid(), worker.family, os.path.basename(worker.config.model),
-            worker.detectors[1].default_score)
+def describe(worker: Worker) -> Described:
+    """A job: what this worker loaded."""
+    detector = worker.detectors[1]
+    return Described(os.getpid(), worker.family, os.path.basename(worker.config.model),
+                     detector.default_score, detector.precision, detector.precision_reason,
+                     max(detector.input_size) if detector.dynamic else 0,
+                     detector.detail_size if detector.dynamic else 0)
 
 
 def run_in_process(threads: int, job: str, *args: Any) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,10 @@ from faces.worker import WorkerConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+
+# int8 model copies made by the tests (and the servers they start) go to a
+# folder of this run's, never beside the shared models.
+os.environ.setdefault("FACES_MODEL_CACHE", tempfile.mkdtemp(prefix="faces-model-cache-"))
 
 # Face counts from ../shared/images/README.md (SCRFD-2.5G, score 0.5, NMS 0.4, 640x640).
 EXPECTED_FACES = {

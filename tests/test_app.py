@@ -141,8 +141,12 @@ class TestHealth(FacesTestCase):
 
     def test_healthz_reports_model_and_workers(self) -> None:
         body = json.loads(self.fetch("/healthz").body)
+        about = self.pool.described
+        assert about.precision in ("fp32", "int8")
         assert body == {"status": "ok", "model": self.settings.model.name,
-                        "detector": "scrfd", "workers": self.pool.workers}
+                        "detector": "scrfd", "precision": about.precision,
+                        "first_pass": {"fp32": 640, "int8": 1024}[about.precision],
+                        "workers": self.pool.workers}
 
 
 class TestHealthBeforeWarm(FacesTestCase):

@@ -109,7 +109,8 @@ def test_progress_bar_only_on_a_terminal() -> None:
 
 def test_each_command_lists_only_the_flags_it_uses() -> None:
     detect = faces("detect", "--help").stdout
-    for used in ("--model", "--detector", "--score-threshold", "--detail-size", "--annotate"):
+    for used in ("--model", "--detector", "--score-threshold", "--detail-scale", "--precision",
+                 "--model-cache", "--annotate"):
         assert used in detect
     for unused in ("--port", "--rate-limit", "--token", "--data-dir", "--workers"):
         assert unused not in detect

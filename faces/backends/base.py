@@ -6,6 +6,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from ..worker import Described
+
 
 class BackendUnavailable(Exception):
     """No worker could run the job (one died, none is connected, or the
@@ -32,11 +34,24 @@ class Backend(ABC):
     """
 
     ready: bool = False
-    family: str = ""  # the detector family the workers loaded
-    model: str = ""  # the model file's name, as the workers loaded it
-    default_score: float = 0.0  # the family's own score threshold (what 0 means)
+    described: Described | None = None  # what the workers loaded, once one has
     restarts: int = 0  # workers replaced after a crash or a timeout
     pending: int = 0  # jobs running or waiting
+
+    @property
+    def family(self) -> str:
+        """The detector family the workers loaded ('' before)."""
+        return self.described.family if self.described else ""
+
+    @property
+    def model(self) -> str:
+        """The model file's name, as the workers loaded it."""
+        return self.described.model if self.described else ""
+
+    @property
+    def default_score(self) -> float:
+        """The family's own score threshold (what a threshold of 0 means)."""
+        return self.described.default_score if self.described else 0.0
 
     @property
     @abstractmethod

@@ -95,8 +95,11 @@ class ClusterBackend(Backend):
             log.info("connected to the Dask scheduler at %s", self.address)
         await self._count()
         if self._workers and not self._ready.is_set():
-            _, self.family, self.model, self.default_score = await asyncio.wait_for(
+            self.described = about = await asyncio.wait_for(
                 self._submit("faces.worker:describe"), self.timeout)
+            log.info("Dask workers run %s %s, first pass %s; %s", about.family,
+                     about.precision, about.first_pass or "fixed",
+                     about.precision_reason or about.precision)
             self._ready.set()
 
     async def _count(self) -> None:

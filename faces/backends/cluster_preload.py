@@ -42,4 +42,6 @@ def dask_setup(dask_worker: Any) -> None:
     config = worker.WorkerConfig.from_settings(settings.from_sources())
     worker.Process.worker = worker.Worker(config)
     worker.Process.worker.warm()
-    log.info("faces worker ready: %s, model %s", worker.Process.worker.family, config.model)
+    about = worker.describe(worker.Process.worker)
+    log.info("faces worker ready: %s %s, model %s; %s", about.family, about.precision,
+             config.model, about.precision_reason or about.precision)

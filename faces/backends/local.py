@@ -63,9 +63,11 @@ class LocalBackend(Backend):
         except BaseException:
             self.shutdown()
             raise
-        _, self.family, self.model, self.default_score = started[0]
-        log.info("detector pool ready: %d workers, %s (pids %s)", self.size, self.family,
-                 ", ".join(str(pid) for pid in sorted(pid for pid, *_ in started)))
+        self.described = about = started[0]
+        log.info("detector pool ready: %d workers, %s %s, first pass %s (pids %s); %s",
+                 self.size, about.family, about.precision, about.first_pass or "fixed",
+                 ", ".join(str(pid) for pid in sorted(s.pid for s in started)),
+                 about.precision_reason or about.precision)
         self.ready = True
 
     def worker_pids(self) -> list[int]:

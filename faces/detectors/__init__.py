@@ -29,6 +29,7 @@ class ModelError(Exception):
 
 
 CHOICES = (AUTO, *FAMILIES)
+PRECISIONS = ("auto", "fp32", "int8")  # auto: int8 where it is measured faster here
 
 
 def family_class(name: str) -> type[Detector]:
@@ -52,12 +53,38 @@ def recognise(path: str | os.PathLike) -> str:
 
 
 def load(path: str | os.PathLike, family: str = AUTO, *, threads: int = 1,
-         det_size: int = 640, lean: bool = False) -> Detector:
-    """A ready detector for the model at ``path``; raises ModelError."""
+         det_size: int = 0, lean: bool = False, precision: str = "fp32",
+         cache: str | os.PathLike = "", detail_scale: float = 1.0) -> Detector:
+    """A ready detector for the model at ``path``; raises ModelError.
+
+    ``precision``: fp32, int8 (a quantized copy, made once and cached; see
+    :mod:`.quantize`) or auto. ``det_size``: the first pass's long side
+    (0: by precision, ``base.FIRST_PASS``). ``detail_scale``: the finer pass
+    for large photos, as a multiple of the first (1: none; 0: by precision,
+    ``base.DETAIL_SCALE``).
+    """
+    from .base import DETAIL_SCALE, FIRST_PASS
+
     if family not in CHOICES:
         raise ModelError(f"FACES_DETECTOR={family!r} is not a detector family: use one of "
                          f"{', '.join(CHOICES)}")
-    if not Path(path).is_file():
+    if precision not in PRECISIONS:
+        raise ModelError(f"FACES_PRECISION={precision!r}: use one of {', '.join(PRECISIONS)}")
+    path = Path(path)
+    if not path.is_file():
         raise ModelError(f"model file not found: {path}")
-    name = recognise(path) if family == AUTO else family
-    return family_class(name)(path, threads=threads, det_size=det_size, lean=lean)
+    cls = family_class(recognise(path) if family == AUTO else family)
+    chosen, reason = path, ""
+    if precision != "fp32":
+        from . import quantize
+
+        choice = quantize.choose(path, precision, quantize.cache_dir(path, cache),
+                                 cls.fp32_only)
+        chosen, precision, reason = choice.path, choice.precision, choice.reason
+    side = det_size or FIRST_PASS[precision]
+    detector = cls(chosen, threads=threads, det_size=side, lean=lean)
+    detector.precision, detector.precision_reason = precision, reason
+    scale = detail_scale or DETAIL_SCALE[precision]
+    if scale > 1:
+        detector.detail_size = int(-(-side * scale // 32) * 32)
+    return detector

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from . import ModelError, runtime
-from .base import Candidates, Detector, Download, Signature
+from .base import FIRST_PASS, Candidates, Detector, Download, Signature, fitted
 
 STRIDES = (8, 16, 32)
 ANCHORS_PER_LOCATION = 2
@@ -75,6 +75,11 @@ class SCRFD(Detector):
         if landmarks is not None:
             landmarks /= scale
         return boxes, scores, landmarks
+
+    def feeds(self, image: np.ndarray) -> dict[str, np.ndarray]:
+        size = self.input_size if not self.dynamic else \
+            fitted(image.shape[1], image.shape[0], FIRST_PASS["int8"])
+        return {self.input_name: self._letterbox(image, size)[0]}
 
     def _letterbox(self, image: np.ndarray, input_size: tuple[int, int]
                    ) -> tuple[np.ndarray, float]:
