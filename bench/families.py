@@ -68,7 +68,7 @@ def compare(runs: int = 5, wider: bool = True) -> dict:
         if not path.is_file():
             print(f"families: no {family} model at {path}; skipped", flush=True)
             continue
-        detector = detectors.load(path, family)
+        detector = detectors.load(path, family, detail_scale=0)  # float32, detail pass on
         entry = {"file": path.name, "size_kb": round(path.stat().st_size / 1024),
                  "score_threshold": detector.default_score, "photos": {}}
         for label, image in images.items():

@@ -55,18 +55,25 @@ def iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area + areas - inter, 1e-9)
 
 
-def run(model: Path, low: float, limit: int | None = None,
-        wider: Path = WIDER) -> tuple[str, list, list, float]:
-    """Detections (box, score) per photo at ``low``, the labels, and ms per photo."""
+def server_policy(detector, image: np.ndarray, options: Options) -> list:
+    """How the server detects (faces.pipeline.detect)."""
+    return pipeline.detect(detector, image, options)
+
+
+def run(model: Path, low: float, limit: int | None = None, wider: Path = WIDER,
+        detector=None, policy=server_policy) -> tuple[str, list, list, float]:
+    """Detections (box, score) per photo at ``low``, the labels, and ms per
+    photo; with ``detector`` (else the model's, in float32) and ``policy``
+    (detector, image, options) -> faces."""
     truth = json.loads((wider / "ground_truth.json").read_text())
     names = sorted(truth)[:limit]
-    detector = detectors.load(model)
+    detector = detector or detectors.load(model)
     options = Options(max_pixels=50_000_000, score_threshold=low)
     found, labels, elapsed = [], [], 0.0
     for name in names:
         image = cv2.imread(str(wider / "images" / name))
         start = time.perf_counter()
-        faces = pipeline.detect(detector, image, options)
+        faces = policy(detector, image, options)
         elapsed += time.perf_counter() - start
         found.append([(np.array(f.box), f.score) for f in faces])
         labels.append(np.array(truth[name], np.float32).reshape(-1, 5))
