@@ -63,7 +63,7 @@ def load(path: str | os.PathLike, family: str = AUTO, *, threads: int = 1,
     for large photos, as a multiple of the first (1: none; 0: by precision,
     ``base.DETAIL_SCALE``).
     """
-    from .base import DETAIL_SCALE, FIRST_PASS
+    from .base import COARSE_SIZE, DETAIL_SCALE, FIRST_PASS
 
     if family not in CHOICES:
         raise ModelError(f"FACES_DETECTOR={family!r} is not a detector family: use one of "
@@ -84,6 +84,7 @@ def load(path: str | os.PathLike, family: str = AUTO, *, threads: int = 1,
     side = det_size or FIRST_PASS[precision]
     detector = cls(chosen, threads=threads, det_size=side, lean=lean)
     detector.precision, detector.precision_reason = precision, reason
+    detector.coarse_size = COARSE_SIZE
     scale = detail_scale or DETAIL_SCALE[precision]
     if scale > 1:
         detector.detail_size = int(-(-side * scale // 32) * 32)
