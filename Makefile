@@ -12,7 +12,9 @@ INSTALLED := $(VENV)/.installed
 CLUSTER ?= tcp://127.0.0.1:8786
 IMAGE ?= faces:latest
 ENGINE ?= $(shell command -v docker >/dev/null 2>&1 && echo docker || echo podman)
-export FACES_MODEL
+# dlib's face descriptor model, for People (public domain; checksummed).
+FACES_RECOGNITION_MODEL ?= models/dlib_face_recognition_resnet_model_v1.dat
+export FACES_MODEL FACES_RECOGNITION_MODEL
 
 .DEFAULT_GOAL := help
 .PHONY: help setup run scheduler worker test lint bench calibration clean build-image launch docker-smoke
@@ -31,27 +33,30 @@ $(INSTALLED): setup.cfg pyproject.toml package.json
 $(FACES_MODEL): | $(INSTALLED)
 	$(BIN)/faces fetch-model --detector $(FETCH_DETECTOR) --dest "$@"
 
-setup: $(INSTALLED) $(FACES_MODEL) ## Create .venv, install faces and its test tools, get + verify the model, make its int8 copy
+$(FACES_RECOGNITION_MODEL): | $(INSTALLED)
+	$(BIN)/faces fetch-model --recognition --dest "$@"
+
+setup: $(INSTALLED) $(FACES_MODEL) $(FACES_RECOGNITION_MODEL) ## Create .venv, install faces and its test tools, get + verify the models, make the int8 copy
 	$(BIN)/faces fetch-model --dest "$(FACES_MODEL)"
 	$(BIN)/faces quantize || echo "no int8 copy: the server runs the model in float32 (see above)"
 
-run: $(INSTALLED) $(FACES_MODEL) ## Start the server on http://0.0.0.0:8282 (settings: `$(BIN)/faces serve --help`)
+run: $(INSTALLED) $(FACES_MODEL) $(FACES_RECOGNITION_MODEL) ## Start the server on http://0.0.0.0:8282 (settings: `$(BIN)/faces serve --help`)
 	$(BIN)/faces serve
 
 scheduler: $(INSTALLED) ## A Dask scheduler on this machine's loopback, for FACES_CLUSTER=$(CLUSTER)
 	$(BIN)/dask scheduler --host 127.0.0.1 --port 8786 --no-dashboard --dashboard-address 127.0.0.1:8787
 
-worker: $(INSTALLED) $(FACES_MODEL) ## Detection workers (one per core) for the scheduler at $(CLUSTER)
+worker: $(INSTALLED) $(FACES_MODEL) $(FACES_RECOGNITION_MODEL) ## Detection workers (one per core) for the scheduler at $(CLUSTER)
 	$(BIN)/faces worker $(CLUSTER) --model "$(FACES_MODEL)" -- --host 127.0.0.1
 
-test: $(INSTALLED) $(FACES_MODEL) ## Run the test suite (real models, photos from ../shared/images)
+test: $(INSTALLED) $(FACES_MODEL) $(FACES_RECOGNITION_MODEL) ## Run the test suite (real models, photos from ../shared/images)
 	$(BIN)/python -m pytest
 
 lint: $(INSTALLED) ## Check the code with ruff and the Dockerfile with hadolint
 	$(BIN)/ruff check faces tests bench
 	$(BIN)/hadolint Dockerfile
 
-bench: $(INSTALLED) $(FACES_MODEL) ## Benchmark both detector families and a reference server like the old app (minutes; JSON in bench/results/)
+bench: $(INSTALLED) $(FACES_MODEL) $(FACES_RECOGNITION_MODEL) ## Benchmark both detector families and a reference server like the old app (minutes; JSON in bench/results/)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps 'face_recognition==1.3.0'
 	$(BIN)/python bench/bench.py

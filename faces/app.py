@@ -22,6 +22,7 @@ from .gallery import Gallery
 from .hub import Hub
 from .metrics import Live, Metrics
 from .options import Options
+from .people import People, RecognitionConfig
 from .ratelimit import FailureThrottle, RateLimiter
 from .settings import Settings
 from .store import Store
@@ -52,6 +53,7 @@ class Services:
     limiter: RateLimiter = field(init=False)
     throttle: FailureThrottle = field(default_factory=FailureThrottle)  # wrong tokens
     gallery: Gallery = field(init=False)
+    people: People = field(init=False)
     metrics: Metrics = field(init=False)
     options: Options = field(init=False)  # the server's default processing options
     inflight: int = 0  # uploads being received or processed
@@ -60,8 +62,23 @@ class Services:
         self.limiter = RateLimiter(self.settings.rate_limit)
         self.options = Options.from_settings(self.settings)
         self.metrics = Metrics(self.live)
+        recognition = RecognitionConfig.from_settings(self.settings, self.recognises())
+        self.people = People(self.store, self.backend, self.hub, recognition)
         self.gallery = Gallery(self.store, self.backend, self.hub, self.options,
-                               on_job=self.metrics.detection_seconds.observe)
+                               on_job=self.metrics.detection_seconds.observe,
+                               listeners=[self.people])
+
+    def recognises(self) -> bool:
+        """Whether People recognises faces: the descriptor model is here (with
+        a cluster, the workers have it: only its setting is checked)."""
+        model = self.settings.recognition_model
+        if not str(model) or model == Path():
+            return False
+        if self.settings.cluster or model.is_file():
+            return True
+        log.warning("People is off: no face descriptor model at %s (`faces fetch-model "
+                    "--recognition` gets it)", model)
+        return False
 
     def live(self) -> Live:
         """What the metrics read when Prometheus scrapes."""
@@ -105,11 +122,17 @@ def make_app(services: Services) -> Application:
             (r"/api/photos", handlers.PhotosApiHandler),
             (r"/api/photos/([^/]+)", handlers.PhotoApiHandler),
             (r"/api/detect", handlers.DetectApiHandler),
+            (r"/api/people", handlers.PeopleApiHandler),
+            (r"/api/people/([0-9a-f]{12})", handlers.PersonApiHandler),
+            (r"/api/people/([0-9a-f]{12})/merge", handlers.MergeApiHandler),
+            (r"/api/faces/([0-9]{1,18})/person", handlers.FacePersonApiHandler),
+            (r"/people", handlers.PeoplePageHandler),
             (r"/api/openapi.json", handlers.OpenApiHandler),
             (r"/healthz", handlers.HealthHandler),
             (r"/metrics", handlers.MetricsHandler),
             (r"/ws", handlers.GalleryWebSocket),
             (r"/uploads/(.*)", handlers.UploadsHandler, {"path": str(services.store.photos_dir)}),
+            (r"/crops/(.*)", handlers.UploadsHandler, {"path": str(services.store.crops_dir)}),
         ],
         services=services,
         xsrf_cookies=True,
@@ -174,6 +197,7 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     try:
         await services.backend.start()
+        services.people.start()
         log.info("ready: %d photos in the gallery", services.store.count())
         await stop.wait()
         log.info("shutting down: no new connections; finishing uploads in flight")
@@ -186,5 +210,6 @@ async def serve(settings: Settings) -> None:
             await asyncio.wait_for(server.close_all_connections(), 2)
         except asyncio.TimeoutError:
             log.warning("connections still open; closing anyway")
+        services.people.stop()
         services.backend.shutdown()
         services.store.close()

@@ -49,7 +49,8 @@ def _config(args: argparse.Namespace) -> settings.Settings:
         config = settings.from_sources(args)
         logs.configure(config.log_format)
         local = args.command in ("detect", "worker", "quantize") or (
-            args.command in ("serve", "reindex") and not config.cluster)
+            args.command in ("serve", "reindex") and not config.cluster) or (
+            args.command == "people" and args.recognise and not config.cluster)
         if local:
             model.check_file(config.model)
     except (ValueError, ModelError) as exc:
@@ -148,7 +149,30 @@ async def _run_server(config: settings.Settings) -> None:
     await serve(config)
 
 
+def _fetch_recognition(args: argparse.Namespace) -> int:
+    dest = Path(args.dest or settings.DEFAULT_RECOGNITION_MODEL)
+    if dest.is_file() and not args.force:
+        digest = model.sha256_file(dest)
+        if digest != model.RECOGNITION_SHA256:
+            raise CommandError(f"{dest} is not dlib's descriptor model (sha256 {digest}); "
+                               f"re-run with --force to replace it")
+        print(f"recognition model already present: {dest} (sha256 {digest})")
+        return 0
+    local = model.installed_recognition_model() if not args.url else None
+    print(f"copying {local}" if local else f"downloading {args.url or model.RECOGNITION_URL} "
+          "(100 MB; only the 22 MB descriptor model is kept)")
+    try:
+        model.fetch_recognition(dest, args.url)
+    except ModelError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"recognition model saved: {dest}\n  sha256 {model.RECOGNITION_SHA256}\n  "
+          f"licence: {model.RECOGNITION_LICENCE}")
+    return 0
+
+
 def _fetch_model(args: argparse.Namespace) -> int:
+    if args.recognition:
+        return _fetch_recognition(args)
     dest = Path(args.dest or model.default_path(args.detector))
     if dest.is_file() and not args.force:
         try:
@@ -201,6 +225,57 @@ def _quantize(args: argparse.Namespace) -> int:
             shutil.copyfile(table, target)
         print(f"calibration table: {target}")
     print(f"{timing}: FACES_PRECISION=auto runs {'int8' if chosen else 'fp32'} here")
+    return 0
+
+
+async def _people_with(config: settings.Settings, recognise: bool) -> list[dict]:
+    from . import backends
+    from .hub import Hub
+    from .people import People, RecognitionConfig
+    from .store import Store
+
+    store = Store(config.data_dir)
+    backend = backends.create(config) if recognise else None
+    try:
+        people = People(store, backend, Hub(), RecognitionConfig.from_settings(
+            config, recognise))
+        people.load()
+        if recognise and people.queue:
+            await backend.start()
+            total = len(people.queue)
+            progress = Progress(total)
+            print(f"recognising {total} photos", file=sys.stderr)
+            for done in range(1, total + 1):
+                await people.recognise(people.queue.popleft())
+                progress(done)
+        return people.list(hidden=True)
+    finally:
+        if backend is not None:
+            backend.shutdown()
+        store.close()
+
+
+def _people(args: argparse.Namespace) -> int:
+    """List the people; with --recognise, first recognise the photos waiting."""
+    config = _config(args)
+    from .store import DataDirError
+
+    if args.recognise and not Path(config.recognition_model).is_file():
+        raise CommandError(f"no recognition model at {config.recognition_model}: `faces "
+                           f"fetch-model --recognition` gets it")
+    try:
+        everyone = asyncio.run(_people_with(config, args.recognise))
+    except (ModelError, DataDirError) as exc:
+        raise CommandError(str(exc)) from None
+    if args.json:
+        for person in everyone:
+            print(json.dumps(person))
+        return 0
+    for person in everyone:
+        hidden = " (hidden)" if person["hidden"] else ""
+        print(f"{person['id']}  {person['name'] or '(unnamed)'}{hidden}: "
+              f"{person['photos']} photos, {person['faces']} faces")
+    print(f"{len(everyone)} people")
     return 0
 
 
@@ -289,7 +364,22 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--sha256", default=None,
                        help="expected sha256 of the model file (refuse on mismatch)")
     fetch.add_argument("--force", action="store_true", help="replace an existing file")
+    fetch.add_argument("--recognition", action="store_true",
+                       help="get dlib's face descriptor model for People instead "
+                       "(default models/dlib_face_recognition_resnet_model_v1.dat)")
     fetch.set_defaults(handler=_fetch_model)
+
+    folks = commands.add_parser(
+        "people", help="list the people found in the gallery",
+        description="List the people (most faces first). With --recognise, first run "
+        "recognition on the photos still waiting for it, such as photos stored before People "
+        "existed (resumable: run it again after an interruption). Run that with the server "
+        "stopped; a running server does the same by itself.")
+    folks.add_argument("--recognise", action="store_true",
+                       help="recognise the photos waiting first, with a progress bar")
+    folks.add_argument("--json", action="store_true", help="one JSON object per person")
+    settings.add_arguments(folks, "people")
+    folks.set_defaults(handler=_people)
 
     quant = commands.add_parser(
         "quantize", help="make the int8 copy of the model (done by itself when first needed)",

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .backends import Backend
 from .hub import Hub
@@ -47,14 +47,24 @@ class Report:
                 f"{len(self.dropped)} dropped (files missing)")
 
 
+class Listener(Protocol):
+    """Told of each photo stored or deleted (People)."""
+
+    def photo_added(self, photo: Photo) -> None: ...
+
+    def photo_deleted(self, photo: Photo) -> None: ...
+
+
 class Gallery:
     def __init__(self, store: Store, backend: Backend, hub: Hub, defaults: Options,
-                 on_job: Callable[[float], None] | None = None) -> None:
+                 on_job: Callable[[float], None] | None = None,
+                 listeners: list[Listener] | None = None) -> None:
         self.store = store
         self.backend = backend
         self.hub = hub
         self.defaults = defaults  # the server's processing options
         self.on_job = on_job  # told each job's seconds in the backend (metrics)
+        self.listeners = listeners or []
 
     async def _run(self, job: str, *args: Any) -> Any:
         started = time.perf_counter()
@@ -90,8 +100,11 @@ class Gallery:
                                                                      rendered.extension)))
         if not self.store.add(photo):  # the same bytes finished first elsewhere
             return self.store.get(photo_id), False
+        photo = self.store.get(photo_id)  # with its faces' ids
         self.hub.broadcast({"type": "photo.added", "photo": photo.to_json()})
         log.info("stored %s (%s): %d faces", photo_id, filename, len(photo.faces))
+        for listener in self.listeners:
+            listener.photo_added(photo)
         return photo, True
 
     async def detect(self, data: bytes, options: Options, annotate: bool) -> dict[str, Any]:
@@ -107,6 +120,8 @@ class Gallery:
             return None
         await asyncio.get_running_loop().run_in_executor(None, self.store.remove_files, photo)
         self.hub.broadcast({"type": "photo.deleted", "id": photo.id})
+        for listener in self.listeners:
+            listener.photo_deleted(photo)
         log.info("deleted %s (%s)", photo.id, photo.filename)
         return photo
 

@@ -22,7 +22,8 @@ from . import access, logs, metrics, openapi
 from .backends import BackendBusy, BackendUnavailable, JobTimeout
 from .filenames import display_name
 from .gallery import StorageFull
-from .options import ID_PATTERN, MAX_PAGE_SIZE, PAGE_SIZE, OptionError, Options
+from .options import ID_PATTERN, MAX_PAGE_SIZE, PAGE_SIZE, OptionError, Options, Refused
+from .people import NotFound
 from .probe import ImageRejected
 from .store import Photo
 
@@ -345,6 +346,16 @@ class UploadHandlerBase(BaseHandler):
         return photo, created
 
 
+def page_limit(handler: RequestHandler) -> int:
+    try:
+        limit = int(handler.get_argument("limit", str(PAGE_SIZE)))
+    except ValueError:
+        raise ApiError(400, "bad_limit", "limit must be a whole number.") from None
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ApiError(400, "bad_limit", f"limit must be between 1 and {MAX_PAGE_SIZE}.")
+    return limit
+
+
 class PhotosApiHandler(ApiOriginCheck, UploadHandlerBase):
     async def post(self) -> None:
         photo, created = await answered(self.add())
@@ -354,19 +365,20 @@ class PhotosApiHandler(ApiOriginCheck, UploadHandlerBase):
 
     def get(self) -> None:
         before = self.get_argument("before", None)
+        person = self.get_argument("person", None)
+        limit = page_limit(self)
+        store = self.services.store
+        if person is not None and store.person(person) is None:
+            raise ApiError(404, "not_found", "No such person.")
         try:
-            limit = int(self.get_argument("limit", str(PAGE_SIZE)))
-        except ValueError:
-            raise ApiError(400, "bad_limit", "limit must be a whole number.") from None
-        if not 1 <= limit <= MAX_PAGE_SIZE:
-            raise ApiError(400, "bad_limit", f"limit must be between 1 and {MAX_PAGE_SIZE}.")
-        try:
-            photos = self.services.store.newest(limit, before)
+            photos = store.newest(limit, before) if person is None else \
+                store.newest_of(person, limit, before)
         except KeyError:
             raise ApiError(404, "unknown_photo", "No photo has the id given in 'before'.") from None
         following = None
         if len(photos) == limit:
-            following = f"/api/photos?before={photos[-1].id}&limit={limit}"
+            following = f"/api/photos?before={photos[-1].id}&limit={limit}" + \
+                (f"&person={person}" if person else "")
         self.write_json({"photos": [p.to_json() for p in photos], "next": following})
 
 
@@ -392,6 +404,89 @@ class PhotoApiHandler(ApiOriginCheck, BaseHandler):
             raise self.unknown()
         self.set_status(204)
         self.finish()
+
+
+def people_error(exc: Refused) -> ApiError:
+    if isinstance(exc, NotFound):
+        return ApiError(404, exc.code, exc.message)
+    return ApiError(409 if exc.code == "not_recognised" else 400, exc.code, exc.message)
+
+
+class PeopleBase(ApiOriginCheck, BaseHandler):
+    """The People API: JSON in and out; reading needs view access, changes
+    write access."""
+
+    def prepare(self) -> None:
+        if self.request.method in ("GET", "HEAD"):
+            self.require_view()
+        else:
+            self.require_write()
+
+    def body(self) -> Any:
+        try:
+            return json.loads(self.request.body or b"null")
+        except ValueError:
+            raise ApiError(400, "bad_json", "The body must be JSON.") from None
+
+    def call(self, method: Any, *args: Any) -> Any:
+        try:
+            return method(*args)
+        except Refused as exc:
+            raise people_error(exc) from None
+
+
+class PeopleApiHandler(PeopleBase):
+    def get(self) -> None:
+        limit = page_limit(self)
+        hidden_flag = self.get_argument("hidden", "0")
+        if hidden_flag not in ("0", "1"):
+            raise ApiError(400, "bad_hidden", "hidden must be 0 or 1.")
+        hidden = hidden_flag == "1"
+        everyone = self.services.people.list(hidden)
+        before = self.get_argument("before", None)
+        start = 0
+        if before is not None:
+            ids = [p["id"] for p in everyone]
+            if before not in ids:
+                raise ApiError(404, "not_found", "No person has the id given in 'before'.")
+            start = ids.index(before) + 1
+        page = everyone[start:start + limit]
+        following = None
+        if start + limit < len(everyone):
+            following = f"/api/people?before={page[-1]['id']}&limit={limit}" + \
+                ("&hidden=1" if hidden else "")
+        self.write_json({"people": page, "next": following,
+                         "recognition": {"state": self.services.people.state,
+                                         "backlog": self.services.people.backlog}})
+
+
+class PersonApiHandler(PeopleBase):
+    def get(self, person_id: str) -> None:
+        self.write_json(self.call(self.services.people.person, person_id))
+
+    def patch(self, person_id: str) -> None:
+        self.write_json(self.call(self.services.people.edit, person_id, self.body()))
+
+
+class MergeApiHandler(PeopleBase):
+    def post(self, person_id: str) -> None:
+        self.write_json(self.call(self.services.people.merge, person_id, self.body()))
+
+
+class FacePersonApiHandler(PeopleBase):
+    def put(self, face_id: str) -> None:
+        self.write_json(self.call(self.services.people.move, int(face_id), self.body()))
+
+
+class PeoplePageHandler(BaseHandler):
+    def get(self) -> None:
+        if not self.can_view():
+            self.redirect("/login")
+            return
+        hidden = self.get_argument("hidden", "0") == "1"
+        people = self.services.people
+        self.render("people.html", people=people.list(hidden), hidden=hidden,
+                    backlog=people.backlog, state=people.state, failed=people.failed)
 
 
 class DetectApiHandler(ApiOriginCheck, UploadHandlerBase):
@@ -438,11 +533,14 @@ class GalleryHandler(BaseHandler):
             return
         store = self.services.store
         before = self.get_argument("before", None)
+        before = before if before and ID_PATTERN.match(before) else None
+        person = store.person(self.get_argument("person", ""))
         try:
-            photos = store.newest(PAGE_SIZE, before if before and ID_PATTERN.match(before)
-                                  else None)
+            photos = store.newest(PAGE_SIZE, before) if person is None else \
+                store.newest_of(person.id, PAGE_SIZE, before)
         except KeyError:
-            photos = store.newest(PAGE_SIZE)
+            photos = store.newest(PAGE_SIZE) if person is None else \
+                store.newest_of(person.id, PAGE_SIZE)
         uploaded = self.get_argument("uploaded", "")
         notice = None
         if ID_PATTERN.match(uploaded):
@@ -451,8 +549,9 @@ class GalleryHandler(BaseHandler):
                 count = len(photo.faces)
                 faces = f"{count} face{'' if count == 1 else 's'}"
                 notice = f"Uploaded {photo.filename}: {faces} found."
-        self.render("index.html", photos=photos, notice=notice, total=store.count(),
-                    page_size=PAGE_SIZE, more=len(photos) == PAGE_SIZE)
+        self.render("index.html", photos=photos, notice=notice,
+                    total=store.count(person.id if person else None), page_size=PAGE_SIZE,
+                    more=len(photos) == PAGE_SIZE, person=person)
 
 
 class LoginHandler(BaseHandler):
@@ -497,7 +596,9 @@ class HealthHandler(BaseHandler):
                          "detector": services.backend.family,
                          "precision": about.precision if about else None,
                          "first_pass": about.first_pass if about else None,
-                         "workers": services.backend.workers})
+                         "workers": services.backend.workers,
+                         "recognition": services.people.state,
+                         "recognition_backlog": services.people.backlog})
 
 
 class MetricsHandler(BaseHandler):

@@ -48,6 +48,21 @@ MIGRATIONS: list[tuple[str, str]] = [
             ORDER BY p.seq, f.key;
         ALTER TABLE photos DROP COLUMN faces;
     """),
+    ("people: a descriptor and a person per face", """
+        CREATE TABLE people (
+            id TEXT PRIMARY KEY,
+            name TEXT,
+            hidden INTEGER NOT NULL DEFAULT 0,
+            created TEXT NOT NULL
+        );
+        ALTER TABLE faces ADD COLUMN descriptor BLOB;
+        ALTER TABLE faces ADD COLUMN person TEXT REFERENCES people(id) ON DELETE SET NULL;
+        ALTER TABLE faces ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE faces ADD COLUMN crop TEXT;
+        ALTER TABLE photos ADD COLUMN recognised INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX faces_person ON faces (person);
+        CREATE INDEX photos_waiting ON photos (recognised) WHERE recognised = 0;
+    """),
 ]
 VERSION = len(MIGRATIONS)
 

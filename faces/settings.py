@@ -18,14 +18,15 @@ from . import access, detectors, logs
 from .cpus import cpu_count
 
 DEFAULT_MODEL = Path("models") / "det_2.5g.onnx"
+DEFAULT_RECOGNITION_MODEL = Path("models") / "dlib_face_recognition_resnet_model_v1.dat"
 MAX_SOLO_THREADS = 4  # past this, one small model gains little from more threads
 MIN_TOKEN_LENGTH = 16
 
 # Which commands take a setting as a flag: every one of them takes the
 # detection settings; the server's own only `faces serve`.
 SERVE = frozenset({"serve"})
-STORE = frozenset({"serve", "reindex"})
-DETECTION = frozenset({"serve", "reindex", "detect", "worker"})
+STORE = frozenset({"serve", "reindex", "people"})
+DETECTION = frozenset({"serve", "reindex", "detect", "worker", "people"})
 MODEL = DETECTION | {"quantize"}  # which model, and how it is loaded
 
 
@@ -76,6 +77,16 @@ class Settings:
                                    "a finer second pass for photos over twice the first "
                                    "pass's side, this many times larger (1 = off; 0 = by "
                                    "precision: float32 1.5, int8 1.25)", DETECTION)
+    recognition_model: Path = _setting(DEFAULT_RECOGNITION_MODEL, "FACES_RECOGNITION_MODEL",
+                                       "dlib's face descriptor model, for People (`faces "
+                                       "fetch-model --recognition`; missing = People off)",
+                                       MODEL | SERVE)
+    recognition_min_face: int = _setting(50, "FACES_RECOGNITION_MIN_FACE",
+                                         "faces at least this many pixels high are "
+                                         "recognised (People)", STORE)
+    recognition_max_faces: int = _setting(50, "FACES_RECOGNITION_MAX_FACES",
+                                          "faces recognised per photo, largest first "
+                                          "(People)", STORE)
     cluster: str = _setting("", "FACES_CLUSTER",
                             "Dask scheduler to run detection on (tcp://host:8786 or tls://...; "
                             "empty = a process pool on this machine)", STORE)
@@ -168,6 +179,8 @@ class Settings:
         if self.precision not in detectors.PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(detectors.PRECISIONS)}, "
                              f"not {self.precision!r}")
+        if self.recognition_min_face < 1 or self.recognition_max_faces < 0:
+            raise ValueError("recognition min face must be 1 or more, max faces 0 or more")
         if self.detect_timeout <= 0 or self.request_timeout <= 0:
             raise ValueError("timeouts must be positive")
         if self.concurrency < 1:

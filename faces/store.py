@@ -25,6 +25,7 @@ from . import migrations
 from .options import ID_LENGTH
 
 URL_PREFIX = "/uploads/"
+CROP_PREFIX = "/crops/"
 ORIGINAL_FILE = re.compile(rf"^([0-9a-f]{{{ID_LENGTH}}})\.(jpg|png)$")
 CATALOGUE = "catalogue.sqlite3"
 COLUMNS = "id, filename, created, width, height, original, annotated, thumbnail"
@@ -86,6 +87,10 @@ class Photo:
                    thumbnail)
 
 
+def crop_name(face_id: int) -> str:
+    return f"{face_id}.jpg"
+
+
 def face_row(photo_id: str, position: int, face: dict) -> tuple:
     landmarks = face.get("landmarks")
     return (photo_id, position, *face["box"], face["score"],
@@ -93,9 +98,36 @@ def face_row(photo_id: str, position: int, face: dict) -> tuple:
 
 
 def face_json(row: tuple) -> dict:
-    x1, y1, x2, y2, score, landmarks = row
-    return {"box": [x1, y1, x2, y2], "score": score,
-            "landmarks": None if landmarks is None else json.loads(landmarks)}
+    face_id, x1, y1, x2, y2, score, landmarks, person = row
+    return {"id": face_id, "box": [x1, y1, x2, y2], "score": score,
+            "landmarks": None if landmarks is None else json.loads(landmarks),
+            "person": person}
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    name: str | None
+    hidden: bool
+    created: str
+    faces: int
+    photos: int
+    cover: str | None  # the crop file of the person's largest face
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "name": self.name, "hidden": self.hidden,
+                "faces": self.faces, "photos": self.photos,
+                "urls": {"cover": CROP_PREFIX + self.cover if self.cover else None,
+                         "photos": f"/api/photos?person={self.id}",
+                         "page": f"/?person={self.id}"}}
+
+
+PERSON_QUERY = """
+    SELECT p.id, p.name, p.hidden, p.created, COUNT(f.id), COUNT(DISTINCT f.photo),
+           (SELECT c.crop FROM faces AS c WHERE c.person = p.id AND c.crop IS NOT NULL
+            ORDER BY (c.x2 - c.x1) * (c.y2 - c.y1) DESC LIMIT 1)
+    FROM people AS p LEFT JOIN faces AS f ON f.person = p.id
+"""
 
 
 class DataDirError(Exception):
@@ -126,8 +158,10 @@ class Store:
         self.data_dir = Path(data_dir)
         self.photos_dir = self.data_dir / "photos"
         self.meta_dir = self.data_dir / "meta"  # one JSON per photo, for `faces reindex`
+        self.crops_dir = self.data_dir / "crops"  # a small image of each recognised face
         self.tmp_dir = self.data_dir / "tmp"
-        for folder in (self.data_dir, self.photos_dir, self.meta_dir, self.tmp_dir):
+        for folder in (self.data_dir, self.photos_dir, self.meta_dir, self.crops_dir,
+                       self.tmp_dir):
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except PermissionError as exc:
@@ -198,6 +232,9 @@ class Store:
     def remove_files(self, photo: Photo) -> None:
         for name in photo.files():
             (self.photos_dir / name).unlink(missing_ok=True)
+        for face in photo.faces:
+            if face.get("id") is not None:
+                (self.crops_dir / crop_name(face["id"])).unlink(missing_ok=True)
         (self.meta_dir / f"{photo.id}.json").unlink(missing_ok=True)
 
     def read_sidecar(self, photo_id: str) -> Photo | None:
@@ -242,7 +279,7 @@ class Store:
         for start in range(0, len(ids), FACES_PER_QUERY):
             batch = ids[start:start + FACES_PER_QUERY]
             for row in self.db.execute(
-                    f"SELECT photo, x1, y1, x2, y2, score, landmarks FROM faces "
+                    f"SELECT photo, id, x1, y1, x2, y2, score, landmarks, person FROM faces "
                     f"WHERE photo IN ({', '.join('?' * len(batch))}) "
                     f"ORDER BY photo, position", batch):
                 faces[row[0]].append(face_json(row[1:]))
@@ -315,8 +352,87 @@ class Store:
             f"SELECT {COLUMNS} FROM photos WHERE seq > ? ORDER BY seq ASC", (seq,))
         return self._photos(rows)
 
-    def count(self) -> int:
+    def count(self, person: str | None = None) -> int:
+        if person is not None:
+            return self.db.execute("SELECT COUNT(DISTINCT photo) FROM faces WHERE person = ?",
+                                   (person,)).fetchone()[0]
         return self.db.execute("SELECT COUNT(*) FROM photos").fetchone()[0]
+
+    def newest_of(self, person: str, limit: int, before: str | None = None) -> list[Photo]:
+        """Like :meth:`newest`, only photos in which ``person`` is."""
+        bound = self._seq(before) if before is not None else None
+        if before is not None and bound is None:
+            raise KeyError(before)
+        rows = self.db.execute(
+            f"SELECT {COLUMNS} FROM photos WHERE id IN "
+            f"(SELECT photo FROM faces WHERE person = ?) AND seq < ? "
+            f"ORDER BY seq DESC LIMIT ?", (person, bound or 1 << 62, limit))
+        return self._photos(rows)
+
+    # -- people --------------------------------------------------------------
+
+    def waiting(self) -> list[str]:
+        """Photos whose faces have not been through recognition, oldest first."""
+        return [row[0] for row in self.db.execute(
+            "SELECT id FROM photos WHERE recognised = 0 ORDER BY seq")]
+
+    def recognised(self, photo_id: str, described: dict[int, tuple[bytes, str]]) -> None:
+        """Keep each face's descriptor and crop file name (face id -> both),
+        and mark the photo done."""
+        with self._transaction():
+            self.db.executemany("UPDATE faces SET descriptor = ?, crop = ? WHERE id = ?",
+                                [(blob, crop, face_id)
+                                 for face_id, (blob, crop) in described.items()])
+            self.db.execute("UPDATE photos SET recognised = 1 WHERE id = ?", (photo_id,))
+
+    def descriptors(self) -> Iterator[tuple[int, str, bytes, str | None, bool]]:
+        """Every described face: id, photo, descriptor, person, pinned."""
+        yield from self.db.execute(
+            "SELECT f.id, f.photo, f.descriptor, f.person, f.pinned FROM faces AS f "
+            "JOIN photos AS p ON p.id = f.photo WHERE f.descriptor IS NOT NULL ORDER BY p.seq")
+
+    def face(self, face_id: int) -> tuple[str, str | None] | None:
+        """A face's photo and person."""
+        return self.db.execute("SELECT photo, person FROM faces WHERE id = ?",
+                               (face_id,)).fetchone()
+
+    def regroup(self, faces: dict[int, str | None], created: list[str], emptied: list[str],
+                pinned: bool = False) -> None:
+        """Apply a grouping's changes: new people, faces' people, empty people gone."""
+        with self._transaction():
+            now = utc_now()
+            self.db.executemany("INSERT OR IGNORE INTO people (id, created) VALUES (?, ?)",
+                                [(person, now) for person in created])
+            self.db.executemany(
+                "UPDATE faces SET person = ?, pinned = MAX(pinned, ?) WHERE id = ?",
+                [(person, int(pinned), face_id) for face_id, person in faces.items()])
+            self.db.executemany("DELETE FROM people WHERE id = ? AND NOT EXISTS "
+                                "(SELECT 1 FROM faces WHERE person = people.id)",
+                                [(person,) for person in emptied])
+
+    def person(self, person_id: str) -> Person | None:
+        row = self.db.execute(PERSON_QUERY + " WHERE p.id = ? GROUP BY p.id",
+                              (person_id,)).fetchone()
+        return Person(row[0], row[1], bool(row[2]), *row[3:]) if row else None
+
+    def people(self, hidden: bool = False) -> list[Person]:
+        """Everyone, most faces first (hidden people only when asked)."""
+        where = "" if hidden else " WHERE p.hidden = 0"
+        rows = self.db.execute(PERSON_QUERY + where + " GROUP BY p.id "
+                               "ORDER BY COUNT(f.id) DESC, p.created, p.id")
+        return [Person(r[0], r[1], bool(r[2]), *r[3:]) for r in rows]
+
+    def update_person(self, person_id: str, name: str | None = None,
+                      hidden: bool | None = None, clear_name: bool = False) -> None:
+        if name is not None or clear_name:
+            self.db.execute("UPDATE people SET name = ? WHERE id = ?", (name, person_id))
+        if hidden is not None:
+            self.db.execute("UPDATE people SET hidden = ? WHERE id = ?",
+                            (int(hidden), person_id))
+
+    def named_people(self) -> set[str]:
+        return {row[0] for row in self.db.execute(
+            "SELECT id FROM people WHERE name IS NOT NULL")}
 
     def face_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM faces").fetchone()[0]

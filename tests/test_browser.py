@@ -272,3 +272,92 @@ def test_an_iphone_photo_through_the_page(browser, tmp_path: Path, model_path: P
         page.wait_for_function("img => img.complete && img.naturalWidth > 0",
                                arg=thumb.element_handle())
         shot(page, "15-heic-upload")
+
+
+def test_people_view_name_merge_move_delete_live(browser, tmp_path: Path, model_path: Path,
+                                                 images: Path, recognition_model: Path) -> None:
+    """Upload photos of three people through the page; the People view fills
+    by itself; name one, merge two, move a face, delete a photo: every open
+    page follows live. By keyboard where a person would use it."""
+    people = {"obama": ["obama.jpg", "obama2.jpg", "obama3.jpg"],
+              "kit_harington": ["john1.jpg", "john2.jpg"],
+              "rose_leslie": sorted(p.name for p in (images / "people" / "rose_leslie").iterdir())}
+    files = [str(images / "people" / who / name) for who, names in people.items()
+             for name in names]
+    with server(tmp_path / "data", model_path,
+                extra=("--recognition-model", str(recognition_model))) as (_, base):
+        gallery = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        viewer = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        errors: list[str] = []
+        for page in (gallery, viewer):
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+        gallery.goto(base + "/")
+        viewer.goto(base + "/people")
+        expect(viewer.locator("#live")).to_have_text("Live")
+        expect(viewer.locator("#no-people")).to_be_visible()
+        shot(viewer, "20-people-empty")
+
+        gallery.set_input_files("#file-input", files)
+        expect(gallery.locator("#queue li.done")).to_have_count(len(files), timeout=60_000)
+        cards = viewer.locator("#people .person")
+        expect(cards).to_have_count(3, timeout=60_000)  # live, one person per identity
+        expect(viewer.locator("#recognition")).to_have_text(
+            "Every photo has been through recognition.", timeout=60_000)
+        assert [cards.nth(i).locator(".counts").inner_text() for i in range(3)] == \
+            ["3 photos", "2 photos", "2 photos"]
+        shot(viewer, "21-people")
+
+        # Name the first person by keyboard: Tab into the field, type, Enter.
+        other = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        other.goto(base + "/people")
+        expect(other.locator("#live")).to_have_text("Live")
+        first = cards.first
+        first.locator("input[name=name]").focus()
+        viewer.keyboard.type("Barack Obama")
+        viewer.keyboard.press("Enter")
+        expect(viewer.locator("#people-status")).to_have_text("Named Barack Obama.")
+        expect(other.locator("#people .person input[name=name]").first).to_have_value(
+            "Barack Obama")  # the other page heard it
+        obama_id = first.get_attribute("data-id")
+
+        # Merge the two others (select with the keyboard: Space on each box).
+        for i in (1, 2):
+            cards.nth(i).locator(".select").focus()
+            viewer.keyboard.press("Space")
+        expect(viewer.locator("#merge")).to_have_text("Merge 2 selected people")
+        viewer.locator("#merge").focus()
+        viewer.keyboard.press("Enter")
+        expect(cards).to_have_count(2)
+        expect(other.locator("#people .person")).to_have_count(2)
+        expect(cards.first.locator(".counts")).to_have_text("4 photos")  # most faces first
+        obama = viewer.locator(f"#person-{obama_id}")
+        expect(obama.locator(".counts")).to_have_text("3 photos")
+        shot(viewer, "22-people-merged")
+
+        # The gallery's viewer names each face; move Obama's face into a new person.
+        photo = gallery.locator("#gallery .card", has_text="obama2.jpg")
+        photo.locator("a.thumb").click()
+        choice = gallery.locator("#face-list select").first
+        expect(choice).to_have_value(obama_id)
+        expect(choice.locator("option:checked")).to_have_text("Barack Obama")
+        shot(gallery, "23-viewer-people")
+        choice.select_option("new")
+        expect(cards).to_have_count(3)  # the People page got the new person live
+        expect(other.locator("#people .person")).to_have_count(3)
+        expect(obama.locator(".counts")).to_have_text("2 photos")
+        gallery.keyboard.press("Escape")
+
+        # A person's page lists their photos; deleting one updates People live.
+        obama.locator("a.face-crop").focus()
+        viewer.keyboard.press("Enter")
+        expect(viewer.locator("#person-title")).to_have_text("Barack Obama")
+        expect(viewer.locator("#gallery .card")).to_have_count(2)
+        shot(viewer, "24-person-page")
+        doomed = gallery.locator("#gallery .card", has_text="obama3.jpg")
+        doomed.locator("a.thumb").click()
+        gallery.once("dialog", lambda dialog: dialog.accept())
+        gallery.click("#viewer-delete")
+        expect(viewer.locator("#gallery .card")).to_have_count(1)  # gone live from her page
+        expect(other.locator(f"#person-{obama_id} .counts")).to_have_text("1 photo")
+        shot(other, "25-people-after-delete")
+        assert errors == []

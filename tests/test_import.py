@@ -40,7 +40,9 @@ def listen(base: str, events: list, expected: int) -> threading.Thread:
             message = await asyncio.wait_for(client.read_message(), 60)
             if message is None:
                 break
-            events.append(json.loads(message))
+            event = json.loads(message)
+            if event["type"] == "photo.added":  # (People's events come too)
+                events.append(event)
         client.close()
 
     thread = threading.Thread(target=asyncio.run, args=(read(),), daemon=True)

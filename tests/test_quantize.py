@@ -172,3 +172,10 @@ def test_bad_precision_is_one_clear_line(model_path: Path, images: Path) -> None
     assert done.returncode == 2
     assert done.stderr.strip() == ("faces: precision must be one of auto, fp32, int8, "
                                    "not 'int4'")
+
+
+def test_a_face_filling_a_large_portrait_is_found(own_model: Path, images: Path) -> None:
+    """A 1200-pixel portrait's face is larger than SCRFD's anchors at 1024:
+    the coarse pass finds it."""
+    int8 = detectors.load(own_model, precision="int8", detail_scale=0)
+    assert count(int8, images / "people" / "biden", "biden2.jpg") == 1

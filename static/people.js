@@ -1,0 +1,193 @@
+// The People page: rename in place, hide, merge selected people; every open
+// page follows over the WebSocket (people.changed, recognition).
+
+import { call, connect, plural } from "./common.js";
+
+const list = document.getElementById("people");
+const none = document.getElementById("no-people");
+const mergeButton = document.getElementById("merge");
+const status = document.getElementById("people-status");
+const recognition = document.getElementById("recognition");
+const canWrite = document.body.dataset.canWrite === "yes";
+const showHidden = list.dataset.hidden === "1";
+
+const label = (person) => person.name || "Unnamed person";
+
+function say(text) {
+  status.textContent = text;
+}
+
+function card(person) {
+  const li = document.createElement("li");
+  li.className = "card person";
+  li.id = `person-${person.id}`;
+  li.dataset.id = person.id;
+  const link = document.createElement("a");
+  link.className = "thumb face-crop";
+  link.href = person.urls.page;
+  if (person.urls.cover) {
+    const img = document.createElement("img");
+    img.src = person.urls.cover;
+    img.alt = label(person);
+    link.append(img);
+  }
+  const meta = document.createElement("div");
+  meta.className = "meta person-meta";
+  const form = document.createElement("form");
+  form.className = "rename";
+  form.dataset.id = person.id;
+  const name = document.createElement("label");
+  name.className = "visually-hidden";
+  name.htmlFor = `name-${person.id}`;
+  name.textContent = "Name";
+  const input = document.createElement("input");
+  input.id = `name-${person.id}`;
+  input.name = "name";
+  input.value = person.name || "";
+  input.placeholder = "Add a name";
+  input.maxLength = 100;
+  input.autocomplete = "off";
+  const save = document.createElement("button");
+  save.type = "submit";
+  save.className = "plain";
+  save.textContent = "Save";
+  form.append(name, input, save);
+  const counts = document.createElement("span");
+  counts.className = "counts";
+  const pick = document.createElement("label");
+  pick.className = "pick";
+  const box = document.createElement("input");
+  box.type = "checkbox";
+  box.className = "select";
+  box.value = person.id;
+  pick.append(box, " Select");
+  const hide = document.createElement("button");
+  hide.type = "button";
+  hide.className = "plain hide";
+  meta.append(form, counts, pick, hide);
+  li.append(link, meta);
+  fill(li, person);
+  return li;
+}
+
+// What changes on a card when its person changes.
+function fill(li, person) {
+  li.dataset.faces = person.faces;
+  li.querySelector(".counts").textContent =
+    plural(person.photos, "photo") + (person.hidden ? " · hidden" : "");
+  const input = li.querySelector("input[name=name]");
+  if (document.activeElement !== input) input.value = person.name || "";
+  const img = li.querySelector("img");
+  if (img) img.alt = label(person);
+  const hide = li.querySelector(".hide");
+  hide.dataset.hidden = String(person.hidden);
+  hide.textContent = person.hidden ? "Show" : "Hide";
+  hide.setAttribute("aria-label", `${person.hidden ? "Show" : "Hide"} ${label(person)}`);
+  li.querySelector(".select").setAttribute("aria-label", `Select ${label(person)}`);
+  for (const control of li.querySelectorAll("form, .pick, .hide")) control.hidden = !canWrite;
+}
+
+function place(person) {
+  let li = document.getElementById(`person-${person.id}`);
+  if (person.hidden && !showHidden) {
+    if (li) li.remove();
+  } else if (li) {
+    const hadCover = Boolean(li.querySelector("img"));
+    if (!hadCover && person.urls.cover) li.replaceWith(li = card(person));
+    else fill(li, person);
+  } else {
+    list.append(li = card(person));
+  }
+  // most faces first, as the server lists them
+  const cards = [...list.children].sort((a, b) => Number(b.dataset.faces) - Number(a.dataset.faces));
+  if (cards.some((c, i) => c !== list.children[i])) list.append(...cards);
+  none.hidden = list.children.length > 0;
+}
+
+function remove(id) {
+  const li = document.getElementById(`person-${id}`);
+  if (li) li.remove();
+  none.hidden = list.children.length > 0;
+  updateMerge();
+}
+
+function selected() {
+  return [...list.querySelectorAll(".select:checked")].map((box) => box.value);
+}
+
+function updateMerge() {
+  const count = selected().length;
+  mergeButton.disabled = count < 2;
+  mergeButton.textContent = count >= 2 ? `Merge ${count} selected people` : "Merge selected people";
+}
+
+list.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const name = form.elements.name.value.trim();
+  try {
+    const person = await call("PATCH", `/api/people/${form.dataset.id}`, { name: name || null });
+    place(person);
+    say(name ? `Named ${name}.` : "Name removed.");
+  } catch (error) {
+    say(`Could not rename: ${error.message}`);
+  }
+});
+
+list.addEventListener("click", async (event) => {
+  const button = event.target.closest(".hide");
+  if (!button) return;
+  const id = button.closest(".person").dataset.id;
+  const hidden = button.dataset.hidden !== "true";
+  try {
+    place(await call("PATCH", `/api/people/${id}`, { hidden }));
+    say(hidden ? "Hidden from People." : "Shown in People.");
+  } catch (error) {
+    say(`Could not change: ${error.message}`);
+  }
+});
+
+list.addEventListener("change", (event) => {
+  if (event.target.classList.contains("select")) updateMerge();
+});
+
+mergeButton.addEventListener("click", async () => {
+  const ids = selected();
+  if (ids.length < 2) return;
+  // into the one with the most faces (the first in the list)
+  const [target, ...others] = ids;
+  try {
+    const person = await call("POST", `/api/people/${target}/merge`, { people: others });
+    others.forEach(remove);
+    place(person);
+    for (const box of list.querySelectorAll(".select:checked")) box.checked = false;
+    updateMerge();
+    say(`Merged into ${label(person)}.`);
+  } catch (error) {
+    say(`Could not merge: ${error.message}`);
+  }
+});
+
+function showBacklog(message) {
+  if (message.state === "off") return;
+  recognition.textContent = message.backlog
+    ? `Recognising faces: ${plural(message.backlog, "photo")} waiting.`
+    : "Every photo has been through recognition.";
+}
+
+function onMessage(message) {
+  if (message.type === "people.changed") {
+    message.people.forEach(place);
+    message.removed.forEach(remove);
+  } else if (message.type === "recognition") {
+    showBacklog(message);
+  }
+}
+
+// the server-rendered cards: fill in what the script adds (labels, hidden controls)
+fetch(`/api/people?limit=200${showHidden ? "&hidden=1" : ""}`)
+  .then((response) => response.json())
+  .then((page) => page.people.forEach(place))
+  .catch(() => {});
+updateMerge();
+connect(() => "", onMessage);
