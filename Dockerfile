@@ -25,6 +25,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     FACES_DATA_DIR=/data \
     FACES_MODEL=/models/det_2.5g.onnx \
+    FACES_RECOGNITION_MODEL=/models/dlib_face_recognition_resnet_model_v1.dat \
     FACES_MODEL_CACHE=/cache
 # /cache: the model's int8 copy, made at start (under a second) since /models
 # is mounted read-only; mount a volume there to keep it between containers.
@@ -34,7 +35,8 @@ RUN useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 RUN if [ "$FETCH_MODEL" = "1" ]; then \
-        faces fetch-model --dest /models/det_2.5g.onnx ${MODEL_SHA256:+--sha256 "$MODEL_SHA256"}; \
+        faces fetch-model --dest /models/det_2.5g.onnx ${MODEL_SHA256:+--sha256 "$MODEL_SHA256"} \
+        && faces fetch-model --recognition --dest "$FACES_RECOGNITION_MODEL"; \
     fi
 USER 10001:10001
 VOLUME ["/data"]

@@ -33,6 +33,7 @@ from faces.detectors.scrfd import SCRFD
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import families
+import people
 import precision
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -538,6 +539,13 @@ def compare_precisions(results: dict) -> None:
     print(precision.table(results["precision"]))
 
 
+def compare_people(results: dict) -> None:
+    """People: time per face, grouping quality, search at scale (bench/people.py)."""
+    print("\nPeople: descriptors, grouping, search", flush=True)
+    results["people"] = people.compare()
+    print(people.table(results["people"]))
+
+
 def compare_families(results: dict) -> None:
     """Both detector families side by side on the same photos (bench/families.py)."""
     print("\ncomparing the detector families on the same photos", flush=True)
@@ -558,11 +566,14 @@ async def main(args: argparse.Namespace) -> int:
         out.write_text(json.dumps(found, indent=2))
         print(f"JSON: {out}")
         return 0
-    if args.families_only or args.precision_only:
+    only = {"families": args.families_only, "precision": args.precision_only,
+            "people": args.people_only}
+    if any(only.values()):
         results: dict = {"when": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
-        (compare_families if args.families_only else compare_precisions)(results)
+        kind = next(name for name, chosen in only.items() if chosen)
+        {"families": compare_families, "precision": compare_precisions,
+         "people": compare_people}[kind](results)
         RESULTS.mkdir(parents=True, exist_ok=True)
-        kind = "families" if args.families_only else "precision"
         out = RESULTS / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}.json"
         out.write_text(json.dumps(results, indent=2))
         print(f"JSON: {out}")
@@ -628,6 +639,7 @@ async def main(args: argparse.Namespace) -> int:
     print("\nthe local pool vs a Dask cluster on this machine")
     print(cluster_table(results["cluster"]))
     compare_precisions(results)
+    compare_people(results)
     compare_families(results)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
@@ -649,6 +661,8 @@ if __name__ == "__main__":
                         help="only compare the local pool with a Dask cluster (a few minutes)")
     parser.add_argument("--families-only", action="store_true",
                         help="only compare the detector families (about a minute)")
+    parser.add_argument("--people-only", action="store_true",
+                        help="only People's figures (under a minute)")
     parser.add_argument("--precision-only", action="store_true",
                         help="only compare float32 and int8 × input sizes (a few minutes)")
     sys.exit(asyncio.run(main(parser.parse_args())))

@@ -28,10 +28,11 @@ def start_scheduler(port: int, log: Path) -> subprocess.Popen:
         start_new_session=True)
 
 
-def start_workers(address: str, model: Path, count: int, log: Path) -> subprocess.Popen:
+def start_workers(address: str, model: Path, count: int, log: Path,
+                  extra: tuple[str, ...] = ()) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "faces", "worker", address, "--nworkers", str(count),
-         "--model", str(model), "--", "--host", "127.0.0.1"],
+         "--model", str(model), *extra, "--", "--host", "127.0.0.1"],
         stdout=open(log, "a"), stderr=subprocess.STDOUT, env=ENV, start_new_session=True)
 
 

