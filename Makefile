@@ -14,7 +14,9 @@ IMAGE ?= faces:latest
 ENGINE ?= $(shell command -v docker >/dev/null 2>&1 && echo docker || echo podman)
 # dlib's face descriptor model, for People (public domain; checksummed).
 FACES_RECOGNITION_MODEL ?= models/dlib_face_recognition_resnet_model_v1.dat
-export FACES_MODEL FACES_RECOGNITION_MODEL
+# The model's int8 copy: kept in models/ (git-ignored), whichever model is used.
+FACES_MODEL_CACHE ?= models
+export FACES_MODEL FACES_RECOGNITION_MODEL FACES_MODEL_CACHE
 
 .DEFAULT_GOAL := help
 .PHONY: help setup run scheduler worker test lint bench calibration clean build-image launch docker-smoke

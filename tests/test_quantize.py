@@ -155,6 +155,11 @@ def test_read_only_model_folder_caches_in_the_home(tmp_path: Path,
     monkeypatch.setattr(quantize.os, "access", lambda path, mode: False)
     assert quantize.cache_dir(tmp_path / "m.onnx") == tmp_path / "cache" / "faces"
     assert quantize.cache_dir(tmp_path / "m.onnx", tmp_path / "x") == tmp_path / "x"
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)  # no write bit: read-only, even to root
+    assert quantize.cache_dir(locked / "m.onnx") == tmp_path / "cache" / "faces"
 
 
 def test_nowhere_to_keep_the_copy(own_model: Path, tmp_path: Path) -> None:

@@ -69,8 +69,10 @@ def cache_dir(model: Path, configured: str | os.PathLike = "") -> Path:
     the model's own if we may write there, else ~/.cache/faces."""
     if configured:
         return Path(configured)
-    if os.access(model.resolve().parent, os.W_OK):
-        return model.resolve().parent
+    folder = model.resolve().parent
+    # (root may write anywhere: a folder with no write bit counts as read-only)
+    if os.access(folder, os.W_OK) and folder.stat().st_mode & 0o222:
+        return folder
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "faces"
 
