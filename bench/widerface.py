@@ -67,7 +67,7 @@ def run(model: Path, low: float, limit: int | None = None, wider: Path = WIDER,
     (detector, image, options) -> faces."""
     truth = json.loads((wider / "ground_truth.json").read_text())
     names = sorted(truth)[:limit]
-    detector = detector or detectors.load(model)
+    detector = detector or detectors.load(model, detail_scale=0)  # float32, as the server
     options = Options(max_pixels=50_000_000, score_threshold=low)
     found, labels, elapsed = [], [], 0.0
     for name in names:

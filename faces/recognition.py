@@ -21,6 +21,7 @@ import numpy as np
 
 from .decode import decode
 from .detectors import ModelError
+from .probe import check_limits, probe
 
 if TYPE_CHECKING:
     from .worker import Worker
@@ -38,6 +39,13 @@ TEMPLATE = np.array([
 ], np.float32)
 CROP_SIDE = 160  # the face crops the People page shows
 CROP_QUALITY = 85
+# A face at least this high loses nothing in its chip (about 100 pixels of
+# face in 150) or its crop when the photo is decoded at half, a quarter or
+# an eighth of its size: the stored JPEG is then decoded smaller (libjpeg
+# scales while decoding), for a fraction of the memory and time.
+SHARP_FACE = 250
+REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+           8: cv2.IMREAD_REDUCED_COLOR_8}
 
 
 def similarity(points: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -102,12 +110,27 @@ def crop(image: np.ndarray, box: list[float], side: int = CROP_SIDE) -> bytes:
     return buffer.tobytes()
 
 
+def load(data: bytes, faces: list[dict], max_pixels: int) -> tuple[np.ndarray, float]:
+    """The stored photo's pixels, decoded as small as its smallest face
+    allows, and their scale (1: full size)."""
+    smallest = min(face["box"][3] - face["box"][1] for face in faces)
+    factor = max([f for f in REDUCED if smallest / f >= SHARP_FACE], default=1)
+    info = probe(data)
+    if factor > 1 and info.format == "jpeg":  # (OpenCV turns it upright, as decode does)
+        check_limits(info, max_pixels)
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), REDUCED[factor])
+        if image is not None:
+            return image, image.shape[1] / info.width
+    return decode(data, max_pixels), 1.0
+
+
 def describe_faces(worker: Worker, data: bytes, faces: list[dict],
                    max_pixels: int) -> list[tuple[bytes, bytes]]:
     """A job: for each face (``{"box", "landmarks"}``) of the stored photo
     ``data``, its descriptor (128 float32, as bytes) and its crop (JPEG)."""
-    image = decode(data, max_pixels)
+    image, scale = load(data, faces, max_pixels)
     rgb = cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
-    vectors = worker.recognizer.describe(rgb, [face["landmarks"] for face in faces])
-    return [(vector.tobytes(), crop(image, face["box"]))
+    marks = [np.asarray(face["landmarks"], np.float64) * scale for face in faces]
+    vectors = worker.recognizer.describe(rgb, marks)
+    return [(vector.tobytes(), crop(image, [v * scale for v in face["box"]]))
             for vector, face in zip(vectors, faces, strict=True)]
