@@ -389,7 +389,7 @@ def document() -> dict:
             "title": "faces",
             "version": __version__,
             "description": "A self-hosted photo gallery that finds faces. Live events: "
-                           "WebSocket /ws (photo.added, photo.deleted, photo.recognised, "
+                           "WebSocket /ws (photo.added, photo.deleted, photos.recognised, "
                            "faces.changed, people.changed, recognition; ?after=<id> "
                            "replays photos).",
         },

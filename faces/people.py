@@ -7,7 +7,8 @@ is done, as before; the photo then waits in a queue (the backlog, oldest
 first, also what a restart resumes: the catalogue marks photos done), and
 a job is sent to the workers only while one of them is idle, a few faces at
 a time, so an upload never waits long behind it. Its result goes out as
-``photo.recognised``; changes to people as ``people.changed`` and
+``photos.recognised`` (the photos recognised in the last half second, with
+their faces' people); changes to people as ``people.changed`` and
 ``faces.changed``.
 """
 
@@ -31,6 +32,11 @@ from .worker import DESCRIBE
 log = logging.getLogger(__name__)
 
 FACES_PER_JOB = 8  # about 0.6 s of one worker: an upload waits at most that long
+# Background recognition's own changes (people, faces, the backlog) go out
+# gathered, at most this often: with a thousand pages open, one event per
+# recognised photo and kind was thousands of WebSocket writes a second.
+# The user's own edits go out at once.
+GATHER_SECONDS = 1.0
 IDLE_POLL = 0.05  # seconds between looks for an idle worker
 NEW = "new"  # PUT /api/faces/<id>/person {"person": "new"}: a person of its own
 MAX_NAME = 100
@@ -79,6 +85,10 @@ class People:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self.failed: str = ""  # why recognition stopped, if it did
+        self._gathered = Changes()  # recognition's changes not announced yet
+        self._recognised: list[str] = []  # photos recognised, not announced yet
+        self._told_backlog: tuple[str, int] = ("", -1)
+        self._flush: asyncio.TimerHandle | None = None
 
     # -- life cycle ------------------------------------------------------------
 
@@ -103,6 +113,8 @@ class People:
     def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
+        if self._flush is not None:
+            self._flush.cancel()
 
     @property
     def backlog(self) -> int:
@@ -121,11 +133,7 @@ class People:
         if self.config.enabled and not self.failed:
             self.queue.append(photo.id)
             self._wake.set()
-            self._tell_backlog()
-
-    def _tell_backlog(self) -> None:
-        self.hub.broadcast({"type": "recognition", "state": self.state,
-                            "backlog": self.backlog})
+            self._later()
 
     def photo_deleted(self, photo: Photo) -> None:
         """Its faces leave their people; a person left with none is gone."""
@@ -163,7 +171,7 @@ class People:
                 self.store.recognised(photo_id, {})
             finally:
                 self.busy = None
-                self._tell_backlog()
+                self._later()
 
     async def _idle_worker(self) -> None:
         """Wait until a worker has nothing to do (uploads go first)."""
@@ -199,9 +207,8 @@ class People:
             (face_id, np.frombuffer(blob, np.float32))
             for face_id, (blob, _) in described.items()])
         self._apply(changes, announce=False)
-        self.hub.broadcast({"type": "photo.recognised",
-                            "photo": self.store.get(photo_id).to_json()})
-        self._announce(changes)
+        self._recognised.append(photo_id)
+        self._later(changes)
 
     # -- the user's edits ------------------------------------------------------
 
@@ -271,7 +278,7 @@ class People:
             raise Refused("bad_request", "\"person\" must be an id, \"new\" or null.")
         if self.store.face(face_id) is None:
             raise NotFound("face")
-        if self.grouping.person_of(face_id) is None and face_id not in self.grouping.row_of:
+        if face_id not in self.grouping.row_of:  # no descriptor: nothing to group it by
             raise Refused("not_recognised", "This face has not been recognised (it is too "
                           "small, or still waiting): it cannot be put in a person.")
         if target == NEW:
@@ -296,13 +303,44 @@ class People:
         if announce:
             self._announce(changes)
 
-    def _announce(self, changes: Changes) -> None:
+    def _later(self, changes: Changes | None = None) -> None:
+        """Announce recognition's changes and the backlog soon, gathered."""
+        if changes:
+            gathered = self._gathered
+            gathered.faces.update(changes.faces)
+            gathered.created += changes.created
+            gathered.emptied += changes.emptied
+            gathered.left |= changes.left
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(GATHER_SECONDS,
+                                                               self._announce_gathered)
+
+    def _announce_gathered(self) -> None:
+        self._flush = None
+        gathered, self._gathered = self._gathered, Changes()
+        recognised, self._recognised = self._recognised, []
+        photos = [photo for photo in map(self.store.get, recognised) if photo is not None]
+        if photos:
+            self.hub.broadcast({"type": "photos.recognised",
+                                "photos": [photo.to_json() for photo in photos]})
+        self._announce(gathered, told=set(recognised))
+        backlog = (self.state, self.backlog)
+        if backlog != self._told_backlog:
+            self._told_backlog = backlog
+            self.hub.broadcast({"type": "recognition", "state": backlog[0],
+                                "backlog": backlog[1]})
+
+    def _announce(self, changes: Changes, told: set[str] = frozenset()) -> None:
+        """``faces.changed`` and ``people.changed`` for ``changes`` (faces of
+        the photos in ``told`` went out with them already)."""
         if not changes:
             return
-        if changes.faces:
-            self.hub.broadcast({"type": "faces.changed", "faces": [
-                {"id": face_id, "photo": self.grouping.photo_of(face_id), "person": person}
-                for face_id, person in changes.faces.items()]})
+        faces = [{"id": face_id, "photo": self.grouping.photo_of(face_id), "person": person}
+                 for face_id, person in changes.faces.items()]
+        faces = [face for face in faces  # (a photo deleted since is left out)
+                 if face["photo"] is not None and face["photo"] not in told]
+        if faces:
+            self.hub.broadcast({"type": "faces.changed", "faces": faces})
         people = [self.store.person(p) for p in sorted(changes.people())]
         self.hub.broadcast({"type": "people.changed",
                             "people": [p.to_json() for p in people if p is not None],

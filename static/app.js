@@ -130,7 +130,7 @@ function removePhoto(id) {
 function onMessage(message) {
   if (message.type === "photo.added") addPhoto(message.photo);
   else if (message.type === "photo.deleted") removePhoto(message.id);
-  else if (message.type === "photo.recognised") photoRecognised(message.photo);
+  else if (message.type === "photos.recognised") message.photos.forEach(photoRecognised);
   else if (message.type === "faces.changed") facesChanged(message.faces);
   else if (message.type === "people.changed") peopleChanged(message);
   else if (message.type === "resync") location.reload();
