@@ -196,11 +196,13 @@ class People:
                     DESCRIBE, data, [{"box": f["box"], "landmarks": f["landmarks"]}
                                      for f in chunk], self.config.max_pixels)
                 for face, (blob, jpeg) in zip(chunk, results, strict=True):
-                    name = crop_name(face["id"])
+                    name = crop_name(photo_id, face["id"])
                     await loop.run_in_executor(None, self.store.write_file, name, jpeg,
                                                self.store.crops_dir)
                     described[face["id"]] = (blob, name)
-        if self.store.get(photo_id) is None:  # deleted meanwhile
+        if self.store.get(photo_id) is None:  # deleted meanwhile: its crops go too
+            for _, name in described.values():
+                (self.store.crops_dir / name).unlink(missing_ok=True)
             return
         self.store.recognised(photo_id, described)
         changes = self.grouping.add_photo(photo_id, [

@@ -87,8 +87,9 @@ class Photo:
                    thumbnail)
 
 
-def crop_name(face_id: int) -> str:
-    return f"{face_id}.jpg"
+def crop_name(photo_id: str, face_id: int) -> str:
+    """A face's crop file: named by its photo too, as face ids may be reused."""
+    return f"{photo_id}.{face_id}.jpg"
 
 
 def face_row(photo_id: str, position: int, face: dict) -> tuple:
@@ -234,7 +235,7 @@ class Store:
             (self.photos_dir / name).unlink(missing_ok=True)
         for face in photo.faces:
             if face.get("id") is not None:
-                (self.crops_dir / crop_name(face["id"])).unlink(missing_ok=True)
+                (self.crops_dir / crop_name(photo.id, face["id"])).unlink(missing_ok=True)
         (self.meta_dir / f"{photo.id}.json").unlink(missing_ok=True)
 
     def read_sidecar(self, photo_id: str) -> Photo | None:

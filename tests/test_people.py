@@ -280,10 +280,13 @@ class TestEditingPeople(PeopleCase):
         assert [p["id"] for p in await self.people()] == [kit_id]
         assert {p["id"] for p in await self.people(hidden=True)} == {kit_id, obama_id}
 
-        # deleting Kit's photos: the person goes with the last one
+        # deleting Kit's photos: the person goes with the last one, crops and all
+        crops = self.services.store.crops_dir
+        assert list(crops.glob(f"{kit[0]['id']}.*.jpg"))
         for photo in kit:
             await self.http_client.fetch(self.get_url(f"/api/photos/{photo['id']}"),
                                          method="DELETE")
+            assert not list(crops.glob(f"{photo['id']}.*"))
         assert (await self.api("GET", f"/api/people/{kit_id}")).code == 404
         await asyncio.sleep(0.2)
         assert any(e["type"] == "people.changed" and kit_id in e["removed"] for e in events)
