@@ -190,6 +190,21 @@ def run_in_process(threads: int, job: str, *args: Any) -> Any:
     return call(worker, job, *args)
 
 
+def run_batch_in_process(threads: int, jobs: list[tuple[str, tuple]]) -> list[tuple[bool, Any]]:
+    """A cluster job carrying several jobs, run one after another: each
+    one's result (True, value) or its exception (False, error), so one
+    photo's refusal is not its neighbours'."""
+    worker = _process_worker()
+    worker.use_threads(threads)
+    out: list[tuple[bool, Any]] = []
+    for job, args in jobs:
+        try:
+            out.append((True, call(worker, job, *args)))
+        except Exception as exc:  # handed back to that job's caller
+            out.append((False, exc))
+    return out
+
+
 def _process_worker() -> Worker:
     if Process.worker is None:
         raise RuntimeError(f"worker used before its model loaded: {Process.error}")

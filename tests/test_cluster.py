@@ -165,6 +165,34 @@ def test_faults_on_the_cluster(tmp_path: Path, model_path: Path, images: Path) -
     assert found["after_timeout"] == 6
 
 
+def test_queued_photos_travel_together_and_fail_alone(tmp_path: Path, model_path: Path,
+                                                      images: Path) -> None:
+    """Many photos at once go in batches; a refused photo and a photo that
+    kills its worker fail on their own, every other photo is stored."""
+    from faces.probe import ImageRejected
+
+    data = photo_bytes("t1.jpg")
+
+    async def scenario(address: str) -> tuple[list, int]:
+        backend = await started(address)
+        async with distributed.Client(address, asynchronous=True) as spy:
+            while len(await spy.nthreads()) < 2:
+                await asyncio.sleep(0.2)
+            jobs = [backend.run("faces.pipeline:render", data, OPTIONS) for _ in range(9)]
+            jobs.insert(4, backend.run("faces.pipeline:render", b"not an image", OPTIONS))
+            jobs.insert(7, backend.run("tests.jobs:die"))
+            found = await asyncio.gather(*jobs, return_exceptions=True)
+        backend.shutdown()
+        return found, backend.batches
+
+    with cluster(model_path, 2, tmp_path) as state:
+        found, batches = asyncio.run(scenario(state["address"]))
+    assert batches >= 1
+    assert isinstance(found[4], ImageRejected)
+    assert isinstance(found[7], BackendUnavailable) and "stopped" in str(found[7])
+    assert [len(r.faces) for i, r in enumerate(found) if i not in (4, 7)] == [6] * 9
+
+
 def test_no_worker_at_all_answers_at_once(tmp_path: Path, model_path: Path) -> None:
     async def scenario(address: str) -> float:
         backend = ClusterBackend(address)

@@ -10,6 +10,11 @@ no scheduler is BackendUnavailable at once (a watcher reconnects by itself),
 a photo that kills every worker it reaches is BackendUnavailable once Dask
 gives up on it, and a job past the time limit is JobTimeout, with the worker
 running it restarted (cancelling a Dask future does not stop a running task).
+
+When photos queue up, several travel in one Dask task (Dask's own cost per
+task, in the scheduler and the comms, is then shared): each photo's result
+or error is its own, and a task that went wrong (a photo that kills its
+worker, one past the time limit) sends its other photos again, one per task.
 """
 
 from __future__ import annotations
@@ -31,6 +36,27 @@ log = logging.getLogger(__name__)
 
 WATCH_SECONDS = 1.0  # how often the watcher counts workers and reconnects
 CALL_SECONDS = 3.0  # longest wait for one call to the scheduler
+# Dask spends a few milliseconds of CPU per task (scheduler, comms): when
+# photos queue up, up to MAX_BATCH of them travel as one task, with at most
+# DEPTH tasks per worker in flight. A light load still sends one per task.
+MAX_BATCH = 4
+DEPTH = 2
+
+
+class Entry:
+    """A job waiting for, or riding in, a Dask task."""
+
+    def __init__(self, job: str, args: tuple, done: asyncio.Future) -> None:
+        self.job, self.args, self.done = job, args, done
+        self.carrier: Any = None  # the Dask future carrying it
+        self.alone = False  # after a batch went wrong: retried on its own
+
+    def settle(self, value: Any = None, error: BaseException | None = None) -> None:
+        if not self.done.done():
+            if error is not None:
+                self.done.set_exception(error)
+            else:
+                self.done.set_result(value)
 
 
 class ClusterBackend(Backend):
@@ -45,6 +71,9 @@ class ClusterBackend(Backend):
         self._watcher: asyncio.Task | None = None
         self._ready = asyncio.Event()
         self._tasks: set[asyncio.Future] = set()  # restarts and closes under way
+        self._waiting: list[Entry] = []  # jobs not yet sent to Dask
+        self._flying = 0  # Dask tasks sent, not back
+        self.batches = 0  # Dask tasks that carried more than one job
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> ClusterBackend:
@@ -128,22 +157,86 @@ class ClusterBackend(Backend):
         if self.pending >= self._workers + self.max_queue:
             raise BackendBusy("the detector is busy")
         self.pending += 1
-        future = self._submit(job, *args)
+        entry = Entry(job, args, asyncio.get_running_loop().create_future())
+        self._waiting.append(entry)
+        self._pump()
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self.timeout)
+            return await asyncio.wait_for(asyncio.shield(entry.done), self.timeout)
         except asyncio.TimeoutError:
             log.error("a detection ran past %.0fs on the cluster; restarting its worker",
                       self.timeout)
-            await self._restart_holder(future)
+            entry.done.cancel()  # settled: never sent again
+            if entry in self._waiting:
+                self._waiting.remove(entry)
+            elif entry.carrier is not None:
+                await self._restart_holder(entry.carrier)
             raise JobTimeout("the photo took too long to process") from None
-        except KilledWorker:
-            log.error("a photo stopped every worker it reached; giving up on it")
-            raise BackendUnavailable("the photo stopped the detector workers") from None
-        except (CommClosedError, OSError, FutureCancelledError) as exc:
-            log.error("lost the cluster while a photo was processed: %s", exc)
-            raise BackendUnavailable("the detector cluster is unreachable") from None
         finally:
             self.pending -= 1
+
+    def _pump(self) -> None:
+        """Send waiting jobs to Dask: one per task under a light load, up to
+        MAX_BATCH per task when they queue up."""
+        room = max(1, self._workers) * DEPTH
+        while self._waiting and self._flying < room:
+            client = self._client
+            if client is None or client.status != "running":
+                for entry in self._waiting:
+                    entry.settle(error=BackendUnavailable("the detector cluster is unreachable"))
+                self._waiting.clear()
+                return
+            size = 1 if self._waiting[0].alone else \
+                min(MAX_BATCH, -(-len(self._waiting) // (room - self._flying)))
+            batch = [self._waiting.pop(0)]
+            while len(batch) < size and not self._waiting[0].alone:
+                batch.append(self._waiting.pop(0))
+            if len(batch) == 1:
+                carrier = self._submit(batch[0].job, *batch[0].args)
+            else:
+                carrier = client.submit(worker.run_batch_in_process, 1,
+                                        [(e.job, e.args) for e in batch], pure=False)
+                self.batches += 1
+            for entry in batch:
+                entry.carrier = carrier
+            self._flying += 1
+            self._background(self._collect(carrier, batch))
+
+    async def _collect(self, carrier: Any, batch: list[Entry]) -> None:
+        """Hand a Dask task's results to the jobs it carried."""
+        try:
+            found = await carrier
+        except KilledWorker:
+            if len(batch) == 1:
+                log.error("a photo stopped every worker it reached; giving up on it")
+                batch[0].settle(error=BackendUnavailable("the photo stopped the detector "
+                                                         "workers"))
+            else:  # which photo did it? each goes again on its own
+                log.warning("a batch of %d photos stopped its workers; trying them one by "
+                            "one", len(batch))
+                self._again(batch)
+        except (FutureCancelledError, asyncio.CancelledError):
+            self._again(batch)  # cancelled for one job's time limit: the others go again
+        except (CommClosedError, OSError) as exc:
+            log.error("lost the cluster while photos were processed: %s", exc)
+            for entry in batch:
+                entry.settle(error=BackendUnavailable("the detector cluster is unreachable"))
+        except Exception as exc:  # a lone job's own error (a batch hands back its own)
+            batch[0].settle(error=exc)
+        else:
+            if len(batch) == 1:
+                batch[0].settle(found)
+            else:
+                for entry, (ok, value) in zip(batch, found, strict=True):
+                    entry.settle(value if ok else None, None if ok else value)
+        finally:
+            self._flying -= 1
+            self._pump()
+
+    def _again(self, batch: list[Entry]) -> None:
+        for entry in reversed(batch):
+            if not entry.done.done():
+                entry.alone, entry.carrier = True, None
+                self._waiting.insert(0, entry)
 
     async def _restart_holder(self, future: Any) -> None:
         """Restart the worker running ``future`` and forget the job."""
@@ -162,6 +255,9 @@ class ClusterBackend(Backend):
 
     def shutdown(self) -> None:
         self._ready.clear()
+        for entry in self._waiting:
+            entry.settle(error=BackendUnavailable("the server is shutting down"))
+        self._waiting.clear()
         if self._watcher is not None:
             self._watcher.cancel()
         client, self._client = self._client, None
