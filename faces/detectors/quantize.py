@@ -125,9 +125,9 @@ def photos_in(folder: Path, count: int = CALIBRATION_PHOTOS) -> list[Path]:
 Feeds = Callable[[np.ndarray], dict[str, np.ndarray]]  # a BGR photo -> the model's inputs
 
 
-def calibrate(model: Path, photos: list[Path], feeds: Feeds, table: Path) -> Path:
-    """Measure a calibration table for ``model`` on ``photos`` (each
-    prepared by ``feeds`` as the detector prepares a photo) and save it."""
+def _reader(photos: list[Path], feeds: Feeds) -> object:
+    """onnxruntime's calibration input: ``photos``, each prepared by
+    ``feeds`` as the detector prepares a photo."""
     import cv2
     from onnxruntime.quantization import CalibrationDataReader
 
@@ -142,9 +142,7 @@ def calibrate(model: Path, photos: list[Path], feeds: Feeds, table: Path) -> Pat
                     return feeds(image)
             return None
 
-    with tempfile.TemporaryDirectory(prefix="faces-calibrate-") as scratch:
-        _quantize(model, Path(scratch) / "unused.onnx", table, Reader())
-    return table
+    return Reader()
 
 
 def _quantize(model: Path, out: Path, table: Path, reader: object = None) -> None:
@@ -186,12 +184,12 @@ def quantized(model: Path, cache: Path, feeds: Feeds | None = None,
             if source_of(out) == digest:
                 return out, f"int8 copy {out}"
             log.warning("%s was not made from %s as it is now: making it again", out, model)
-        table = cache / f"{digest}.json"
-        if photos is not None:
+        table, reader = cache / f"{digest}.json", None
+        if photos is not None:  # measured now, and saved, by the same quantization
             if feeds is None:
                 raise ModelError(f"{model.name}: this detector family cannot be calibrated")
             table.unlink(missing_ok=True)
-            calibrate(model, photos_in(photos), feeds, table)
+            reader = _reader(photos_in(photos), feeds)
         else:
             table = table_path(digest, cache)
         if table is None:
@@ -202,7 +200,7 @@ def quantized(model: Path, cache: Path, feeds: Feeds | None = None,
         started = time.monotonic()
         partial = out.with_name(f".{out.name}.partial")
         try:
-            _quantize(model, partial, table)
+            _quantize(model, partial, table, reader)
             _stamp(partial, digest)
             os.replace(partial, out)
         except Exception as exc:
