@@ -66,28 +66,32 @@ class Grouping:
         self.pinned = np.zeros(64, bool)
         self.size = 0
         self.row_of: dict[int, int] = {}  # face id -> row
+        # ids <-> the small integer keys the arrays hold
         self.photo_keys: dict[str, int] = {}
         self.person_keys: dict[str, int] = {}
-        self.person_ids: dict[int, str] = {}
+        self.person_ids: list[str] = []
         self.named: set[str] = set()
-        self._photo_names: dict[int, str] = {}
+        self.photo_names: list[str] = []  # photo key -> id
 
     # -- bookkeeping ---------------------------------------------------------
 
     def __len__(self) -> int:
         return self.size
 
-    def _key(self, table: dict[str, int], name: str) -> int:
+    @staticmethod
+    def _key(table: dict[str, int], names: list[str], name: str) -> int:
         if name not in table:
-            table[name] = len(table)
+            table[name] = len(names)
+            names.append(name)
         return table[name]
+
+    def _photo_key(self, photo: str) -> int:
+        return self._key(self.photo_keys, self.photo_names, photo)
 
     def _person_key(self, person: str | None) -> int:
         if person is None:
             return NOBODY
-        key = self._key(self.person_keys, person)
-        self.person_ids[key] = person
-        return key
+        return self._key(self.person_keys, self.person_ids, person)
 
     def _grow(self) -> None:
         capacity = 2 * len(self.face_ids)
@@ -106,7 +110,7 @@ class Grouping:
         row = self.size
         self.vectors[row] = vector
         self.face_ids[row] = face_id
-        self.photos[row] = self._key(self.photo_keys, photo)
+        self.photos[row] = self._photo_key(photo)
         self.persons[row] = self._person_key(person)
         self.pinned[row] = pinned
         self.row_of[face_id] = row
@@ -119,9 +123,7 @@ class Grouping:
         row = self.row_of.get(face_id)
         if row is None:
             return None
-        if len(self._photo_names) != len(self.photo_keys):
-            self._photo_names = {key: name for name, key in self.photo_keys.items()}
-        return self._photo_names[int(self.photos[row])]
+        return self.photo_names[int(self.photos[row])]
 
     def person_of(self, face_id: int) -> str | None:
         row = self.row_of.get(face_id)
@@ -191,7 +193,7 @@ class Grouping:
     def add_photo(self, photo: str, faces: list[tuple[int, np.ndarray]]) -> Changes:
         """Group a photo's new faces (``(face id, descriptor)``, largest first)."""
         changes = Changes()
-        photo_key = self._key(self.photo_keys, photo)
+        photo_key = self._photo_key(photo)
         taken: set[int] = set()  # people this photo already has a face of
         for face_id, vector in faces:
             self.insert(face_id, photo, vector)
@@ -245,27 +247,26 @@ class Grouping:
 
     def _gather(self, key: int, distance: np.ndarray, changes: Changes) -> None:
         """Free faces within ``join`` of a person's newest face (``distance``
-        from it) join the person, one per photo it does not have yet."""
-        waiting = np.nonzero(self._free() & (distance <= self.join))[0]
-        photos = self._photos_of(key)
-        for row in waiting[np.argsort(distance[waiting])]:
-            if int(self.photos[row]) not in photos:
-                self._set(int(row), key, changes)
-                photos.add(int(self.photos[row]))
+        from it) join the person."""
+        free = np.nonzero(self._free())[0]
+        self._take(key, free, distance[free], changes)
 
     def _absorb(self, key: int, changes: Changes) -> None:
-        """Free faces within ``join`` of the person's faces join it (one per
-        photo the person does not have yet)."""
+        """Free faces within ``join`` of any of the person's faces join it."""
         members = self.vectors[self._rows_of(key)]
-        photos = self._photos_of(key)
         free = np.nonzero(self._free())[0]
-        if not len(free) or not len(members):
-            return
-        gaps = np.linalg.norm(self.vectors[free][:, None, :] - members[None], axis=2).min(1)
+        if len(free) and len(members):
+            gaps = np.linalg.norm(self.vectors[free][:, None, :] - members[None], axis=2)
+            self._take(key, free, gaps.min(1), changes)
+
+    def _take(self, key: int, rows: np.ndarray, gaps: np.ndarray, changes: Changes) -> None:
+        """Of ``rows``, those within ``join`` (their ``gaps``) join the person,
+        nearest first, one per photo the person does not have yet."""
+        photos = self._photos_of(key)
         for index in np.argsort(gaps):
             if gaps[index] > self.join:
                 break
-            row = int(free[index])
+            row = int(rows[index])
             if int(self.photos[row]) not in photos:
                 self._set(row, key, changes)
                 photos.add(int(self.photos[row]))
