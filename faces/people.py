@@ -257,12 +257,11 @@ class People:
                 not all(isinstance(s, str) for s in sources):
             raise Refused("bad_request", "Send {\"people\": [\"<id>\", ...]}: the people to "
                           "merge into this one.")
-        for person in [person_id, *sources]:
-            if self.store.person(person) is None:
-                raise NotFound("person")
-        named = self.store.person(person_id).name
-        if named is None:  # the merged person keeps a name one of them had
-            names = [p.name for p in map(self.store.person, sources) if p.name]
+        found = [self.store.person(person) for person in [person_id, *sources]]
+        if None in found:
+            raise NotFound("person")
+        if found[0].name is None:  # the merged person keeps a name one of them had
+            names = [p.name for p in found[1:] if p.name]
             if names:
                 self.store.update_person(person_id, name=names[0])
                 self.grouping.set_named(person_id, True)
@@ -343,8 +342,7 @@ class People:
                  if face["photo"] is not None and face["photo"] not in told]
         if faces:
             self.hub.broadcast({"type": "faces.changed", "faces": faces})
-        people = [self.store.person(p) for p in sorted(changes.people())]
+        people = {p: self.store.person(p) for p in sorted(changes.people())}
         self.hub.broadcast({"type": "people.changed",
-                            "people": [p.to_json() for p in people if p is not None],
-                            "removed": [p for p in changes.emptied
-                                        if self.store.person(p) is None]})
+                            "people": [p.to_json() for p in people.values() if p is not None],
+                            "removed": [p for p in changes.emptied if people[p] is None]})
