@@ -18,6 +18,7 @@ with the face_recognition_models package, used here as the oracle only).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -28,7 +29,7 @@ from faces.options import Options
 from faces.pipeline import detect
 
 ROOT = Path(__file__).resolve().parent.parent
-PEOPLE = ROOT.parent / "shared" / "images" / "people"
+PEOPLE = Path(os.environ.get("FACES_TEST_IMAGES") or ROOT.parent / "shared" / "images") / "people"
 
 
 def dlib_models() -> tuple[Path, Path]:
@@ -102,8 +103,6 @@ def measure(model: Path) -> dict:
 
 
 def main() -> None:
-    import os
-
     model = Path(os.environ.get("FACES_MODEL") or ROOT / "models" / "det_2.5g.onnx")
     found = measure(model)
     print("TEMPLATE = np.array([")

@@ -20,24 +20,19 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from alignment import largest_faces
 
-from faces import detectors, grouping, pipeline, recognition
-from faces.model import installed_recognition_model
-from faces.options import Options
+from faces import grouping, recognition
+from faces.model import RECOGNITION_FILE, installed_recognition_model
 
 ROOT = Path(__file__).resolve().parent.parent
-PEOPLE = Path(os.environ.get("FACES_TEST_IMAGES") or ROOT.parent / "shared" / "images") / "people"
 ORDERS = 20
 
 
 def recognition_model() -> Path:
     path = os.environ.get("FACES_RECOGNITION_MODEL")
     return Path(path) if path else (installed_recognition_model()
-                                    or ROOT / "models" / model_name())
-
-
-def model_name() -> str:
-    return "dlib_face_recognition_resnet_model_v1.dat"
+                                    or ROOT / "models" / RECOGNITION_FILE)
 
 
 def describe_people() -> tuple[np.ndarray, list[str], float, list[float]]:
@@ -45,21 +40,14 @@ def describe_people() -> tuple[np.ndarray, list[str], float, list[float]]:
     face, and face heights."""
     cv2.setNumThreads(1)
     model = Path(os.environ.get("FACES_MODEL") or ROOT / "models" / "det_2.5g.onnx")
-    detector = detectors.load(model)
     ours = recognition.Recognizer(recognition_model())
     vectors, who, heights, elapsed = [], [], [], 0.0
-    for path in sorted(PEOPLE.glob("*/*")):
-        if path.suffix.lower() not in (".jpg", ".png"):
-            continue
-        image = cv2.imread(str(path))
-        faces = pipeline.detect(detector, image, Options(max_pixels=50_000_000))
-        face = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
-        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    for name, rgb, face in largest_faces(model):
         started = time.perf_counter()
         [vector] = ours.describe(rgb, [face.landmarks])
         elapsed += time.perf_counter() - started
         vectors.append(vector)
-        who.append(path.parent.name)
+        who.append(name.split("/")[0])
         heights.append(face.box[3] - face.box[1])
     return np.array(vectors), who, 1000 * elapsed / len(who), heights
 

@@ -16,14 +16,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from families import IMAGES, PHOTOS, models
+from families import IMAGES, PHOTOS, models, timed
 from widerface import WIDER, run, score
 
 from faces import detectors
@@ -43,18 +42,6 @@ def policy_for(fit: bool):
         return detector.detect(image, options.score_threshold, options.nms_threshold,
                                detector.detail_size, upscale=False, fit=fit)
     return detect
-
-
-def timed(detector, image: np.ndarray, fit: bool, runs: int = 5) -> tuple[float, int]:
-    detect = policy_for(fit)
-    options = Options(max_pixels=50_000_000, score_threshold=THRESHOLD)
-    faces = detect(detector, image, options)
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        detect(detector, image, options)
-        times.append(time.perf_counter() - started)
-    return float(np.median(times)) * 1000, len(faces)
 
 
 def compare(limit: int | None = None) -> dict:
@@ -84,7 +71,8 @@ def compare(limit: int | None = None) -> dict:
                                 "by_height": [round(v, 3) for v in by_size],
                                 "precision": round(precise, 3), "ms_per_photo": round(ms, 1)}
             for label, image in images.items():
-                ms, faces = timed(detector, image, fit)
+                ms, faces = timed(detector, image, Options(
+                    max_pixels=50_000_000, score_threshold=THRESHOLD), 5, policy_for(fit))
                 row["photos"][label] = {"ms": round(ms, 1), "faces": faces}
             rows.append(row)
     return {"default": default, "reason": auto.precision_reason, "rows": rows}
