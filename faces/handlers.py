@@ -534,7 +534,8 @@ class GalleryHandler(BaseHandler):
         store = self.services.store
         before = self.get_argument("before", None)
         before = before if before and ID_PATTERN.match(before) else None
-        person = store.person(self.get_argument("person", ""))
+        person_id = self.get_argument("person", "")
+        person = store.person(person_id) if person_id else None
         try:
             photos = store.newest(PAGE_SIZE, before) if person is None else \
                 store.newest_of(person.id, PAGE_SIZE, before)
