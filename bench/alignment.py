@@ -8,7 +8,7 @@ from its 5-point shape predictor (eye corners, nose base) with padding
 0.25. Our detector gives other points (eye centres, nose tip, mouth
 corners). For every face in ../shared/images/people this maps our five
 landmarks into dlib's chip (through the chip's own image-to-chip mapping)
-and averages them: that mean is ``faces.recognition.TEMPLATE``. Then it
+and averages them: that mean is ``faces.vision.recognizers.dlib.TEMPLATE``. Then it
 compares each face's descriptor from our chip (a similarity transform of
 our landmarks onto the template) with dlib's own.
 
@@ -24,9 +24,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from faces import detectors, recognition
-from faces.options import Options
-from faces.pipeline import detect
+from faces.vision import detectors
+from faces.vision.contract import Options
+from faces.vision.pipeline import detect
+from faces.vision.recognizers import dlib as recognition
 
 ROOT = Path(__file__).resolve().parent.parent
 PEOPLE = Path(os.environ.get("FACES_TEST_IMAGES") or ROOT.parent / "shared" / "images") / "people"

@@ -29,7 +29,7 @@ import numpy as np
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import websocket_connect
 
-from faces.detectors.scrfd import SCRFD
+from faces.vision.detectors.scrfd import SCRFD
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import families

@@ -22,8 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from widerface import WIDER, evaluate
 
-from faces import detectors, pipeline
-from faces.options import Options
+from faces.vision import detectors, pipeline
+from faces.vision.contract import Options
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

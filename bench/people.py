@@ -22,8 +22,9 @@ import cv2
 import numpy as np
 from alignment import largest_faces
 
-from faces import grouping, recognition
-from faces.model import RECOGNITION_FILE, installed_recognition_model
+from faces.library import grouping
+from faces.vision.fetch import RECOGNITION_FILE, installed_recognition_model
+from faces.vision.recognizers import dlib as recognition
 
 ROOT = Path(__file__).resolve().parent.parent
 ORDERS = 20

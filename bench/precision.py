@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from families import IMAGES, PHOTOS, models, timed
 from widerface import WIDER, run, score
 
-from faces import detectors
-from faces.detectors.base import FIRST_PASS
-from faces.options import Options
+from faces.vision import detectors
+from faces.vision.contract import Options
+from faces.vision.detectors.base import FIRST_PASS
 
 THRESHOLD = 0.5  # SCRFD's own
 POLICIES = {  # name -> (first pass side, fitted to the photo's shape)

@@ -6,7 +6,7 @@ Scoring as in ../shared/eval/widerface/README.md: detections matched greedily
 in score order at IoU >= 0.5; recall over valid faces; precision = matched
 detections / all detections, where a detection overlapping an invalid face
 counts as neither. Detection runs once per model, at the lowest threshold,
-with the server's pass policy (faces.pipeline.detect); a higher threshold
+with the server's pass policy (faces.vision.pipeline.detect); a higher threshold
 keeps exactly the detections above it (greedy NMS never lets a weaker box
 suppress a stronger one).
 """
@@ -23,8 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from faces import detectors, pipeline
-from faces.options import Options
+from faces.vision import detectors, pipeline
+from faces.vision.contract import Options
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDER = Path(os.environ.get("FACES_WIDER") or ROOT.parent / "shared" / "eval" / "widerface")
@@ -56,7 +56,7 @@ def iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
 
 
 def server_policy(detector, image: np.ndarray, options: Options) -> list:
-    """How the server detects (faces.pipeline.detect)."""
+    """How the server detects (faces.vision.pipeline.detect)."""
     return pipeline.detect(detector, image, options)
 
 

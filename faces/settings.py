@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from . import access, detectors, logs
+from . import logs
 from .cpus import cpu_count
+from .vision import detectors
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEFAULT_MODEL = Path("models") / "det_2.5g.onnx"
 DEFAULT_RECOGNITION_MODEL = Path("models") / "dlib_face_recognition_resnet_model_v1.dat"
@@ -45,7 +49,7 @@ class Settings:
                            "(SCRFD or YuNet)", MODEL)
     detector: str = _setting(detectors.AUTO, "FACES_DETECTOR",
                              f"detector family: {', '.join(detectors.CHOICES)} (auto = "
-                             "recognised from the model file)", MODEL)
+                             "identified from the model file)", MODEL)
     workers: int = _setting(0, "FACES_WORKERS",
                             "detector processes (0 = one per CPU core the server may use)",
                             STORE)
@@ -83,9 +87,9 @@ class Settings:
                                        MODEL | SERVE)
     recognition_min_face: int = _setting(50, "FACES_RECOGNITION_MIN_FACE",
                                          "faces at least this many pixels high are "
-                                         "recognised (People)", STORE)
+                                         "recognized (People)", STORE)
     recognition_max_faces: int = _setting(50, "FACES_RECOGNITION_MAX_FACES",
-                                          "faces recognised per photo, largest first "
+                                          "faces recognized per photo, largest first "
                                           "(People)", STORE)
     cluster: str = _setting("", "FACES_CLUSTER",
                             "Dask scheduler to run detection on (tcp://host:8786 or tls://...; "
@@ -144,8 +148,8 @@ class Settings:
         return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
 
     @cached_property
-    def proxies(self) -> list:
-        return access.networks(self.trusted_proxies)
+    def proxies(self) -> list[Network]:
+        return networks(self.trusted_proxies)
 
     @property
     def worker_count(self) -> int:
@@ -200,6 +204,12 @@ class Settings:
         for path in (self.certfile, self.keyfile):
             if path and not Path(path).is_file():
                 raise ValueError(f"no TLS file at {path}")
+
+
+def networks(text: str) -> list[Network]:
+    """Comma-separated addresses or CIDR ranges; raises ValueError."""
+    return [ipaddress.ip_network(item.strip(), strict=False)
+            for item in text.split(",") if item.strip()]
 
 
 def _parse_bool(text: str) -> bool:

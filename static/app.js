@@ -55,7 +55,7 @@ function changeTotal(delta) {
 function addPhoto(photo) {
   newest = photo.id;
   known.set(photo.id, photo);
-  if (personPage) return; // a new photo is nobody's until it is recognised
+  if (personPage) return; // a new photo is nobody's until it is recognized
   if (document.getElementById(`photo-${photo.id}`)) return;
   gallery.prepend(card(photo));
   changeTotal(+1);
@@ -82,7 +82,7 @@ function followPerson(photo) {
   }
 }
 
-function photoRecognised(photo) {
+function photoRecognized(photo) {
   known.set(photo.id, photo);
   followPerson(photo);
   if (viewer.open && viewer.dataset.id === photo.id) showPeople(photo);
@@ -102,7 +102,7 @@ async function facesChanged(faces) {
     for (const face of photo.faces) if (face.id === change.id) face.person = change.person;
     photos.add(photo);
   }
-  for (const photo of photos) photoRecognised(photo);
+  for (const photo of photos) photoRecognized(photo);
 }
 
 function peopleChanged(message) {
@@ -130,7 +130,7 @@ function removePhoto(id) {
 function onMessage(message) {
   if (message.type === "photo.added") addPhoto(message.photo);
   else if (message.type === "photo.deleted") removePhoto(message.id);
-  else if (message.type === "photos.recognised") message.photos.forEach(photoRecognised);
+  else if (message.type === "photos.recognized") message.photos.forEach(photoRecognized);
   else if (message.type === "faces.changed") facesChanged(message.faces);
   else if (message.type === "people.changed") peopleChanged(message);
   else if (message.type === "resync") location.reload();

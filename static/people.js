@@ -171,7 +171,7 @@ mergeButton.addEventListener("click", async () => {
 function showBacklog(message) {
   if (message.state === "off") return;
   recognition.textContent = message.backlog
-    ? `Recognising faces: ${plural(message.backlog, "photo")} waiting.`
+    ? `Recognizing faces: ${plural(message.backlog, "photo")} waiting.`
     : "Every photo has been through recognition.";
 }
 

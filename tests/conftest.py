@@ -19,7 +19,7 @@ import pytest
 
 from faces.backends.local import LocalBackend
 from faces.settings import Settings
-from faces.worker import WorkerConfig
+from faces.vision.worker import WorkerConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -75,7 +75,7 @@ def _recognition_path() -> Path:
     local = ROOT / "models" / "dlib_face_recognition_resnet_model_v1.dat"
     if local.is_file():
         return local
-    from faces.model import installed_recognition_model
+    from faces.vision.fetch import installed_recognition_model
 
     return installed_recognition_model() or local
 
@@ -161,7 +161,7 @@ def yunet_pool(yunet_path: Path):
 def _server_settings(request, tmp_path: Path) -> None:
     """Give FacesTestCase tests the shared backend of their family and a
     fresh data directory (runs before unittest's setUp, so get_app sees them)."""
-    from tests.server import FacesTestCase
+    from tests.support.server import FacesTestCase
 
     if isinstance(request.instance, FacesTestCase):
         yunet = request.instance.family == "yunet"

@@ -14,11 +14,11 @@ from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from tornado.testing import gen_test
 
-from faces import openapi
-from faces.detectors.scrfd import SCRFD
+from faces.vision.detectors.scrfd import SCRFD
+from faces.web import openapi
 from tests.conftest import MODEL, YUNET_MODEL, photo_bytes
-from tests.helpers import decode, multipart
-from tests.server import FacesTestCase
+from tests.support.helpers import decode, multipart
+from tests.support.server import FacesTestCase
 
 DOCUMENT = openapi.document()
 REGISTRY = Registry().with_resource("urn:faces", Resource.from_contents(
@@ -77,9 +77,9 @@ class TestApi(FacesTestCase):
         assert response.code == 204
         event = json.loads(await asyncio.wait_for(listener.read_message(), 10))
         assert event == {"type": "photo.deleted", "id": photo["id"]}
-        assert self.services.store.count() == 0
-        assert list(self.services.store.photos_dir.iterdir()) == []
-        assert list(self.services.store.meta_dir.iterdir()) == []
+        assert self.services.gallery.count() == 0
+        assert list(self.files.photos_dir.iterdir()) == []
+        assert list(self.files.meta_dir.iterdir()) == []
         gone = await self.http_client.fetch(self.get_url(f"/api/photos/{photo['id']}"),
                                             method="DELETE", raise_error=False)
         assert gone.code == 404 and check(gone.body, "Error")["error"]["code"] == "unknown_photo"
@@ -96,8 +96,8 @@ class TestApi(FacesTestCase):
         assert annotated.headers["Content-Type"] == "image/jpeg"
         assert annotated.headers["X-Faces-Count"] == "2"
         assert decode(annotated.body).shape[:2] == (661, 1126)
-        assert self.services.store.count() == 0
-        assert list(self.services.store.photos_dir.iterdir()) == []
+        assert self.services.gallery.count() == 0
+        assert list(self.files.photos_dir.iterdir()) == []
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(listener.read_message(), 0.5)
         bad = await self.post("/api/detect", "x.png", b"\x89PNG\r\n\x1a\nbroken")

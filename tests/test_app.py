@@ -9,12 +9,14 @@ import json
 import pytest
 from tornado.testing import gen_test
 
-from faces.app import Services, make_app
-from faces.store import Store
+from faces.services import Services
+from faces.web.app import make_app
+from faces.web.hub import Hub
+from faces.web.state import Web
 from tests.conftest import photo_bytes
-from tests.helpers import multipart
-from tests.jobs import NAP
-from tests.server import FacesTestCase
+from tests.support.helpers import multipart
+from tests.support.jobs import NAP
+from tests.support.server import FacesTestCase
 
 
 class TestUploadAndLive(FacesTestCase):
@@ -57,7 +59,7 @@ class TestUploadAndLive(FacesTestCase):
         second = await self.upload("obama_small.jpg", path="/api/photos")
         assert (first.code, second.code) == (201, 200)
         assert json.loads(first.body) == json.loads(second.body)
-        assert self.services.store.count() == 1
+        assert self.services.gallery.count() == 1
         with pytest.raises(asyncio.TimeoutError):  # nothing new to announce
             await asyncio.wait_for(listener.read_message(), 0.5)
         listener.close()
@@ -68,7 +70,7 @@ class TestUploadAndLive(FacesTestCase):
         b = await self.upload("photo.jpg", photo_bytes("biden.jpg"))
         assert (a.code, b.code) == (201, 201)
         assert json.loads(a.body)["id"] != json.loads(b.body)["id"]
-        assert self.services.store.count() == 2
+        assert self.services.gallery.count() == 2
 
     @gen_test(timeout=30)
     async def test_photo_without_faces_is_kept(self) -> None:
@@ -141,7 +143,7 @@ class TestHealth(FacesTestCase):
 
     def test_healthz_reports_model_and_workers(self) -> None:
         body = json.loads(self.fetch("/healthz").body)
-        about = self.pool.described
+        about = self.pool.info
         assert about.precision in ("fp32", "int8")
         assert body == {"status": "ok", "model": self.settings.model.name,
                         "detector": "scrfd", "precision": about.precision,
@@ -153,11 +155,12 @@ class TestHealth(FacesTestCase):
 class TestHealthBeforeWarm(FacesTestCase):
     def get_app(self):
         from faces.backends.local import LocalBackend
-        from faces.worker import WorkerConfig
+        from faces.vision.worker import WorkerConfig
         cold = LocalBackend(WorkerConfig(model=str(self.settings.model)), workers=1)
-        self.services = Services(settings=self.settings, store=Store(self.settings.data_dir),
-                                 backend=cold)
-        return make_app(self.services)
+        hub = Hub()
+        self.services = Services.create(self.settings, events=hub, backend=cold)
+        self.web = Web(self.services, hub)
+        return make_app(self.web)
 
     def test_503_until_the_pool_is_warm(self) -> None:
         response = self.fetch("/healthz")
@@ -195,7 +198,7 @@ class TestPagesAndErrors(FacesTestCase):
         response = await self.upload("kit_with_rose.jpg", path="/upload", follow_redirects=False)
         assert response.code == 403
         assert b"The form has expired or came from another site" in response.body
-        assert self.services.store.count() == 0
+        assert self.services.gallery.count() == 0
 
     @gen_test(timeout=30)
     async def test_api_errors_are_json(self) -> None:
@@ -211,8 +214,8 @@ class TestPagesAndErrors(FacesTestCase):
         unknown = await self.http_client.fetch(self.get_url("/api/photos/nope"),
                                                raise_error=False)
         assert unknown.code == 404 and json.loads(unknown.body)["error"]["code"] == "unknown_photo"
-        assert self.services.store.count() == 0
-        assert list(self.services.store.photos_dir.iterdir()) == []
+        assert self.services.gallery.count() == 0
+        assert list(self.files.photos_dir.iterdir()) == []
 
     @gen_test(timeout=30)
     async def test_display_name_is_sanitised(self) -> None:

@@ -19,8 +19,8 @@ from tornado.httpclient import HTTPClientError
 from tornado.websocket import websocket_connect
 
 from tests.conftest import photo_bytes
-from tests.helpers import multipart
-from tests.process import faces, server
+from tests.support.helpers import multipart
+from tests.support.process import faces, server
 
 EVIL = "evil.example:8282"  # a page whose DNS name now points at the gallery
 TOKEN = "a long random test token"

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.process import free_port, server, upload
+from tests.support.process import free_port, server, upload
 
 CHROMIUM = Path(os.environ.get("FACES_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = ROOT / "test-artifacts"

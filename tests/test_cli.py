@@ -10,11 +10,10 @@ from pathlib import Path
 
 import cv2
 
-from faces.gallery import Gallery
-from faces.hub import Hub
-from faces.options import Options
-from faces.store import Store
-from tests.process import faces
+from faces.library.catalogue import Catalogue
+from faces.services import Services
+from faces.settings import Settings
+from tests.support.process import faces
 
 
 def test_detect_prints_counts_and_fails_on_bad_files(images: Path, model_path: Path,
@@ -55,16 +54,16 @@ def test_reindex_rebuilds_the_catalogue(images: Path, pool, tmp_path: Path) -> N
     data = tmp_path / "data"
     model_path = Path(pool.config.model)
     # Make a gallery of three photos the way the server does.
-    store = Store(data)
-    gallery = Gallery(store, pool, Hub(), Options(max_pixels=50_000_000))
+    services = Services.create(Settings(data_dir=data, model=model_path), backend=pool)
+    gallery = services.gallery
 
     async def add_all() -> list[str]:
         return [(await gallery.add((images / name).read_bytes(), name, gallery.defaults))[0].id
                 for name in ("obama_small.jpg", "kit_with_rose.jpg", "coffee.jpg")]
 
     ids = asyncio.run(add_all())
-    before = {p.id: p for p in store.since(None)}
-    store.close()
+    before = {p.id: p for p in services.catalogue.since(None)}
+    services.catalogue.close()
     # Lose the catalogue, one photo's files, and another photo's sidecar.
     (data / "catalogue.sqlite3").unlink()
     for extra in ("-wal", "-shm"):
@@ -74,15 +73,15 @@ def test_reindex_rebuilds_the_catalogue(images: Path, pool, tmp_path: Path) -> N
     result = faces("reindex", "--data-dir", str(data), "--model", str(model_path))
     assert result.returncode == 0, result.stderr
     assert "1 re-detected" in result.stdout and "2 restored" in result.stdout
-    store = Store(data)
-    after = {p.id: p for p in store.since(None)}
+    catalogue = Catalogue(data)
+    after = {p.id: p for p in catalogue.since(None)}
     assert set(after) == set(ids)
     assert after[ids[0]] == before[ids[0]]
     assert len(after[ids[1]].faces) == 2  # found again on the stored original
     # Now a row whose files vanished is dropped.
     for name in after[ids[2]].files():
         (data / "photos" / name).unlink()
-    store.close()
+    catalogue.close()
     result = faces("reindex", "--data-dir", str(data), "--model", str(model_path))
     assert "1 dropped" in result.stdout
     with sqlite3.connect(data / "catalogue.sqlite3") as db:
@@ -92,7 +91,7 @@ def test_reindex_rebuilds_the_catalogue(images: Path, pool, tmp_path: Path) -> N
 def test_progress_bar_only_on_a_terminal() -> None:
     import io
 
-    from faces.cli import Progress
+    from faces.cli.common import Progress
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -100,11 +99,16 @@ def test_progress_bar_only_on_a_terminal() -> None:
 
     screen, pipe = Terminal(), io.StringIO()
     for stream in (screen, pipe):
-        bar = Progress(3, stream)
+        bar = Progress(3, stream=stream)
         for done in (1, 2, 3):
             bar(done)
     assert screen.getvalue().endswith("] 3/3\n") and "\r[" in screen.getvalue()
     assert pipe.getvalue() == ""
+    # With a unit (faces import): what else is counted, the rate and the time left.
+    screen = Terminal()
+    line = Progress(4, "photos", stream=screen)
+    line(1, extra="6 faces")
+    assert "1/4 photos, 6 faces, " in screen.getvalue() and "s left" in screen.getvalue()
 
 
 def test_each_command_lists_only_the_flags_it_uses() -> None:

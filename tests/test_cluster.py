@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from faces.backends import BackendUnavailable, JobTimeout
 from faces.backends.cluster import ClusterBackend
-from faces.options import Options
-from tests.cluster import cluster, start_scheduler, start_workers, stop
+from faces.errors import BackendUnavailable, JobTimeout
+from faces.vision.contract import Options
+from faces.vision.jobs import RENDER
 from tests.conftest import photo_bytes
-from tests.process import get_json, server, upload
+from tests.support.cluster import cluster, start_scheduler, start_workers, stop
+from tests.support.process import get_json, server, upload
 
 distributed = pytest.importorskip("distributed", reason="pip install 'faces[cluster]'")
 OPTIONS = Options(max_pixels=50_000_000)
@@ -104,7 +105,7 @@ def refused(base: str, name: str) -> tuple[int, dict, dict]:
     import urllib.error
     import urllib.request
 
-    from tests.helpers import multipart
+    from tests.support.helpers import multipart
 
     body, kind = multipart([("file", name, photo_bytes(name))])
     request = urllib.request.Request(base + "/api/photos", data=body, method="POST",
@@ -126,7 +127,7 @@ def test_faults_on_the_cluster(tmp_path: Path, model_path: Path, images: Path) -
             while len(await spy.nthreads()) < 2:
                 await asyncio.sleep(0.2)
             # A worker killed while it holds a job: the job runs again elsewhere.
-            job = asyncio.ensure_future(backend.run("tests.jobs:slow_render", 1.5, data,
+            job = asyncio.ensure_future(backend.run("tests.support.jobs:slow_render", 1.5, data,
                                                     OPTIONS))
             _, victim = await holder(address, spy)
             os.kill(victim, signal.SIGKILL)
@@ -135,8 +136,8 @@ def test_faults_on_the_cluster(tmp_path: Path, model_path: Path, images: Path) -
             # A photo that kills every worker it lands on: 503 after a few tries,
             # and every other job keeps working meanwhile.
             started_at = time.monotonic()
-            poison = asyncio.ensure_future(backend.run("tests.jobs:die"))
-            found["meanwhile"] = len((await backend.run("faces.pipeline:render", data,
+            poison = asyncio.ensure_future(backend.run("tests.support.jobs:die"))
+            found["meanwhile"] = len((await backend.run(RENDER, data,
                                                         OPTIONS)).faces)
             with pytest.raises(BackendUnavailable, match="stopped the detector workers"):
                 await poison
@@ -144,7 +145,7 @@ def test_faults_on_the_cluster(tmp_path: Path, model_path: Path, images: Path) -
             while len(await spy.nthreads()) < 2:  # the nannies bring them back
                 await asyncio.sleep(0.2)
             # A job past the time limit: JobTimeout, and its worker is restarted.
-            job = asyncio.ensure_future(backend.run("tests.jobs:nap", 30))
+            job = asyncio.ensure_future(backend.run("tests.support.jobs:nap", 30))
             _, stuck = await holder(address, spy)
             with pytest.raises(JobTimeout):
                 await job
@@ -152,7 +153,7 @@ def test_faults_on_the_cluster(tmp_path: Path, model_path: Path, images: Path) -
             while stuck in (await spy.run(os.getpid)).values():
                 assert time.monotonic() < deadline, "the stuck worker was not restarted"
                 await asyncio.sleep(0.2)
-            found["after_timeout"] = len((await backend.run("faces.pipeline:render", data,
+            found["after_timeout"] = len((await backend.run(RENDER, data,
                                                             OPTIONS)).faces)
         backend.shutdown()
         return found
@@ -169,7 +170,7 @@ def test_queued_photos_travel_together_and_fail_alone(tmp_path: Path, model_path
                                                       images: Path) -> None:
     """Many photos at once go in batches; a refused photo and a photo that
     kills its worker fail on their own, every other photo is stored."""
-    from faces.probe import ImageRejected
+    from faces.errors import ImageRejected
 
     data = photo_bytes("t1.jpg")
 
@@ -178,9 +179,9 @@ def test_queued_photos_travel_together_and_fail_alone(tmp_path: Path, model_path
         async with distributed.Client(address, asynchronous=True) as spy:
             while len(await spy.nthreads()) < 2:
                 await asyncio.sleep(0.2)
-            jobs = [backend.run("faces.pipeline:render", data, OPTIONS) for _ in range(9)]
-            jobs.insert(4, backend.run("faces.pipeline:render", b"not an image", OPTIONS))
-            jobs.insert(7, backend.run("tests.jobs:die"))
+            jobs = [backend.run(RENDER, data, OPTIONS) for _ in range(9)]
+            jobs.insert(4, backend.run(RENDER, b"not an image", OPTIONS))
+            jobs.insert(7, backend.run("tests.support.jobs:die"))
             found = await asyncio.gather(*jobs, return_exceptions=True)
         backend.shutdown()
         return found, backend.batches
@@ -200,7 +201,7 @@ def test_no_worker_at_all_answers_at_once(tmp_path: Path, model_path: Path) -> N
         assert not backend.ready and backend.workers == 0
         started_at = time.monotonic()
         with pytest.raises(BackendUnavailable, match="no detector worker"):
-            await backend.run("faces.pipeline:render", b"", OPTIONS)
+            await backend.run(RENDER, b"", OPTIONS)
         backend.shutdown()
         return time.monotonic() - started_at
 
@@ -209,7 +210,7 @@ def test_no_worker_at_all_answers_at_once(tmp_path: Path, model_path: Path) -> N
 
 
 def test_without_a_cluster_dask_is_never_imported(tmp_path: Path, model_path: Path) -> None:
-    code = ("import sys; from faces import app, backends, settings; "
+    code = ("import sys; from faces import backends, settings; from faces.web import app; "
             f"backends.create(settings.Settings(model={str(model_path)!r})); "
             "print('distributed' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -9,10 +9,10 @@ import numpy as np
 import onnx
 import pytest
 
-from faces import detectors
-from faces.detectors import ModelError
-from faces.detectors.base import Detector, nms
-from faces.detectors.scrfd import SCRFD
+from faces.errors import ModelError
+from faces.vision import detectors
+from faces.vision.detectors.base import Detector, nms
+from faces.vision.detectors.scrfd import SCRFD
 from tests.conftest import CROWD, EXPECTED_FACES
 
 # Faces each family finds on the crowd photo in one 640 pass, and at least
@@ -85,12 +85,12 @@ def test_families_agree_on_boxes_and_landmark_order(model_path: Path, yunet_path
         assert distances.diagonal().max() < 0.25 * width
 
 
-def test_family_is_recognised_from_the_file(model_path: Path, yunet_path: Path) -> None:
-    assert detectors.recognise(model_path) == "scrfd"
-    assert detectors.recognise(yunet_path) == "yunet"
+def test_family_is_identified_from_the_file(model_path: Path, yunet_path: Path) -> None:
+    assert detectors.identify(model_path) == "scrfd"
+    assert detectors.identify(yunet_path) == "yunet"
     dynamic = yunet_path.parent / "yunet_s_dynamic.onnx"
     if dynamic.is_file():
-        assert detectors.recognise(dynamic) == "yunet"
+        assert detectors.identify(dynamic) == "yunet"
     with pytest.raises(ModelError, match="SCRFD's outputs"):
         detectors.load(yunet_path, "scrfd")
     with pytest.raises(ModelError, match="not a detector family"):

@@ -16,14 +16,15 @@ import pytest
 from tornado.iostream import IOStream
 from tornado.testing import gen_test
 
-from faces import handlers
-from faces.gallery import Gallery
-from faces.hub import Hub
-from faces.options import Options
-from faces.store import Store
+from faces.library.catalogue import Catalogue
+from faces.library.events import Silent
+from faces.library.files import Files
+from faces.library.gallery import Gallery
+from faces.vision.contract import Options
+from faces.web import live
 from tests.conftest import photo_bytes
-from tests.jobs import NAP
-from tests.server import FacesTestCase
+from tests.support.jobs import NAP
+from tests.support.server import FacesTestCase
 
 
 class TestWorkerFaults(FacesTestCase):
@@ -48,7 +49,7 @@ class TestWorkerFaults(FacesTestCase):
         again = await self.upload("t1.jpg")
         assert again.code == 201 and len(json.loads(again.body)["faces"]) == 6
         assert victim not in self.pool.worker_pids()
-        assert self.services.store.count() == 1
+        assert self.services.gallery.count() == 1
 
     @gen_test(timeout=60)
     async def test_detection_past_the_time_limit_is_stopped(self) -> None:
@@ -105,9 +106,9 @@ class TestDiskFaults(FacesTestCase):
         super().tearDown()
         subprocess.run(["umount", "-R", "-l", str(self.mount)], check=False)
 
-    def files(self) -> list[str]:
-        store = self.services.store
-        return [p.name for d in (store.photos_dir, store.meta_dir, store.tmp_dir)
+    def leftovers(self) -> list[str]:
+        files = self.services.files
+        return [p.name for d in (files.photos_dir, files.meta_dir, files.tmp_dir)
                 for p in d.iterdir()]
 
     @gen_test(timeout=30)
@@ -115,24 +116,24 @@ class TestDiskFaults(FacesTestCase):
         response = await self.upload("obama_and_biden.jpg")  # ~1 MB of output > 400 KB
         assert response.code == 507
         assert json.loads(response.body)["error"]["code"] == "insufficient_storage"
-        assert self.files() == [] and self.services.store.count() == 0
+        assert self.leftovers() == [] and self.services.gallery.count() == 0
         small = await self.upload("obama_small.jpg")  # still fits: the server carries on
         assert small.code == 201
 
     @gen_test(timeout=30)
     async def test_read_only_disk_gives_507(self) -> None:
         # Every file is written in tmp/ first: make that a read-only file system.
-        mount_tmpfs(self.services.store.tmp_dir, "64k", "ro")
+        mount_tmpfs(self.files.tmp_dir, "64k", "ro")
         response = await self.upload("obama_small.jpg")
         assert response.code == 507
-        assert self.services.store.count() == 0
+        assert self.services.gallery.count() == 0
         assert (await self.http_client.fetch(self.get_url("/healthz"))).code == 200
 
 
 class TestSlowWebSocketClient(FacesTestCase):
     @gen_test(timeout=60)
     async def test_a_client_that_never_reads_is_dropped_and_delays_nobody(self) -> None:
-        handlers.WS_MAX_BUFFER, saved = 256 * 1024, handlers.WS_MAX_BUFFER
+        live.MAX_BUFFER, saved = 256 * 1024, live.MAX_BUFFER
         try:
             sock = socket.socket()
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -144,7 +145,7 @@ class TestSlowWebSocketClient(FacesTestCase):
                 b"Sec-WebSocket-Version: 13\r\n\r\n")
             await stalled.read_until(b"\r\n\r\n")  # handshake done; now it never reads
             healthy = await self.ws()
-            hub = self.services.hub
+            hub = self.web.hub
             assert len(hub.clients) == 2
             payload = {"type": "test", "blob": "x" * 200_000}
             loop = asyncio.get_running_loop()
@@ -158,27 +159,28 @@ class TestSlowWebSocketClient(FacesTestCase):
             healthy.close()
             stalled.close()
         finally:
-            handlers.WS_MAX_BUFFER = saved
+            live.MAX_BUFFER = saved
 
 
 def test_start_up_after_a_crash_reconciles(tmp_path: Path, caplog) -> None:
-    store = Store(tmp_path)
-    (store.tmp_dir / "abc.jpg.123.part").write_bytes(b"half a file")
-    from tests.test_store import photo
+    files, catalogue = Files(tmp_path), Catalogue(tmp_path)
+    (files.tmp_dir / "abc.jpg.123.part").write_bytes(b"half a file")
+    from tests.test_catalogue import photo
 
     kept, lost = photo(1), photo(2)
     for item in (kept, lost):
-        store.add(item)
+        catalogue.add(item)
     for name in kept.files():
-        (store.photos_dir / name).write_bytes(b"x")
+        (files.photos_dir / name).write_bytes(b"x")
     orphan = "f" * 24 + ".jpg"
-    (store.photos_dir / orphan).write_bytes(b"x")
-    store.close()
-    store = Store(tmp_path)  # what start-up does
-    assert list(store.tmp_dir.iterdir()) == []
+    (files.photos_dir / orphan).write_bytes(b"x")
+    catalogue.close()
+    files, catalogue = Files(tmp_path), Catalogue(tmp_path)  # what start-up does
+    assert list(files.tmp_dir.iterdir()) == []
     with caplog.at_level("WARNING"):
-        Gallery(store, backend=None, hub=Hub(), defaults=Options(max_pixels=1)).reconcile()
-    assert [p.id for p in store.since(None)] == [kept.id]
+        Gallery(files, catalogue, backend=None, events=Silent(),
+                defaults=Options(max_pixels=1)).reconcile()
+    assert [p.id for p in catalogue.since(None)] == [kept.id]
     assert "dropped 1 catalogue rows" in caplog.text
     assert "1 stored photos have no catalogue row; run `faces reindex`" in caplog.text
     assert photo_bytes  # the shared photos are not needed here

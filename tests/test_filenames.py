@@ -1,4 +1,4 @@
-from faces.filenames import MAX_LENGTH, display_name
+from faces.web.forms import MAX_LENGTH, display_name
 
 
 def test_paths_and_controls_are_removed() -> None:

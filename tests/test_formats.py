@@ -15,15 +15,16 @@ from PIL import Image
 from pillow_heif import register_heif_opener
 from tornado.testing import gen_test
 
-from faces import pipeline
-from faces.decode import decode
-from faces.options import Options
-from faces.probe import ImageRejected, probe
-from faces.worker import Worker, WorkerConfig
+from faces.errors import ImageRejected
+from faces.vision import pipeline
+from faces.vision.contract import Options
+from faces.vision.decode import decode
+from faces.vision.probe import probe
+from faces.vision.worker import Worker, WorkerConfig
 from tests.conftest import photo_bytes
-from tests.helpers import encode, exif_segment
-from tests.process import faces
-from tests.server import FacesTestCase
+from tests.support.helpers import encode, exif_segment
+from tests.support.process import faces
+from tests.support.server import FacesTestCase
 
 register_heif_opener()
 OPTIONS = Options(max_pixels=50_000_000)
@@ -54,7 +55,7 @@ def worker(model_path: Path) -> Worker:
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
-def test_phone_formats_are_recognised_and_found_to_have_six_faces(t1_files, worker, fmt):
+def test_phone_formats_are_identified_and_found_to_have_six_faces(t1_files, worker, fmt):
     data = t1_files[fmt]
     info = probe(data)
     assert (info.format, info.width, info.height) == (FORMATS[fmt], 1280, 886)
@@ -148,7 +149,7 @@ class TestPhoneUploads(FacesTestCase):
         assert huge.code == 413
         assert json.loads(huge.body)["error"]["code"] == "too_many_pixels"
         assert "100000x100000" in json.loads(huge.body)["error"]["message"]
-        assert self.services.store.count() == 0
+        assert self.services.gallery.count() == 0
 
 
 def test_faces_detect_reads_heic(tmp_path: Path, t1_files, model_path: Path) -> None:

@@ -11,10 +11,10 @@ import pytest
 from tornado.iostream import IOStream
 from tornado.testing import gen_test
 
-from tests import hostile
+from tests.support import hostile
 from tests.conftest import photo_bytes
-from tests.helpers import multipart
-from tests.server import FacesTestCase
+from tests.support.helpers import multipart
+from tests.support.server import FacesTestCase
 
 
 class HostileCase(FacesTestCase):
@@ -22,10 +22,10 @@ class HostileCase(FacesTestCase):
         """Healthy, nothing stored, nothing broadcast."""
         health = await self.http_client.fetch(self.get_url("/healthz"))
         assert json.loads(health.body)["status"] == "ok"
-        store = self.services.store
-        assert store.count() == 0
-        assert list(store.photos_dir.iterdir()) == [] and list(store.meta_dir.iterdir()) == []
-        assert list(store.tmp_dir.iterdir()) == []
+        files = self.services.files
+        assert self.services.gallery.count() == 0
+        assert list(files.photos_dir.iterdir()) == [] and list(files.meta_dir.iterdir()) == []
+        assert list(files.tmp_dir.iterdir()) == []
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(listener.read_message(), 0.3)
 
@@ -109,7 +109,7 @@ class TestStalledClient(HostileCase):
     overrides = {"request_timeout": 0.5}
 
     def get_http_server(self):
-        from faces.app import make_server
+        from faces.web.app import make_server
 
         return make_server(self._app, self.settings)
 
@@ -122,8 +122,8 @@ class TestStalledClient(HostileCase):
                                 b"Content-Type: multipart/form-data; boundary=x\r\n\r\npartial",
                                 read_timeout=10)
         assert loop.time() - started < 5  # closed by the server, not by our read timeout
-        assert b"201" not in answer and self.services.inflight == 0
-        assert self.services.store.count() == 0
+        assert b"201" not in answer and self.web.inflight == 0
+        assert self.services.gallery.count() == 0
 
 
 class TestAcceptedOddFiles(FacesTestCase):
@@ -149,5 +149,5 @@ class TestAcceptedOddFiles(FacesTestCase):
                 assert photo["filename"] == shown
             else:
                 assert len(photo["filename"]) <= 120 and photo["filename"].endswith(".jpg")
-        names = {p.name for p in self.services.store.photos_dir.iterdir()}
+        names = {p.name for p in self.files.photos_dir.iterdir()}
         assert all(len(n) < 50 and "/" not in n for n in names)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tornado.websocket import websocket_connect
 
-from tests.process import get_json, server
+from tests.support.process import get_json, server
 
 
 def library(images: Path, root: Path) -> Path:

@@ -11,8 +11,8 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 from tornado.testing import gen_test
 
-from tests.process import server, upload
-from tests.server import FacesTestCase
+from tests.support.process import server, upload
+from tests.support.server import FacesTestCase
 
 
 def scraped(text: str) -> dict[tuple[str, tuple], float]:
@@ -56,7 +56,7 @@ class TestMetrics(FacesTestCase):
 
     @gen_test(timeout=30)
     async def test_busy_workers_and_queue_are_seen_while_they_work(self) -> None:
-        from tests.jobs import NAP
+        from tests.support.jobs import NAP
 
         naps = [asyncio.ensure_future(self.pool.run(NAP, 1.0)) for _ in range(3)]
         await asyncio.sleep(0.3)
@@ -97,7 +97,8 @@ def test_json_log_lines_with_request_ids(tmp_path: Path, model_path: Path, image
     assert any(line["request_id"] == made and line["path"] == "/healthz" for line in access)
     stored = next(line for line in access if line["method"] == "POST")
     assert stored["status"] == 201 and stored["path"] == "/api/photos"
-    assert any("stored" in line["message"] for line in lines if line["logger"] == "faces.gallery")
+    assert any("stored" in line["message"] for line in lines
+               if line["logger"] == "faces.library.gallery")
 
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "deploy" / "grafana" / "faces.json"

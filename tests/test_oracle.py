@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from faces.detectors.scrfd import SCRFD
+from faces.vision.detectors.scrfd import SCRFD
 from tests.conftest import CROWD, EXPECTED_FACES
 
 try:

@@ -12,10 +12,12 @@ import cv2
 import numpy as np
 from tornado.httpclient import HTTPResponse
 
-from faces import detectors, grouping, pipeline, recognition
-from faces.options import Options
+from faces.library import grouping
+from faces.vision import describe, detectors, pipeline
+from faces.vision.contract import Options
+from faces.vision.recognizers import dlib as recognition
 from tests.conftest import MODEL, PEOPLE, RECOGNITION_MODEL, _require
-from tests.server import FacesTestCase
+from tests.support.server import FacesTestCase
 
 # -- the alignment, against dlib's own pipeline --------------------------------
 
@@ -155,10 +157,10 @@ class PeopleCase(FacesTestCase):
         _require(RECOGNITION_MODEL, "recognition model")
         super().setUp()
 
-    async def recognised(self, timeout: float = 120) -> None:
+    async def recognized(self, timeout: float = 120) -> None:
         """Wait until recognition has caught up."""
         deadline = asyncio.get_running_loop().time() + timeout
-        while self.services.people.backlog:
+        while self.services.recognition.backlog:
             assert asyncio.get_running_loop().time() < deadline, "recognition never finished"
             await asyncio.sleep(0.05)
 
@@ -193,7 +195,7 @@ class TestGroupingThe74Photos(PeopleCase):
         for path in people_photos():
             name = f"{path.parent.name}/{path.name}"
             photos[name] = await self.upload_person(name)
-        await self.recognised()
+        await self.recognized()
         labels, truth = {}, {}
         for name, photo in photos.items():
             stored = json.loads((await self.api("GET", f"/api/photos/{photo['id']}")).body)
@@ -230,12 +232,12 @@ class TestEditingPeople(PeopleCase):
         kit = [await self.upload_person(f"kit_harington/{n}") for n in
                ("john1.jpg", "john2.jpg", "johnsnow_knn_test.jpg")]
         obama = [await self.upload_person(f"obama/{n}") for n in ("obama.jpg", "obama2.jpg")]
-        await self.recognised()
+        await self.recognized()
         people = await self.people()
         assert [p["photos"] for p in people] == [3, 2]
         kit_id, obama_id = people[0]["id"], people[1]["id"]
         await asyncio.sleep(1.2)  # recognition's own events go out gathered
-        assert any(e["type"] == "photos.recognised" for e in events)
+        assert any(e["type"] == "photos.recognized" for e in events)
         assert any(e["type"] == "people.changed" and e["people"] for e in events)
 
         # name one: everyone hears it
@@ -264,7 +266,7 @@ class TestEditingPeople(PeopleCase):
         new_id = json.loads(split.body)["person"]
         assert new_id not in (kit_id, obama_id)
         await self.upload_person("obama/obama3.jpg")
-        await self.recognised()
+        await self.recognized()
         assert (await self.person_of(face["id"], obama[0]["id"])) == new_id
         assert json.loads((await self.api("GET", f"/api/people/{new_id}")).body)["photos"] >= 1
 
@@ -281,7 +283,7 @@ class TestEditingPeople(PeopleCase):
         assert {p["id"] for p in await self.people(hidden=True)} == {kit_id, obama_id}
 
         # deleting Kit's photos: the person goes with the last one, crops and all
-        crops = self.services.store.crops_dir
+        crops = self.files.crops_dir
         assert list(crops.glob(f"{kit[0]['id']}.*.jpg"))
         for photo in kit:
             await self.http_client.fetch(self.get_url(f"/api/photos/{photo['id']}"),
@@ -298,7 +300,7 @@ class TestEditingPeople(PeopleCase):
 
     async def _errors(self) -> None:
         photo = await self.upload_person("obama/obama.jpg")
-        await self.recognised()
+        await self.recognized()
         face = json.loads((await self.api("GET", f"/api/photos/{photo['id']}")).body)["faces"][0]
         cases = [
             ("GET", "/api/people/0123456789ab", None, 404),
@@ -332,14 +334,14 @@ class TestRecognitionNeverSlowsUploads(PeopleCase):
         started = asyncio.get_running_loop().time()
         small = await self.upload("t1.jpg")  # while the crowd's faces are described
         assert small.code == 201
-        assert self.services.people.backlog >= 1  # t1 waits behind the crowd ...
+        assert self.services.recognition.backlog >= 1  # t1 waits behind the crowd ...
         # ... but its upload did not wait for the crowd's recognition: at most
         # one chunk of faces (8, about 0.6 s) stood before its detection
         assert asyncio.get_running_loop().time() - started < 3
-        await self.recognised()
+        await self.recognized()
         stored = json.loads((await self.api("GET", f"/api/photos/{json.loads(crowd.body)['id']}")
                              ).body)
-        described = self.services.store.db.execute(
+        described = self.services.catalogue.db.execute(
             "SELECT COUNT(*) FROM faces WHERE photo = ? AND descriptor IS NOT NULL",
             (stored["id"],)).fetchone()[0]
         assert described == self.settings.recognition_max_faces  # capped, largest first
@@ -357,40 +359,34 @@ class TestPeopleOff(FacesTestCase):
 
 
 def test_cli_lists_and_backfills(tmp_path: Path, recognition_model: Path) -> None:
-    """Photos stored before People: `faces people --recognise` catches up."""
-    from faces.backends.local import LocalBackend
-    from faces.gallery import Gallery
-    from faces.hub import Hub
+    """Photos stored before People: `faces people --recognize` catches up."""
+    from faces.services import Services
     from faces.settings import Settings
-    from faces.store import Store
-    from faces.worker import WorkerConfig
-    from tests.process import faces
+    from tests.support.process import faces
 
     data = tmp_path / "data"
 
     async def fill() -> None:  # two photos stored as a server without People would
-        settings = Settings(data_dir=data, model=MODEL)
-        backend = LocalBackend(WorkerConfig.from_settings(settings), workers=1)
-        store = Store(data)
-        await backend.start()
+        settings = Settings(data_dir=data, model=MODEL, workers=1, recognition_model=Path())
+        services = Services.create(settings)
+        await services.start()
         try:
-            gallery = Gallery(store, backend, Hub(), Options.from_settings(settings))
+            gallery = services.gallery
             for name in ("obama/obama.jpg", "obama/obama2.jpg"):
                 await gallery.add((PEOPLE / name).read_bytes(), name, gallery.defaults)
         finally:
-            backend.shutdown()
-            store.close()
+            services.stop()
 
     asyncio.run(fill())
     before = faces("people", "--data-dir", str(data), "--model", str(MODEL))
     assert before.returncode == 0 and before.stdout.strip().endswith("0 people")
-    after = faces("people", "--recognise", "--data-dir", str(data), "--model", str(MODEL),
+    after = faces("people", "--recognize", "--data-dir", str(data), "--model", str(MODEL),
                   "--recognition-model", str(recognition_model), timeout=180)
     assert after.returncode == 0, after.stderr
     assert "(unnamed): 2 photos, 2 faces" in after.stdout and "1 people" in after.stdout
-    again = faces("people", "--recognise", "--data-dir", str(data), "--model", str(MODEL),
+    again = faces("people", "--recognize", "--data-dir", str(data), "--model", str(MODEL),
                   "--recognition-model", str(recognition_model), "--json")
-    assert again.returncode == 0 and "recognising" not in again.stderr
+    assert again.returncode == 0 and "recognizing" not in again.stderr
     assert [json.loads(line)["photos"] for line in again.stdout.splitlines()] == [2]
 
 
@@ -402,7 +398,7 @@ def test_fetch_model_recognition_checks_what_it_downloads(tmp_path: Path,
     import tarfile
     import threading
 
-    from tests.process import faces
+    from tests.support.process import faces
 
     good = tmp_path / "good.tar.gz"
     with tarfile.open(good, "w:gz", compresslevel=1) as archive:
@@ -438,7 +434,7 @@ def test_large_faces_are_described_from_a_smaller_decode(recognition_model: Path
                                                          model_path: Path) -> None:
     """A photo whose faces are all large is decoded at a fraction of its size
     for recognition: the same descriptors, for less memory and time."""
-    from faces.worker import Worker, WorkerConfig
+    from faces.vision.worker import Worker, WorkerConfig
 
     worker = Worker(WorkerConfig(model=str(model_path),
                                  recognition_model=str(recognition_model)))
@@ -448,9 +444,9 @@ def test_large_faces_are_described_from_a_smaller_decode(recognition_model: Path
     faces = [f.to_json() for f in pipeline.detect(worker.detector, big,
                                                   Options(max_pixels=50_000_000))]
     assert len(faces) == 1 and faces[0]["box"][3] - faces[0]["box"][1] > 4 * 250
-    pixels, scale = recognition.load(data, faces, 50_000_000)
+    pixels, scale = describe.load(data, faces, 50_000_000)
     assert abs(scale - 0.25) < 0.01 and pixels.shape[1] == -(-big.shape[1] // 4)
-    [(reduced, crop)] = recognition.describe_faces(worker, data, faces, 50_000_000)
+    [(reduced, crop)] = describe.describe_faces(worker, data, faces, 50_000_000)
     full = worker.recognizer.describe(cv2.cvtColor(big, cv2.COLOR_BGR2RGB),
                                       [faces[0]["landmarks"]])[0]
     own = worker.recognizer.describe(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), [

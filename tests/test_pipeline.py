@@ -8,11 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-from faces import pipeline
-from faces.options import Options
-from faces.probe import ImageRejected
-from faces.worker import Worker, WorkerConfig
-from tests.helpers import decode, encode, with_exif
+from faces.errors import ImageRejected
+from faces.vision import pipeline
+from faces.vision.contract import Options
+from faces.vision.worker import Worker, WorkerConfig
+from tests.support.helpers import decode, encode, with_exif
 from tests.test_probe import png_header
 
 OPTIONS = Options(max_pixels=50_000_000)

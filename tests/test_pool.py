@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from faces import detectors
 from faces.backends.local import LocalBackend
-from faces.worker import WorkerConfig
+from faces.vision import detectors
+from faces.vision.worker import WorkerConfig
 from tests.conftest import CROWD, EXPECTED_FACES
-from tests.jobs import NAP, THREADS
+from tests.support.jobs import NAP, THREADS
 
 
 def test_a_lone_job_gets_the_solo_threads(pool: LocalBackend) -> None:

@@ -8,8 +8,9 @@ import zlib
 import numpy as np
 import pytest
 
-from faces.probe import ImageRejected, probe
-from tests.helpers import encode
+from faces.errors import ImageRejected
+from faces.vision.probe import probe
+from tests.support.helpers import encode
 
 IMAGE = np.zeros((30, 40, 3), np.uint8)
 

@@ -16,11 +16,13 @@ import cv2
 import onnx
 import pytest
 
-from faces import detectors, pipeline
-from faces.detectors import ModelError, quantize
-from faces.options import Options
+from faces.errors import ModelError
+from faces.vision import detectors, pipeline
+from faces.vision.contract import Options
+from faces.vision import models
+from faces.vision.detectors import quantize
 from tests.conftest import CROWD, EXPECTED_FACES
-from tests.process import faces
+from tests.support.process import faces
 
 
 @pytest.fixture
@@ -152,14 +154,14 @@ def test_yunet_stays_float32(yunet_path: Path) -> None:
 def test_read_only_model_folder_caches_in_the_home(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(quantize.os, "access", lambda path, mode: False)
-    assert quantize.cache_dir(tmp_path / "m.onnx") == tmp_path / "cache" / "faces"
-    assert quantize.cache_dir(tmp_path / "m.onnx", tmp_path / "x") == tmp_path / "x"
+    monkeypatch.setattr(models.os, "access", lambda path, mode: False)
+    assert models.cache_dir(tmp_path / "m.onnx") == tmp_path / "cache" / "faces"
+    assert models.cache_dir(tmp_path / "m.onnx", tmp_path / "x") == tmp_path / "x"
     monkeypatch.undo()
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o555)  # no write bit: read-only, even to root
-    assert quantize.cache_dir(locked / "m.onnx") == tmp_path / "cache" / "faces"
+    assert models.cache_dir(locked / "m.onnx") == tmp_path / "cache" / "faces"
 
 
 def test_nowhere_to_keep_the_copy(own_model: Path, tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from tornado.testing import gen_test
 from tornado.websocket import websocket_connect
 
 from tests.conftest import photo_bytes
-from tests.helpers import multipart
-from tests.server import FacesTestCase
+from tests.support.helpers import multipart
+from tests.support.server import FacesTestCase
 
 TOKEN = "correct horse battery staple"
 
@@ -165,11 +165,11 @@ class TestRateLimit(FacesTestCase):
         assert codes == [201, 201, 429]
         assert int(response.headers["Retry-After"]) >= 1
         assert json.loads(response.body)["error"]["code"] == "rate_limited"
-        assert self.services.store.count() == 2
+        assert self.services.gallery.count() == 2
 
 
 def test_rate_limiter_refills() -> None:
-    from faces.ratelimit import RateLimiter
+    from faces.web.ratelimit import RateLimiter
 
     now = [0.0]
     limiter = RateLimiter(60, clock=lambda: now[0])  # one a second, bursts of 60
@@ -182,7 +182,7 @@ def test_rate_limiter_refills() -> None:
 
 
 def test_limits_count_an_ipv6_client_by_its_64() -> None:
-    from faces.access import client_key
+    from faces.web.access import client_key
 
     assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:ffff::9") == \
         "2001:db8:1:2::/64"

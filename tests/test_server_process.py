@@ -29,7 +29,7 @@ import pytest
 from tornado.websocket import websocket_connect
 
 from tests.conftest import ROOT, photo_bytes
-from tests.process import faces, free_port, get_json, server, upload
+from tests.support.process import faces, free_port, get_json, server, upload
 
 
 async def ws_close_code(base: str, process: subprocess.Popen) -> int | None:

@@ -1,4 +1,4 @@
-"""Where detection jobs run. Each backend is a module implementing
+"""Where jobs run. Each backend is a module implementing
 :class:`faces.backends.base.Backend`; :func:`create` picks one from the
 settings: ``local``, a process pool on this machine, or ``cluster``, a Dask
 cluster when FACES_CLUSTER names its scheduler."""
@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .base import Backend, BackendBusy, BackendUnavailable, JobTimeout
+from .base import Backend
 
 if TYPE_CHECKING:
     from ..settings import Settings
 
-__all__ = ["Backend", "BackendBusy", "BackendUnavailable", "JobTimeout", "create"]
+__all__ = ["Backend", "create"]
 
 
 def create(settings: Settings, **overrides: Any) -> Backend:

@@ -1,31 +1,19 @@
-"""The interface every backend (where detection jobs run) implements, and
-the errors the gallery and the handlers know how to answer."""
+"""The interface every backend (where jobs run) implements. Its errors are
+faces' own (:mod:`faces.errors`): BackendUnavailable, BackendBusy and
+JobTimeout."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from typing import Any
 
-from ..worker import Described
-
-
-class BackendUnavailable(Exception):
-    """No worker could run the job (one died, none is connected, or the
-    backend is shut down). Worth retrying in a moment."""
-
-
-class BackendBusy(BackendUnavailable):
-    """Too many jobs are already waiting."""
-
-
-class JobTimeout(BackendUnavailable):
-    """A job ran past the time limit; the worker that had it was replaced."""
+from ..vision.worker import WorkerInfo
 
 
 class Backend(ABC):
     """Runs named jobs (``"module:function"``, called in a worker as
-    ``function(worker, *args)``; see :mod:`faces.worker`) somewhere else
-    than the server's event loop.
+    ``function(worker, *args)``; see :mod:`faces.vision.jobs`) somewhere
+    else than the server's event loop.
 
     Life cycle: :meth:`start` (raises ``ModelError`` if the model cannot be
     loaded), :attr:`ready` once every worker is warm, :meth:`run` any
@@ -34,24 +22,24 @@ class Backend(ABC):
     """
 
     ready: bool = False
-    described: Described | None = None  # what the workers loaded, once one has
+    info: WorkerInfo | None = None  # what the workers loaded, once one has
     restarts: int = 0  # workers replaced after a crash or a timeout
     pending: int = 0  # jobs running or waiting
 
     @property
     def family(self) -> str:
         """The detector family the workers loaded ('' before)."""
-        return self.described.family if self.described else ""
+        return self.info.family if self.info else ""
 
     @property
     def model(self) -> str:
         """The model file's name, as the workers loaded it."""
-        return self.described.model if self.described else ""
+        return self.info.model if self.info else ""
 
     @property
     def default_score(self) -> float:
         """The family's own score threshold (what a threshold of 0 means)."""
-        return self.described.default_score if self.described else 0.0
+        return self.info.default_score if self.info else 0.0
 
     @property
     @abstractmethod

@@ -29,8 +29,10 @@ from distributed.client import FutureCancelledError
 from distributed.comm.core import CommClosedError
 from distributed.scheduler import KilledWorker
 
-from .. import worker
-from .base import Backend, BackendBusy, BackendUnavailable, JobTimeout
+from ..errors import BackendBusy, BackendUnavailable, JobTimeout
+from ..vision import worker
+from ..vision.jobs import ABOUT
+from .base import Backend
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +126,7 @@ class ClusterBackend(Backend):
             log.info("connected to the Dask scheduler at %s", self.address)
         await self._count()
         if self._workers and not self._ready.is_set():
-            self.described = about = await asyncio.wait_for(
-                self._submit("faces.worker:describe"), self.timeout)
+            self.info = about = await asyncio.wait_for(self._submit(ABOUT), self.timeout)
             log.info("Dask workers run %s %s, first pass %s; %s", about.family,
                      about.precision, about.first_pass or "fixed",
                      about.precision_reason or about.precision)

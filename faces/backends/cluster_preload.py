@@ -1,6 +1,6 @@
 """Loaded into every Dask worker process (``dask worker --preload
 faces.backends.cluster_preload``, which `faces worker` runs): builds this
-process's :class:`faces.worker.Worker` once, from the FACES_* settings in
+process's :class:`faces.vision.worker.Worker` once, from the FACES_* settings in
 the environment, so jobs run exactly as in the local pool's workers. The
 model lives in the worker; only photo bytes and results cross the network.
 """
@@ -11,7 +11,8 @@ import ctypes
 import logging
 from typing import Any
 
-from .. import settings, worker
+from .. import settings
+from ..vision import worker
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,6 @@ def dask_setup(dask_worker: Any) -> None:
     config = worker.WorkerConfig.from_settings(settings.from_sources())
     worker.Process.worker = worker.Worker(config)
     worker.Process.worker.warm()
-    about = worker.describe(worker.Process.worker)
+    about = worker.about(worker.Process.worker)
     log.info("faces worker ready: %s %s, model %s; %s", about.family, about.precision,
              config.model, about.precision_reason or about.precision)

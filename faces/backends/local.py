@@ -14,9 +14,10 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from .. import worker
-from ..worker import WorkerConfig
-from .base import Backend, BackendBusy, BackendUnavailable, JobTimeout
+from ..errors import BackendBusy, BackendUnavailable, JobTimeout
+from ..vision import worker
+from ..vision.worker import WorkerConfig
+from .base import Backend
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class LocalBackend(Backend):
         except BaseException:
             self.shutdown()
             raise
-        self.described = about = started[0]
+        self.info = about = started[0]
         log.info("detector pool ready: %d workers, %s %s, first pass %s (pids %s); %s",
                  self.size, about.family, about.precision, about.first_pass or "fixed",
                  ", ".join(str(pid) for pid in sorted(s.pid for s in started)),

@@ -1,0 +1,99 @@
+"""Commands on the library itself, run with the server stopped: `faces
+reindex` (the catalogue rebuilt from the files) and `faces people` (list
+them; recognize the photos still waiting first)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from .. import settings
+from ..errors import DataDirError, ModelError
+from ..services import Services
+from ..web.views import person_json
+from .common import CommandError, Progress, config
+
+
+async def _reindex(found: settings.Settings) -> str:
+    services = Services.create(found, recognize=False)
+    try:
+        await services.backend.start()
+        return (await services.gallery.reindex(Progress(0))).summary()
+    finally:
+        services.stop()
+
+
+def reindex(args: argparse.Namespace) -> int:
+    found = config(args)
+    try:
+        summary = asyncio.run(_reindex(found))
+    except (ModelError, DataDirError) as exc:
+        raise CommandError(str(exc)) from None
+    print(f"reindexed {found.data_dir}: {summary}")
+    return 0
+
+
+async def _people(found: settings.Settings, recognize: bool) -> list[dict]:
+    services = Services.create(found, with_backend=recognize, recognize=recognize)
+    try:
+        services.people.load()
+        recognition = services.recognition
+        recognition.load()
+        if recognize and recognition.queue:
+            await services.backend.start()
+            total = len(recognition.queue)
+            progress = Progress(total)
+            print(f"recognizing {total} photos", file=sys.stderr)
+            for done in range(1, total + 1):
+                await recognition.recognize(recognition.queue.popleft())
+                progress(done)
+        return [person_json(person) for person in services.people.list(hidden=True)]
+    finally:
+        services.stop()
+
+
+def people(args: argparse.Namespace) -> int:
+    """List the people; with --recognize, first recognize the photos waiting."""
+    found = config(args)
+    if args.recognize and not Path(found.recognition_model).is_file():
+        raise CommandError(f"no recognition model at {found.recognition_model}: `faces "
+                           f"fetch-model --recognition` gets it")
+    try:
+        everyone = asyncio.run(_people(found, args.recognize))
+    except (ModelError, DataDirError) as exc:
+        raise CommandError(str(exc)) from None
+    if args.json:
+        for person in everyone:
+            print(json.dumps(person))
+        return 0
+    for person in everyone:
+        hidden = " (hidden)" if person["hidden"] else ""
+        print(f"{person['id']}  {person['name'] or '(unnamed)'}{hidden}: "
+              f"{person['photos']} photos, {person['faces']} faces")
+    print(f"{len(everyone)} people")
+    return 0
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    rebuild = commands.add_parser(
+        "reindex", help="rebuild the catalogue from the files in the data directory",
+        description="Drop catalogue rows whose files are gone and add rows for stored "
+        "photos that have none (from their metadata, or by detecting again). "
+        "Run it while the server is stopped.")
+    settings.add_arguments(rebuild, "reindex")
+    rebuild.set_defaults(handler=reindex)
+
+    folks = commands.add_parser(
+        "people", help="list the people found in the gallery",
+        description="List the people (most faces first). With --recognize, first run "
+        "recognition on the photos still waiting for it, such as photos stored before People "
+        "existed (resumable: run it again after an interruption). Run that with the server "
+        "stopped; a running server does the same by itself.")
+    folks.add_argument("--recognize", "--recognise", action="store_true",
+                       help="recognize the photos waiting first, with a progress bar")
+    folks.add_argument("--json", action="store_true", help="one JSON object per person")
+    settings.add_arguments(folks, "people")
+    folks.set_defaults(handler=people)

@@ -1,0 +1,262 @@
+"""The gallery's use cases, in one place: add a photo (hash, dedupe, run the
+job, write the files, catalogue it, tell every page), detect without
+storing, read photos page by page, delete, and put the catalogue right after
+a crash or from the files (``faces reindex``). Front ends (the web side, the
+command line) only translate to these calls and back; the errors they raise
+(:mod:`faces.errors`) say what went wrong in words a user can act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..backends import Backend
+from ..errors import NotFound, StorageFull
+from ..vision.contract import Options, Rendered
+from ..vision.jobs import DETECT, RENDER
+from ..vision.probe import check_limits, probe
+from .catalogue import Catalogue
+from .events import Events, PhotoAdded, PhotoDeleted
+from .files import Files
+from .records import ID_PATTERN, PAGE_SIZE, Photo, content_id, utc_now
+
+log = logging.getLogger(__name__)
+
+DISK_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
+
+
+@dataclass
+class Report:
+    """What :meth:`Gallery.reindex` did."""
+
+    dropped: list[str] = field(default_factory=list)   # rows whose files were gone
+    restored: list[str] = field(default_factory=list)  # rows rebuilt from metadata sidecars
+    detected: list[str] = field(default_factory=list)  # rows rebuilt by detecting again
+
+    def summary(self) -> str:
+        return (f"{len(self.restored)} restored from metadata, {len(self.detected)} re-detected, "
+                f"{len(self.dropped)} dropped (files missing)")
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of photos, newest first; ``more``: whether older ones follow."""
+
+    photos: list[Photo]
+    more: bool
+
+    @property
+    def last(self) -> str | None:
+        return self.photos[-1].id if self.photos else None
+
+
+class Listener(Protocol):
+    """Told of each photo stored or deleted (People)."""
+
+    def photo_added(self, photo: Photo) -> None: ...
+
+    def photo_deleted(self, photo: Photo) -> None: ...
+
+
+def unknown_photo() -> NotFound:
+    return NotFound("unknown_photo", "There is no photo with that id.")
+
+
+class Gallery:
+    def __init__(self, files: Files, catalogue: Catalogue, backend: Backend, events: Events,
+                 defaults: Options, on_job: Callable[[float], None] | None = None,
+                 listeners: list[Listener] | None = None) -> None:
+        self.files = files
+        self.catalogue = catalogue
+        self.backend = backend
+        self.events = events
+        self.defaults = defaults  # the server's processing options
+        self.on_job = on_job  # told each job's seconds in the backend (metrics)
+        self.listeners = listeners or []
+
+    async def _run(self, job: str, *args: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return await self.backend.run(job, *args)
+        finally:
+            if self.on_job is not None:
+                self.on_job(time.perf_counter() - started)
+
+    # -- reading ---------------------------------------------------------------
+
+    def photo(self, photo_id: str) -> Photo:
+        """One photo; raises NotFound."""
+        photo = self.catalogue.get(photo_id) if ID_PATTERN.match(photo_id) else None
+        if photo is None:
+            raise unknown_photo()
+        return photo
+
+    def page(self, limit: int = PAGE_SIZE, before: str | None = None,
+             person: str | None = None) -> Page:
+        """Up to ``limit`` photos (of ``person``, if given), newest first,
+        older than the photo ``before``. Raises NotFound for an unknown
+        ``before``."""
+        try:
+            photos = self.catalogue.newest(limit, before) if person is None else \
+                self.catalogue.newest_of(person, limit, before)
+        except KeyError:
+            raise NotFound("unknown_photo",
+                           "No photo has the id given in 'before'.") from None
+        return Page(photos, len(photos) == limit)
+
+    def count(self, person: str | None = None) -> int:
+        return self.catalogue.count(person)
+
+    def face_count(self) -> int:
+        return self.catalogue.face_count()
+
+    def since(self, after: str | None) -> list[Photo] | None:
+        """Every photo newer than ``after`` (all if None), oldest first; None
+        for an id that is not (or no longer) in the gallery."""
+        if after is not None and not ID_PATTERN.match(after):
+            return None
+        try:
+            return list(self.catalogue.since(after))
+        except KeyError:
+            return None
+
+    # -- adding ------------------------------------------------------------------
+
+    @staticmethod
+    def check(data: bytes, options: Options) -> None:
+        """Refuse a file that is not an image we take, or too large, from its
+        header alone (cheap: run it before queueing). Raises ImageRejected."""
+        check_limits(probe(data), options.max_pixels)
+
+    async def add(self, data: bytes, filename: str, options: Options) -> tuple[Photo, bool]:
+        """Store an uploaded photo; returns it and whether it is new (the same
+        bytes with the same options are the same photo, stored once).
+
+        Raises ImageRejected, the backend's errors, or StorageFull; on any of
+        them nothing is stored and nothing is broadcast.
+        """
+        self.check(data, options)
+        loop = asyncio.get_running_loop()
+        variant = options.variant(self.defaults, self.backend.default_score)
+        photo_id = await loop.run_in_executor(None, content_id, data, variant)
+        existing = self.catalogue.get(photo_id)
+        if existing is not None:
+            return existing, False
+        rendered: Rendered = await self._run(RENDER, data, options)
+        photo = self._photo(photo_id, filename, utc_now(), rendered)
+        await self._save(photo, rendered.files(self.files.names(photo_id, rendered.extension)))
+        if not self.catalogue.add(photo):  # the same bytes finished first elsewhere
+            return self.catalogue.get(photo_id), False
+        photo = self.catalogue.get(photo_id)  # with its faces' ids
+        self.events.publish(PhotoAdded(photo))
+        log.info("stored %s (%s): %d faces", photo_id, filename, len(photo.faces))
+        for listener in self.listeners:
+            listener.photo_added(photo)
+        return photo, True
+
+    async def detect(self, data: bytes, options: Options, annotate: bool) -> dict[str, Any]:
+        """Faces in a photo, stored nowhere: ``{"width", "height", "faces"}``,
+        plus ``"image"`` and ``"extension"`` (the annotated copy) with ``annotate``."""
+        self.check(data, options)
+        return await self._run(DETECT, data, options, annotate)
+
+    # -- deleting ----------------------------------------------------------------
+
+    async def delete(self, photo_id: str) -> Photo:
+        """Remove a photo's row and files and tell every page; raises NotFound."""
+        photo = self.catalogue.delete(photo_id) if ID_PATTERN.match(photo_id) else None
+        if photo is None:
+            raise unknown_photo()
+        await asyncio.get_running_loop().run_in_executor(None, self.files.remove, photo)
+        self.events.publish(PhotoDeleted(photo.id))
+        for listener in self.listeners:
+            listener.photo_deleted(photo)
+        log.info("deleted %s (%s)", photo.id, photo.filename)
+        return photo
+
+    # -- putting the catalogue right ------------------------------------------
+
+    def drop_missing(self) -> list[str]:
+        """Remove rows whose original file is gone (after a crash or by hand)."""
+        dropped = []
+        for photo in self.catalogue.since(None):
+            if not self.files.has_original(photo):
+                self.catalogue.delete(photo.id)
+                self.files.remove(photo)
+                dropped.append(photo.id)
+        return dropped
+
+    def orphans(self) -> list[Path]:
+        """Stored originals that have no catalogue row."""
+        known = self.catalogue.all_ids()
+        return sorted(path for photo_id, path in self.files.originals() if photo_id not in known)
+
+    def reconcile(self) -> None:
+        """After a crash: drop rows whose files are gone; report files without rows."""
+        dropped = self.drop_missing()
+        if dropped:
+            log.warning("dropped %d catalogue rows whose files are missing", len(dropped))
+        orphans = self.orphans()
+        if orphans:
+            log.warning("%d stored photos have no catalogue row; run `faces reindex` to add "
+                        "them", len(orphans))
+
+    async def reindex(self, progress: Callable[[int, int], None] | None = None) -> Report:
+        """Drop rows whose original file is gone; add rows for files without one.
+
+        A photo's metadata sidecar restores it exactly; without one, the stored
+        original is run through the detector again.
+        """
+        report = Report(dropped=self.drop_missing())
+        orphans = self.orphans()
+        found: list[Photo] = []
+        for done, path in enumerate(orphans, 1):
+            photo_id = path.name.split(".")[0]
+            known = self.files.read_sidecar(photo_id)
+            if known is not None and all((self.files.photos_dir / name).is_file()
+                                         for name in known.files()):
+                report.restored.append(photo_id)
+                found.append(known)
+            else:
+                rendered = await self._run(RENDER, path.read_bytes(), self.defaults)
+                photo = self._photo(photo_id, known.filename if known else path.name,
+                                    known.created if known else _mtime(path), rendered)
+                # The stored original stays as it is: existing files are never replaced.
+                await self._save(photo, rendered.files(self.files.names(photo_id, path.suffix)))
+                report.detected.append(photo_id)
+                found.append(photo)
+            if progress:
+                progress(done, len(orphans))
+        for photo in sorted(found, key=lambda p: p.created):
+            self.catalogue.add(photo)
+        return report
+
+    def _photo(self, photo_id: str, filename: str, created: str, rendered: Rendered) -> Photo:
+        names = self.files.names(photo_id, rendered.extension)
+        return Photo(id=photo_id, filename=filename, created=created, width=rendered.width,
+                     height=rendered.height, faces=rendered.faces, **names)
+
+    async def _save(self, photo: Photo, files: dict[str, bytes]) -> None:
+        """Write the photo's files and sidecar, all or nothing."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self.files.write_photo,
+                                                             files, photo)
+        except OSError as exc:
+            if exc.errno not in DISK_ERRORS:
+                raise
+            log.error("cannot store %s in %s: %s", photo.id, self.files.photos_dir, exc)
+            raise StorageFull("The server could not save the photo: its disk is full or "
+                              "not writable.") from None
+
+
+def _mtime(path: Path) -> str:
+    stamp = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

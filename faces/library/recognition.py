@@ -1,0 +1,216 @@
+"""Recognition in the background: each stored photo's faces described by a
+worker, then grouped into people (:meth:`People.group`).
+
+Recognition never slows an upload: ``photo.added`` goes out when detection
+is done, as before; the photo then waits in a queue (the backlog, oldest
+first, also what a restart resumes: the catalogue marks photos done), and
+a job is sent to the workers only while one of them is idle, a few faces at
+a time, so an upload never waits long behind it. Its results go out
+gathered, at most once a second: ``photos.recognized`` (the photos, with
+their faces' people), the people they changed, and the backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from dataclasses import dataclass
+
+from ..backends import Backend
+from ..errors import BackendUnavailable, ModelError
+from ..vision.jobs import DESCRIBE
+from .catalogue import Catalogue
+from .events import Events, PhotosRecognized, RecognitionState
+from .files import Files
+from .grouping import Changes
+from .people import People
+from .records import Photo, crop_name
+
+log = logging.getLogger(__name__)
+
+FACES_PER_JOB = 8  # about 0.6 s of one worker: an upload waits at most that long
+# Background recognition's own changes (people, faces, the backlog) go out
+# gathered, at most this often: with a thousand pages open, one event per
+# recognized photo and kind was thousands of WebSocket writes a second.
+# The user's own edits go out at once.
+GATHER_SECONDS = 1.0
+IDLE_POLL = 0.05  # seconds between looks for an idle worker
+
+
+@dataclass(frozen=True)
+class RecognitionConfig:
+    enabled: bool
+    min_face: int = 50  # faces at least this many pixels high are recognized
+    max_faces: int = 50  # per photo, largest first
+    max_pixels: int = 50_000_000
+
+    @classmethod
+    def from_settings(cls, settings: object, enabled: bool) -> RecognitionConfig:
+        return cls(enabled=enabled, min_face=settings.recognition_min_face,
+                   max_faces=settings.recognition_max_faces, max_pixels=settings.max_pixels)
+
+
+def eligible(photo: Photo, config: RecognitionConfig) -> list[dict]:
+    """The photo's faces that get a descriptor: with landmarks, large
+    enough, the largest ``max_faces`` of them."""
+    faces = [f for f in photo.faces
+             if f.get("landmarks") and f["box"][3] - f["box"][1] >= config.min_face]
+    faces.sort(key=lambda f: (f["box"][2] - f["box"][0]) * (f["box"][3] - f["box"][1]),
+               reverse=True)
+    return faces[: config.max_faces]
+
+
+class Recognition:
+    def __init__(self, files: Files, catalogue: Catalogue, backend: Backend | None,
+                 people: People, events: Events, config: RecognitionConfig) -> None:
+        self.files = files
+        self.catalogue = catalogue
+        self.backend = backend
+        self.people = people
+        self.events = events
+        self.config = config
+        self.queue: deque[str] = deque()
+        self.busy: str | None = None  # the photo being recognized now
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self.failed: str = ""  # why recognition stopped, if it did
+        self._gathered = Changes()  # changes not announced yet
+        self._recognized: list[str] = []  # photos recognized, not announced yet
+        self._told: tuple[str, int] = ("", -1)
+        self._flush: asyncio.TimerHandle | None = None
+
+    # -- life cycle ------------------------------------------------------------
+
+    def load(self) -> None:
+        """Queue the photos not recognized yet."""
+        if self.config.enabled:
+            self.queue.extend(self.catalogue.waiting())
+        log.info("recognition: %d photos waiting%s", len(self.queue),
+                 "" if self.config.enabled else " (recognition is off)")
+
+    def start(self) -> None:
+        self.load()
+        if self.config.enabled:
+            self._task = asyncio.ensure_future(self._run())
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self._flush is not None:
+            self._flush.cancel()
+
+    @property
+    def backlog(self) -> int:
+        """Photos waiting for recognition (the one in progress included)."""
+        return len(self.queue) + (self.busy is not None)
+
+    @property
+    def state(self) -> str:
+        if not self.config.enabled:
+            return "off"
+        return "stopped" if self.failed else "on"
+
+    # -- photos come and go ----------------------------------------------------
+
+    def photo_added(self, photo: Photo) -> None:
+        if self.config.enabled and not self.failed:
+            self.queue.append(photo.id)
+            self._wake.set()
+            self._later()
+
+    def photo_deleted(self, photo: Photo) -> None:
+        if photo.id in self.queue:
+            self.queue.remove(photo.id)
+
+    # -- the background queue -------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            if not self.queue:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            photo_id = self.queue.popleft()
+            self.busy = photo_id
+            try:
+                await self.recognize(photo_id)
+            except BackendUnavailable as exc:  # workers restarting: try again soon
+                log.warning("recognition of %s postponed: %s", photo_id, exc)
+                self.queue.appendleft(photo_id)
+                await asyncio.sleep(1.0)
+            except ModelError as exc:
+                self.failed = str(exc)
+                log.error("recognition stopped: %s", exc)
+                self.queue.appendleft(photo_id)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("recognition of photo %s failed; it is left out of People",
+                              photo_id)
+                self.catalogue.recognized(photo_id, {})
+            finally:
+                self.busy = None
+                self._later()
+
+    async def _idle_worker(self) -> None:
+        """Wait until a worker has nothing to do (uploads go first)."""
+        while self.backend.pending >= self.backend.workers:
+            await asyncio.sleep(IDLE_POLL)
+
+    async def recognize(self, photo_id: str) -> None:
+        """Describe a stored photo's faces, group them, tell every page."""
+        photo = self.catalogue.get(photo_id)
+        if photo is None:
+            return
+        faces = eligible(photo, self.config)
+        described: dict[int, tuple[bytes, str]] = {}
+        if faces:
+            loop = asyncio.get_running_loop()
+            data = await loop.run_in_executor(None, self.files.read_original, photo)
+            for start in range(0, len(faces), FACES_PER_JOB):
+                chunk = faces[start:start + FACES_PER_JOB]
+                await self._idle_worker()
+                results = await self.backend.run(
+                    DESCRIBE, data, [{"box": f["box"], "landmarks": f["landmarks"]}
+                                     for f in chunk], self.config.max_pixels)
+                for face, (blob, jpeg) in zip(chunk, results, strict=True):
+                    name = crop_name(photo_id, face["id"])
+                    await loop.run_in_executor(None, self.files.write_crop, name, jpeg)
+                    described[face["id"]] = (blob, name)
+        if self.catalogue.get(photo_id) is None:  # deleted meanwhile: its crops go too
+            self.files.remove_crops([name for _, name in described.values()])
+            return
+        self.catalogue.recognized(photo_id, described)
+        changes = self.people.group(photo_id, {face_id: blob for face_id, (blob, _)
+                                               in described.items()})
+        self._recognized.append(photo_id)
+        self._later(changes)
+
+    # -- telling, gathered ----------------------------------------------------
+
+    def _later(self, changes: Changes | None = None) -> None:
+        """Announce recognition's changes and the backlog soon, gathered."""
+        if changes:
+            gathered = self._gathered
+            gathered.faces.update(changes.faces)
+            gathered.created += changes.created
+            gathered.emptied += changes.emptied
+            gathered.left |= changes.left
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(GATHER_SECONDS,
+                                                               self._announce)
+
+    def _announce(self) -> None:
+        self._flush = None
+        gathered, self._gathered = self._gathered, Changes()
+        recognized, self._recognized = self._recognized, []
+        photos = [photo for photo in map(self.catalogue.get, recognized) if photo is not None]
+        if photos:
+            self.events.publish(PhotosRecognized(photos))
+        self.people.announce(gathered, told=set(recognized))
+        state = (self.state, self.backlog)
+        if state != self._told:
+            self._told = state
+            self.events.publish(RecognitionState(*state))

@@ -1,0 +1,91 @@
+"""The composition root: the library (files, catalogue, use cases) and the
+backend its jobs run on, built from the settings in one place, for the web
+server and the command line alike. Whoever builds it says where events go
+(the web side's live updates, or nowhere).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import backends
+from .backends import Backend
+from .library.catalogue import Catalogue
+from .library.events import Events, Silent
+from .library.files import Files
+from .library.gallery import Gallery
+from .library.people import People
+from .library.recognition import Recognition, RecognitionConfig
+from .settings import Settings
+from .vision.contract import Options
+
+log = logging.getLogger(__name__)
+
+
+def recognition_enabled(settings: Settings) -> bool:
+    """Whether People recognizes faces: the recognition model is here (with
+    a cluster, the workers have it: only its setting is checked)."""
+    model = settings.recognition_model
+    if not str(model) or model == Path():
+        return False
+    if settings.cluster or model.is_file():
+        return True
+    log.warning("People is off: no face recognition model at %s (`faces fetch-model "
+                "--recognition` gets it)", model)
+    return False
+
+
+@dataclass
+class Services:
+    """Everything the front ends call: the use cases and what they stand on."""
+
+    settings: Settings
+    files: Files
+    catalogue: Catalogue
+    backend: Backend | None
+    events: Events
+    options: Options  # the server's default processing options
+    gallery: Gallery = field(init=False)
+    people: People = field(init=False)
+    recognition: Recognition = field(init=False)
+    recognize: bool = True  # whether recognition runs at all
+
+    def __post_init__(self) -> None:
+        self.people = People(self.catalogue, self.events)
+        config = RecognitionConfig.from_settings(
+            self.settings, self.recognize and self.backend is not None
+            and recognition_enabled(self.settings))
+        self.recognition = Recognition(self.files, self.catalogue, self.backend, self.people,
+                                       self.events, config)
+        self.gallery = Gallery(self.files, self.catalogue, self.backend, self.events,
+                               self.options, listeners=[self.recognition, self.people])
+
+    @classmethod
+    def create(cls, settings: Settings, events: Events | None = None,
+               backend: Backend | None = None, with_backend: bool = True,
+               recognize: bool = True) -> Services:
+        """Open the data directory and the catalogue; make the backend the
+        settings ask for (not started) unless one is given or none is wanted.
+        Raises DataDirError."""
+        files = Files(settings.data_dir)
+        catalogue = Catalogue(settings.data_dir)
+        if backend is None and with_backend:
+            backend = backends.create(settings)
+        return cls(settings=settings, files=files, catalogue=catalogue, backend=backend,
+                   events=events or Silent(), options=Options.from_settings(settings),
+                   recognize=recognize)
+
+    async def start(self) -> None:
+        """Start the workers; load People; start background recognition."""
+        if self.backend is not None:
+            await self.backend.start()
+        self.people.load()
+        self.recognition.start()
+
+    def stop(self) -> None:
+        self.recognition.stop()
+        if self.backend is not None:
+            self.backend.shutdown()
+        self.catalogue.close()

@@ -1,0 +1,77 @@
+"""The contract between the server and its workers: what a detection job is
+asked to do (:class:`Options`) and what it gives back (:class:`Rendered`).
+One light module (no OpenCV, no onnxruntime), so the server process, the
+use cases and the API document share it with the workers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import BadRequest
+
+MODES = ("box", "blur")  # box: draw the faces; blur: hide them (no unblurred copy is kept)
+THRESHOLD_RANGE = (0.05, 0.95)  # a per-upload score threshold must lie in this range
+
+
+@dataclass(frozen=True)
+class Options:
+    """How one photo is processed."""
+
+    max_pixels: int
+    score_threshold: float = 0.0  # 0: the detector family's own default
+    nms_threshold: float = 0.4
+    mode: str = "box"
+
+    @classmethod
+    def from_settings(cls, settings: Any, mode: str = "box") -> Options:
+        """The job's share of the server settings (faces.settings.Settings)."""
+        return cls(max_pixels=settings.max_pixels, score_threshold=settings.score_threshold,
+                   nms_threshold=settings.nms_threshold, mode=mode)
+
+    def choose(self, mode: str | None, threshold: str | None) -> Options:
+        """These options with an upload's own ``mode`` and ``threshold``
+        (text, as sent; None or empty keeps the default). Raises BadRequest."""
+        mode = mode or self.mode
+        if mode not in MODES:
+            raise BadRequest("bad_mode", f"mode must be {' or '.join(map(repr, MODES))}.")
+        score = self.score_threshold
+        if threshold:
+            low, high = THRESHOLD_RANGE
+            try:
+                score = float(threshold)
+            except ValueError:
+                score = -1.0
+            if not low <= score <= high:
+                raise BadRequest("bad_threshold",
+                                  f"threshold must be a number from {low} to {high}.")
+        return dataclasses.replace(self, mode=mode, score_threshold=score)
+
+    def variant(self, default: Options, family_score: float = 0.0) -> str:
+        """'' for the default processing, else what sets it apart (part of
+        the photo id, so a blurred copy is a different photo). Thresholds
+        count as they apply: 0 is the family's own (``family_score``), so a
+        blurred SCRFD upload is "blur:0.5", as the first build named it."""
+        score = self.score_threshold or family_score
+        if (self.mode, score) == (default.mode, default.score_threshold or family_score):
+            return ""
+        return f"{self.mode}:{score}"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A processed photo: its size, faces and the three re-encoded files."""
+
+    width: int
+    height: int
+    faces: list[dict]
+    extension: str  # ".jpg", or ".png" for images with transparency
+    original: bytes
+    annotated: bytes
+    thumbnail: bytes
+
+    def files(self, names: dict[str, str]) -> dict[str, bytes]:
+        """File name -> bytes, for the names a store gave each kind."""
+        return {names[kind]: getattr(self, kind) for kind in names}

@@ -1,0 +1,70 @@
+"""People's job in the worker: for each face of a stored photo, its
+descriptor (from the worker's recognizer) and a small crop for the People
+page.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from .decode import decode
+from .probe import check_limits, probe
+
+if TYPE_CHECKING:
+    from .worker import Worker
+
+CROP_SIDE = 160  # the face crops the People page shows
+CROP_QUALITY = 85
+# A face at least this high loses nothing in its chip (about 100 pixels of
+# face in 150) or its crop when the photo is decoded at half, a quarter or
+# an eighth of its size: the stored JPEG is then decoded smaller (libjpeg
+# scales while decoding), for a fraction of the memory and time.
+SHARP_FACE = 250
+REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+           8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
+def crop(image: np.ndarray, box: list[float], side: int = CROP_SIDE) -> bytes:
+    """A square JPEG of the face with some margin, ``side`` pixels."""
+    x1, y1, x2, y2 = box
+    half = max(x2 - x1, y2 - y1) * 0.65
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    height, width = image.shape[:2]
+    left, top = max(0, int(cx - half)), max(0, int(cy - half))
+    right, bottom = min(width, int(cx + half) + 1), min(height, int(cy + half) + 1)
+    patch = image[top:bottom, left:right, :3]
+    patch = cv2.resize(patch, (side, side), interpolation=cv2.INTER_AREA
+                       if patch.shape[0] > side else cv2.INTER_LINEAR)
+    ok, buffer = cv2.imencode(".jpg", patch, [cv2.IMWRITE_JPEG_QUALITY, CROP_QUALITY])
+    if not ok:
+        raise RuntimeError("could not encode a face crop")
+    return buffer.tobytes()
+
+
+def load(data: bytes, faces: list[dict], max_pixels: int) -> tuple[np.ndarray, float]:
+    """The stored photo's pixels, decoded as small as its smallest face
+    allows, and their scale (1: full size)."""
+    smallest = min(face["box"][3] - face["box"][1] for face in faces)
+    factor = max([f for f in REDUCED if smallest / f >= SHARP_FACE], default=1)
+    info = probe(data)
+    if factor > 1 and info.format == "jpeg":  # (OpenCV turns it upright, as decode does)
+        check_limits(info, max_pixels)
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), REDUCED[factor])
+        if image is not None:
+            return image, image.shape[1] / info.width
+    return decode(data, max_pixels), 1.0
+
+
+def describe_faces(worker: Worker, data: bytes, faces: list[dict],
+                   max_pixels: int) -> list[tuple[bytes, bytes]]:
+    """A job: for each face (``{"box", "landmarks"}``) of the stored photo
+    ``data``, its descriptor (128 float32, as bytes) and its crop (JPEG)."""
+    image, scale = load(data, faces, max_pixels)
+    rgb = cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
+    marks = [np.asarray(face["landmarks"], np.float64) * scale for face in faces]
+    vectors = worker.recognizer.describe(rgb, marks)
+    return [(vector.tobytes(), crop(image, [v * scale for v in face["box"]]))
+            for vector, face in zip(vectors, faces, strict=True)]

@@ -1,0 +1,164 @@
+"""Requests bound into plain values before any use case sees them: query
+parameters, JSON bodies and multipart uploads, each checked here and refused
+with a clear 4xx (:class:`faces.errors.BadRequest`). An uploaded file's name
+becomes a safe display name: only ever shown (escaped), never used as a path.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from tornado import httputil
+
+from ..errors import BadRequest, Unsupported
+from ..library.people import MAX_NAME, UNSET, Unset
+from ..library.records import ID_PATTERN, MAX_PAGE_SIZE, PAGE_SIZE
+from ..vision.contract import Options
+
+MAX_LENGTH = 120
+
+
+def display_name(raw: str | None) -> str:
+    """Last path component, NFC-normalised, without control, format
+    (bidi overrides, zero-width) or separator characters, at most 120 chars."""
+    text = unicodedata.normalize("NFC", raw or "")
+    text = text.replace("\\", "/").rsplit("/", 1)[-1]
+    kept = []
+    for char in text:
+        category = unicodedata.category(char)
+        if category[0] == "C":  # Cc control, Cf format (RTL override), Cs, Co, Cn
+            continue
+        kept.append(" " if category[0] == "Z" else char)
+    name = " ".join("".join(kept).split()).strip(". ")
+    if len(name) > MAX_LENGTH:
+        stem, dot, ext = name.rpartition(".")
+        if dot and 0 < len(ext) <= 8:
+            name = stem[: MAX_LENGTH - len(ext) - 2] + "…." + ext
+        else:
+            name = name[: MAX_LENGTH - 1] + "…"
+    return name or "photo"
+
+
+# -- request parameters and bodies, bound before any use case sees them --------
+
+
+def page_limit(text: str | None) -> int:
+    """``limit``: a whole number from 1 to MAX_PAGE_SIZE (PAGE_SIZE if absent)."""
+    try:
+        limit = int(text) if text is not None else PAGE_SIZE
+    except ValueError:
+        raise BadRequest("bad_limit", "limit must be a whole number.") from None
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise BadRequest("bad_limit", f"limit must be between 1 and {MAX_PAGE_SIZE}.")
+    return limit
+
+
+def flag(text: str | None, name: str) -> bool:
+    """A 0/1 query parameter (absent: 0)."""
+    if text in (None, "0"):
+        return False
+    if text == "1":
+        return True
+    raise BadRequest(f"bad_{name}", f"{name} must be 0 or 1.")
+
+
+def photo_id(text: str | None) -> str | None:
+    """An optional photo id from a page's query string; anything else: None."""
+    return text if text and ID_PATTERN.match(text) else None
+
+
+def json_body(raw: bytes | None) -> Any:
+    try:
+        return json.loads(raw or b"null")
+    except ValueError:
+        raise BadRequest("bad_json", "The body must be JSON.") from None
+
+
+@dataclass(frozen=True)
+class Upload:
+    data: bytes
+    filename: str  # sanitised, for display
+    fields: dict[str, str]  # the form's other fields
+
+
+def multipart_file(content_type: str, body: bytes, max_bytes: int, too_large: Exception
+                   ) -> Upload:
+    """The single ``file`` part of a multipart body, its display name and the
+    other fields. Raises ``too_large`` for a file over ``max_bytes``."""
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise Unsupported("not_multipart",
+                          "Send the photo as multipart/form-data in a field named 'file'.")
+    arguments: dict = {}
+    files: dict = {}
+    try:
+        httputil.parse_body_arguments(content_type, body, arguments, files)
+    except httputil.HTTPInputError:
+        raise BadRequest("bad_multipart",
+                         "The upload is not valid multipart/form-data.") from None
+    parts = files.get("file", [])
+    if not parts:
+        raise BadRequest("missing_file", "No file was sent: use a form field named 'file'.")
+    if len(parts) > 1:
+        raise BadRequest("too_many_files", "Send one photo per request.")
+    part = parts[0]
+    if len(part.body) > max_bytes:
+        raise too_large
+    fields = {name: values[-1].decode("utf-8", "replace") for name, values in arguments.items()}
+    return Upload(part.body, display_name(part.filename), fields)
+
+
+def upload_options(defaults: Options, query: dict[str, str | None], form: dict[str, str]
+                   ) -> Options:
+    """An upload's options: the query string's, else the form's; every one
+    given must be valid (the form's are checked even where the query's win)."""
+    defaults.choose(form.get("mode"), form.get("threshold"))
+    return defaults.choose(query.get("mode") or form.get("mode"),
+                           query.get("threshold") or form.get("threshold"))
+
+
+@dataclass(frozen=True)
+class PersonEdit:
+    name: str | Unset | None = UNSET
+    hidden: bool | None = None
+
+
+def person_edit(body: Any) -> PersonEdit:
+    """PATCH a person: ``{"name": text or null}`` and/or ``{"hidden": bool}``."""
+    if not isinstance(body, dict) or not body or set(body) - {"name", "hidden"}:
+        raise BadRequest("bad_request", "Send a JSON object with \"name\" and/or \"hidden\".")
+    hidden = body.get("hidden")
+    if "hidden" in body and not isinstance(hidden, bool):
+        raise BadRequest("bad_request", "\"hidden\" must be true or false.")
+    if "name" not in body:
+        return PersonEdit(hidden=hidden)
+    name = body["name"]
+    if name is not None and not isinstance(name, str):
+        raise BadRequest("bad_request", "\"name\" must be text or null.")
+    name = " ".join(name.split()) if name else None
+    if name and len(name) > MAX_NAME:
+        raise BadRequest("bad_request", f"A name has at most {MAX_NAME} characters.")
+    return PersonEdit(name=name or None, hidden=hidden)
+
+
+def merge_sources(body: Any) -> list[str]:
+    """POST merge: ``{"people": [ids]}``."""
+    sources = body.get("people") if isinstance(body, dict) else None
+    if not isinstance(sources, list) or not sources or \
+            not all(isinstance(s, str) for s in sources):
+        raise BadRequest("bad_request", "Send {\"people\": [\"<id>\", ...]}: the people to "
+                         "merge into this one.")
+    return sources
+
+
+def face_target(body: Any) -> str | None:
+    """PUT a face's person: ``{"person": id | "new" | null}``."""
+    if not isinstance(body, dict) or set(body) != {"person"}:
+        raise BadRequest("bad_request", "Send {\"person\": \"<id>\"}, {\"person\": \"new\"} "
+                         "or {\"person\": null}.")
+    target = body["person"]
+    if target is not None and not isinstance(target, str):
+        raise BadRequest("bad_request", "\"person\" must be an id, \"new\" or null.")
+    return target

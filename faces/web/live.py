@@ -1,0 +1,64 @@
+"""The live connection: every page's WebSocket, to which the hub
+(:mod:`faces.web.hub`) sends each event. ``/ws?after=<id>`` first replays
+every photo newer than ``<id>``, oldest first, so a page that reconnects
+misses nothing."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from tornado.iostream import StreamBufferFullError
+from tornado.web import HTTPError
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from ..library.events import PhotoAdded
+from .base import AccessMixin
+from .views import event_json
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE = 4096  # bytes a client may send (it has nothing to say)
+MAX_BUFFER = 4 * 1024 * 1024  # bytes queued for one client before it is dropped
+
+
+class GalleryWebSocket(AccessMixin, WebSocketHandler):
+    def prepare(self) -> None:
+        if not self.can_view():
+            raise HTTPError(401)
+
+    def check_origin(self, origin: str) -> bool:
+        return self.origin_ok(origin)
+
+    def open(self) -> None:
+        # A client that stops reading is dropped once this much is queued for it.
+        self.ws_connection.stream.max_write_buffer_size = MAX_BUFFER
+        after = self.get_argument("after", None)  # "" replays everything
+        if after is not None:
+            backlog = self.services.gallery.since(after or None)
+            if backlog is None:  # unknown id: the client should reload its list
+                self.send(json.dumps({"type": "resync"}))
+            else:
+                for photo in backlog:
+                    self.send(json.dumps(event_json(PhotoAdded(photo)), separators=(",", ":")))
+        self.web.hub.join(self)  # same IOLoop turn as the backlog: nothing is missed
+
+    def send(self, text: str) -> None:
+        try:
+            self.write_message(text)
+        except WebSocketClosedError:
+            self.web.hub.leave(self)
+        except StreamBufferFullError:
+            log.warning("dropping WebSocket client %s: it is not reading its messages",
+                        self.request.remote_ip)
+            self.web.hub.drop(self)
+            self.ws_connection.stream.close()  # a close frame would not fit either
+
+    def on_message(self, message: str | bytes) -> None:
+        pass  # the protocol is server-to-client only
+
+    def on_close(self) -> None:
+        self.web.hub.leave(self)
+
+
+ROUTES = [(r"/ws", GalleryWebSocket)]

@@ -1,0 +1,399 @@
+"""The OpenAPI 3.1 description of the HTTP API, written by hand and kept
+true by tests that validate real responses against it."""
+
+from __future__ import annotations
+
+from .. import __version__
+from ..library.records import ID_REGEX, MAX_PAGE_SIZE, PAGE_SIZE, PERSON_REGEX
+from ..vision.contract import MODES, THRESHOLD_RANGE
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict:
+    return _json(_ref("Error"), description)
+
+
+def _tiny_bmp() -> str:
+    """A 2x2 grey BMP whose bytes are all ASCII: an upload example that a
+    tool can send as text (the API tests use it to store a real photo)."""
+    pixels = (b"\x40" * 6 + b"\x00\x00") * 2
+    header = b"BM" + (54 + len(pixels)).to_bytes(4, "little") + bytes(4) + \
+        (54).to_bytes(4, "little")
+    info = b"".join(v.to_bytes(n, "little") for v, n in (
+        (40, 4), (2, 4), (2, 4), (1, 2), (24, 2), (0, 4), (len(pixels), 4), (0, 16)))
+    return (header + info + pixels).decode("ascii")
+
+
+_ID = {"type": "string", "pattern": ID_REGEX}
+_PERSON_REGEX = PERSON_REGEX
+_PERSON_ID = {"type": "string", "pattern": _PERSON_REGEX}
+_MODE = {"type": "string", "enum": list(MODES)}
+_THRESHOLD = {"type": "number", "minimum": THRESHOLD_RANGE[0], "maximum": THRESHOLD_RANGE[1]}
+_UPLOAD_BODY = {
+    "required": True,
+    "content": {"multipart/form-data": {"schema": {
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": {"type": "string", "contentMediaType": "application/octet-stream",
+                     "minLength": 1, "examples": [_tiny_bmp()],
+                     "description": "JPEG, PNG, WebP, HEIC/HEIF, AVIF, BMP, TIFF or GIF "
+                                    "(first frame)"},
+            "mode": _MODE,
+            "threshold": _THRESHOLD,
+        },
+    }}},
+}
+_OPTION_PARAMETERS = [
+    {"name": "mode", "in": "query", "required": False,
+     "description": "box: draw boxes on faces (default); blur: hide them (no unblurred copy "
+                    "is kept)",
+     "schema": _MODE},
+    {"name": "threshold", "in": "query", "required": False,
+     "description": "minimum face score for this upload",
+     "schema": _THRESHOLD},
+]
+_LIMIT = {"name": "limit", "in": "query", "required": False,
+          "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
+                     "default": PAGE_SIZE}}
+_PERSON_PATH = [{"name": "id", "in": "path", "required": True, "schema": _PERSON_ID}]
+_JSON_ERRORS = {"400": _error("not JSON, or not the fields this call takes"),
+                "401": _error("an access token is needed"),
+                "404": _error("no such person or face")}
+_UPLOAD_ERRORS = {
+    "400": _error("missing or extra file field, malformed body, bad option"),
+    "413": _error("file larger than the upload limit, or image over the pixel limit"),
+    "415": _error("not a supported image type, or not multipart/form-data"),
+    "422": _error("a damaged or truncated image"),
+    "503": _error("the detector is restarting; retry after the Retry-After seconds"),
+}
+
+SCHEMAS = {
+    "Face": {
+        "type": "object",
+        "required": ["box", "score", "landmarks"],
+        "properties": {
+            "box": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4,
+                    "description": "[x1, y1, x2, y2] in pixels of the upright image"},
+            "score": {"type": "number", "minimum": 0, "maximum": 1},
+            "landmarks": {
+                "oneOf": [
+                    {"type": "null"},
+                    {"type": "array", "minItems": 5, "maxItems": 5, "items": {
+                        "type": "array", "items": {"type": "number"},
+                        "minItems": 2, "maxItems": 2}},
+                ],
+                "description": "eyes, nose tip, mouth corners; null for models without them",
+            },
+        },
+    },
+    "StoredFace": {
+        "allOf": [_ref("Face")],
+        "type": "object",
+        "required": ["id", "person"],
+        "properties": {
+            "id": {"type": "integer", "description": "the face's id (PUT /api/faces/{id}/person)"},
+            "person": {"type": ["string", "null"], "pattern": _PERSON_REGEX,
+                       "description": "the person the face is of; null: nobody (yet)"},
+        },
+    },
+    "Person": {
+        "type": "object",
+        "required": ["id", "name", "hidden", "faces", "photos", "urls"],
+        "additionalProperties": False,
+        "properties": {
+            "id": _PERSON_ID,
+            "name": {"type": ["string", "null"], "maxLength": 100,
+                     "description": "null until someone names the person"},
+            "hidden": {"type": "boolean"},
+            "faces": {"type": "integer", "minimum": 0},
+            "photos": {"type": "integer", "minimum": 0},
+            "urls": {
+                "type": "object",
+                "required": ["cover", "photos", "page"],
+                "additionalProperties": False,
+                "properties": {
+                    "cover": {"type": ["string", "null"], "pattern": "^/crops/",
+                              "description": "a crop of the person's largest face"},
+                    "photos": {"type": "string", "description": "their photos, in the API"},
+                    "page": {"type": "string", "description": "their photos, in the gallery"},
+                },
+            },
+        },
+    },
+    "PeopleList": {
+        "type": "object",
+        "required": ["people", "next", "recognition"],
+        "additionalProperties": False,
+        "properties": {
+            "people": {"type": "array", "items": _ref("Person")},
+            "next": {"type": ["string", "null"], "description": "URL of the next page"},
+            "recognition": {
+                "type": "object", "required": ["state", "backlog"],
+                "additionalProperties": False,
+                "properties": {"state": {"type": "string", "enum": ["on", "off", "stopped"]},
+                               "backlog": {"type": "integer", "minimum": 0,
+                                           "description": "photos waiting for recognition"}},
+            },
+        },
+    },
+    "FacePerson": {
+        "type": "object",
+        "required": ["id", "photo", "person"],
+        "additionalProperties": False,
+        "properties": {"id": {"type": "integer"}, "photo": _ID,
+                       "person": {"type": ["string", "null"], "pattern": _PERSON_REGEX}},
+    },
+    "Photo": {
+        "type": "object",
+        "required": ["id", "filename", "created", "width", "height", "faces", "urls"],
+        "additionalProperties": False,
+        "properties": {
+            "id": _ID,
+            "filename": {"type": "string", "description": "sanitised, for display only"},
+            "created": {"type": "string", "format": "date-time"},
+            "width": {"type": "integer", "minimum": 1},
+            "height": {"type": "integer", "minimum": 1},
+            "faces": {"type": "array", "items": _ref("StoredFace")},
+            "urls": {
+                "type": "object",
+                "required": ["annotated", "original", "thumbnail"],
+                "additionalProperties": False,
+                "properties": {k: {"type": "string", "pattern": "^/uploads/"}
+                               for k in ("annotated", "original", "thumbnail")},
+            },
+        },
+    },
+    "PhotoList": {
+        "type": "object",
+        "required": ["photos", "next"],
+        "additionalProperties": False,
+        "properties": {
+            "photos": {"type": "array", "items": _ref("Photo")},
+            "next": {"type": ["string", "null"], "description": "URL of the next (older) page"},
+        },
+    },
+    "Detection": {
+        "type": "object",
+        "required": ["width", "height", "faces"],
+        "additionalProperties": False,
+        "properties": {
+            "width": {"type": "integer", "minimum": 1},
+            "height": {"type": "integer", "minimum": 1},
+            "faces": {"type": "array", "items": _ref("Face")},
+        },
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ok", "starting"]},
+            "model": {"type": "string"},
+            "detector": {"type": "string", "description": "the detector family loaded"},
+            "precision": {"type": "string", "enum": ["fp32", "int8"],
+                          "description": "the arithmetic the detector runs in"},
+            "first_pass": {"type": "integer", "minimum": 0,
+                           "description": "long side of the first detection pass, pixels "
+                           "(0: the model's fixed input)"},
+            "workers": {"type": "integer", "minimum": 1},
+            "recognition": {"type": "string", "enum": ["on", "off", "stopped"],
+                            "description": "People's recognition: off without its model"},
+            "recognition_backlog": {"type": "integer", "minimum": 0,
+                                    "description": "photos waiting for recognition"},
+        },
+    },
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "additionalProperties": False,
+        "properties": {"error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "additionalProperties": False,
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }},
+    },
+}
+
+PATHS = {
+    "/api/photos": {
+        "get": {
+            "summary": "List photos, newest first",
+            "operationId": "listPhotos",
+            "parameters": [
+                {"name": "before", "in": "query", "required": False, "schema": _ID,
+                 "description": "only photos older than this one"},
+                _LIMIT,
+                {"name": "person", "in": "query", "required": False, "schema": _PERSON_ID,
+                 "description": "only photos this person is in"},
+            ],
+            "responses": {
+                "200": _json(_ref("PhotoList"), "a page of photos"),
+                "400": _error("bad limit"),
+                "404": _error("unknown 'before' id or person"),
+            },
+        },
+        "post": {
+            "summary": "Upload a photo: detect, annotate, store and broadcast it",
+            "operationId": "uploadPhoto",
+            "parameters": _OPTION_PARAMETERS,
+            "requestBody": _UPLOAD_BODY,
+            "responses": {
+                "201": {**_json(_ref("Photo"), "stored; broadcast as photo.added"),
+                        "links": {
+                            "GetPhoto": {"operationId": "getPhoto",
+                                         "parameters": {"id": "$response.body#/id"}},
+                            "DeletePhoto": {"operationId": "deletePhoto",
+                                            "parameters": {"id": "$response.body#/id"}}}},
+                "200": _json(_ref("Photo"), "the same bytes were uploaded before"),
+                **_UPLOAD_ERRORS,
+            },
+        },
+    },
+    "/api/photos/{id}": {
+        "parameters": [{"name": "id", "in": "path", "required": True,
+                        "schema": {"type": "string"}}],
+        "get": {
+            "summary": "One photo",
+            "operationId": "getPhoto",
+            "responses": {"200": _json(_ref("Photo"), "the photo"),
+                          "404": _error("no such photo")},
+        },
+        "delete": {
+            "summary": "Delete a photo and its files; broadcast photo.deleted",
+            "operationId": "deletePhoto",
+            "responses": {"204": {"description": "deleted"}, "404": _error("no such photo")},
+        },
+    },
+    "/api/detect": {
+        "post": {
+            "summary": "Detect faces only: nothing is stored or broadcast",
+            "operationId": "detectFaces",
+            "parameters": [
+                *_OPTION_PARAMETERS,
+                {"name": "annotate", "in": "query", "required": False,
+                 "description": "1: answer with the annotated image instead of JSON",
+                 "schema": {"type": "string", "enum": ["0", "1"], "default": "0"}},
+            ],
+            "requestBody": _UPLOAD_BODY,
+            "responses": {
+                "200": {
+                    "description": "faces JSON, or the annotated image with ?annotate=1",
+                    "content": {
+                        "application/json": {"schema": _ref("Detection")},
+                        "image/jpeg": {"schema": {"type": "string",
+                                                  "contentMediaType": "image/jpeg"}},
+                        "image/png": {"schema": {"type": "string",
+                                                 "contentMediaType": "image/png"}},
+                    },
+                },
+                **_UPLOAD_ERRORS,
+            },
+        },
+    },
+    "/api/people": {
+        "get": {
+            "summary": "People, most faces first; live changes come as people.changed",
+            "operationId": "listPeople",
+            "parameters": [
+                {"name": "before", "in": "query", "required": False, "schema": _PERSON_ID,
+                 "description": "only people after this one in the list"},
+                _LIMIT,
+                {"name": "hidden", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": ["0", "1"], "default": "0"},
+                 "description": "1: hidden people too"},
+            ],
+            "responses": {"200": _json(_ref("PeopleList"), "a page of people"),
+                          "400": _error("bad limit"),
+                          "404": _error("unknown 'before' id")},
+        },
+    },
+    "/api/people/{id}": {
+        "parameters": _PERSON_PATH,
+        "get": {
+            "summary": "One person",
+            "operationId": "getPerson",
+            "responses": {"200": _json(_ref("Person"), "the person"),
+                          "404": _error("no such person")},
+        },
+        "patch": {
+            "summary": "Name (or unname) a person, or hide them. Naming also gathers "
+                       "stored faces that match them",
+            "operationId": "editPerson",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "minProperties": 1, "additionalProperties": False,
+                "properties": {"name": {"type": ["string", "null"], "maxLength": 100},
+                               "hidden": {"type": "boolean"}}}}}},
+            "responses": {"200": _json(_ref("Person"), "the person, changed"),
+                          **_JSON_ERRORS},
+        },
+    },
+    "/api/people/{id}/merge": {
+        "parameters": _PERSON_PATH,
+        "post": {
+            "summary": "Merge other people into this one",
+            "operationId": "mergePeople",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["people"], "additionalProperties": False,
+                "properties": {"people": {"type": "array", "minItems": 1,
+                                          "items": _PERSON_ID}}}}}},
+            "responses": {"200": _json(_ref("Person"), "the merged person"),
+                          **_JSON_ERRORS},
+        },
+    },
+    "/api/faces/{id}/person": {
+        "parameters": [{"name": "id", "in": "path", "required": True,
+                        "schema": {"type": "integer", "minimum": 0}}],
+        "put": {
+            "summary": "Put a face in a person, in a new person of its own (\"new\"), or in "
+                       "nobody (null). Grouping never moves it again",
+            "operationId": "moveFace",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["person"], "additionalProperties": False,
+                "properties": {"person": {"oneOf": [_PERSON_ID, {"const": "new"},
+                                                    {"type": "null"}]}}}}}},
+            "responses": {"200": _json(_ref("FacePerson"), "where the face is now"),
+                          "409": _error("the face was not recognized (too small)"),
+                          **_JSON_ERRORS},
+        },
+    },
+    "/healthz": {
+        "get": {
+            "summary": "Ready once every detector worker has loaded the model",
+            "operationId": "health",
+            "responses": {"200": _json(_ref("Health"), "ready"),
+                          "503": _json(_ref("Health"), "starting")},
+        },
+    },
+    "/api/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "operationId": "openapi",
+            "responses": {"200": {"description": "OpenAPI 3.1 document",
+                                  "content": {"application/json": {}}}},
+        },
+    },
+}
+
+
+def document() -> dict:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "faces",
+            "version": __version__,
+            "description": "A self-hosted photo gallery that finds faces. Live events: "
+                           "WebSocket /ws (photo.added, photo.deleted, photos.recognized, "
+                           "faces.changed, people.changed, recognition; ?after=<id> "
+                           "replays photos).",
+        },
+        "paths": PATHS,
+        "components": {"schemas": SCHEMAS},
+    }

@@ -1,0 +1,40 @@
+"""What the web side keeps while the server runs: the services (the
+library's use cases), the live updates hub, the limits per client, the
+metrics, and the uploads in flight (shutdown waits for them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..services import Services
+from ..settings import Settings
+from .hub import Hub
+from .metrics import Live, Metrics
+from .ratelimit import FailureThrottle, RateLimiter
+
+
+@dataclass
+class Web:
+    services: Services
+    hub: Hub
+    limiter: RateLimiter = field(init=False)
+    throttle: FailureThrottle = field(default_factory=FailureThrottle)  # wrong tokens
+    metrics: Metrics = field(init=False)
+    inflight: int = 0  # uploads being received or processed
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(self.settings.rate_limit)
+        self.metrics = Metrics(self.live)
+        self.services.gallery.on_job = self.metrics.detection_seconds.observe
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    def live(self) -> Live:
+        """What the metrics read when Prometheus scrapes."""
+        services, backend = self.services, self.services.backend
+        return Live(photos=services.gallery.count(), faces=services.gallery.face_count(),
+                    pending_jobs=backend.pending, workers=backend.workers,
+                    worker_restarts=backend.restarts,
+                    websocket_clients=len(self.hub.clients), broadcast_drops=self.hub.dropped)

@@ -1,0 +1,57 @@
+"""The library's records as the web shows them: JSON with the URLs of their
+files and pages (records carry none; every URL is made here), and the
+events as WebSocket messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..library import events
+from ..library.records import Person, Photo
+
+UPLOADS = "/uploads/"  # the photos' files (web.files serves them)
+CROPS = "/crops/"  # the faces' crops
+
+
+def photo_urls(photo: Photo) -> dict[str, str]:
+    return {"annotated": UPLOADS + photo.annotated, "original": UPLOADS + photo.original,
+            "thumbnail": UPLOADS + photo.thumbnail}
+
+
+def photo_json(photo: Photo) -> dict[str, Any]:
+    return {"id": photo.id, "filename": photo.filename, "created": photo.created,
+            "width": photo.width, "height": photo.height, "faces": photo.faces,
+            "urls": photo_urls(photo)}
+
+
+def person_urls(person: Person) -> dict[str, str | None]:
+    return {"cover": CROPS + person.cover if person.cover else None,
+            "photos": f"/api/photos?person={person.id}",
+            "page": f"/?person={person.id}"}
+
+
+def person_json(person: Person) -> dict[str, Any]:
+    return {"id": person.id, "name": person.name, "hidden": person.hidden,
+            "faces": person.faces, "photos": person.photos, "urls": person_urls(person)}
+
+
+def face_moved_json(face: events.FaceMoved) -> dict[str, Any]:
+    return {"id": face.id, "photo": face.photo, "person": face.person}
+
+
+def event_json(event: events.Event) -> dict[str, Any]:
+    """The WebSocket message for one of the library's events."""
+    if isinstance(event, events.PhotoAdded):
+        return {"type": "photo.added", "photo": photo_json(event.photo)}
+    if isinstance(event, events.PhotoDeleted):
+        return {"type": "photo.deleted", "id": event.id}
+    if isinstance(event, events.PhotosRecognized):
+        return {"type": "photos.recognized", "photos": [photo_json(p) for p in event.photos]}
+    if isinstance(event, events.FacesChanged):
+        return {"type": "faces.changed", "faces": [face_moved_json(f) for f in event.faces]}
+    if isinstance(event, events.PeopleChanged):
+        return {"type": "people.changed", "people": [person_json(p) for p in event.people],
+                "removed": event.removed}
+    if isinstance(event, events.RecognitionState):
+        return {"type": "recognition", "state": event.state, "backlog": event.backlog}
+    raise TypeError(f"not an event: {event!r}")
