@@ -19,7 +19,7 @@ FACES_MODEL_CACHE ?= models
 export FACES_MODEL FACES_RECOGNITION_MODEL FACES_MODEL_CACHE
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run scheduler worker test lint bench calibration clean build-image launch docker-smoke
+.PHONY: help setup run scheduler worker test test-fast lint bench calibration clean build-image launch docker-smoke
 
 help: ## Show this list of targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -51,8 +51,11 @@ scheduler: $(INSTALLED) ## A Dask scheduler on this machine's loopback, for FACE
 worker: $(INSTALLED) $(FACES_MODEL) $(FACES_RECOGNITION_MODEL) ## Detection workers (one per core) for the scheduler at $(CLUSTER)
 	$(BIN)/faces worker $(CLUSTER) --model "$(FACES_MODEL)" -- --host 127.0.0.1
 
-test: $(INSTALLED) $(FACES_MODEL) $(FACES_RECOGNITION_MODEL) ## Run the test suite (real models, photos from ../shared/images)
+test: $(INSTALLED) $(FACES_MODEL) $(FACES_RECOGNITION_MODEL) ## Run the whole test suite (real models, photos from ../shared/images)
 	$(BIN)/python -m pytest
+
+test-fast: $(INSTALLED) ## Run the tests that need no model or worker process (seconds; -m "not slow")
+	$(BIN)/python -m pytest -m "not slow and not browser"
 
 lint: $(INSTALLED) ## Check the code with ruff and the Dockerfile with hadolint
 	$(BIN)/ruff check faces tests bench

@@ -19,28 +19,22 @@ const personPage = gallery.dataset.person; // "" on the whole gallery
 const canWrite = document.body.dataset.canWrite === "yes";
 
 
+// A photo's card, from the page's own card markup (templates/card.html).
+const cardTemplate = document.getElementById("card-template");
+
 function card(photo) {
-  const li = document.createElement("li");
-  li.className = "card";
+  const li = cardTemplate.content.firstElementChild.cloneNode(true);
   li.id = `photo-${photo.id}`;
   li.dataset.id = photo.id;
-  const link = document.createElement("a");
-  link.className = "thumb";
-  link.href = photo.urls.annotated;
-  const img = document.createElement("img");
+  li.querySelector("a.thumb").href = photo.urls.annotated;
+  const img = li.querySelector("img");
   img.src = photo.urls.thumbnail;
   img.alt = photo.filename;
-  link.append(img);
-  const meta = document.createElement("div");
-  meta.className = "meta";
-  const name = document.createElement("span");
-  name.className = "name";
+  const name = li.querySelector(".name");
   name.textContent = name.title = photo.filename;
-  const badge = document.createElement("span");
-  badge.className = photo.faces.length ? "badge" : "badge none";
+  const badge = li.querySelector(".badge");
+  badge.classList.toggle("none", photo.faces.length === 0);
   badge.textContent = plural(photo.faces.length, "face");
-  meta.append(name, badge);
-  li.append(link, meta);
   return li;
 }
 

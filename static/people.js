@@ -17,55 +17,22 @@ function say(text) {
   status.textContent = text;
 }
 
+// A person's card, from the page's own card markup (templates/person.html).
+const cardTemplate = document.getElementById("person-template");
+
 function card(person) {
-  const li = document.createElement("li");
-  li.className = "card person";
+  const li = cardTemplate.content.firstElementChild.cloneNode(true);
   li.id = `person-${person.id}`;
   li.dataset.id = person.id;
-  const link = document.createElement("a");
-  link.className = "thumb face-crop";
+  const link = li.querySelector("a.thumb");
   link.href = person.urls.page;
-  if (person.urls.cover) {
-    const img = document.createElement("img");
-    img.src = person.urls.cover;
-    img.alt = label(person);
-    link.append(img);
-  }
-  const meta = document.createElement("div");
-  meta.className = "meta person-meta";
-  const form = document.createElement("form");
-  form.className = "rename";
-  form.dataset.id = person.id;
-  const name = document.createElement("label");
-  name.className = "visually-hidden";
-  name.htmlFor = `name-${person.id}`;
-  name.textContent = "Name";
-  const input = document.createElement("input");
-  input.id = `name-${person.id}`;
-  input.name = "name";
-  input.value = person.name || "";
-  input.placeholder = "Add a name";
-  input.maxLength = 100;
-  input.autocomplete = "off";
-  const save = document.createElement("button");
-  save.type = "submit";
-  save.className = "plain";
-  save.textContent = "Save";
-  form.append(name, input, save);
-  const counts = document.createElement("span");
-  counts.className = "counts";
-  const pick = document.createElement("label");
-  pick.className = "pick";
-  const box = document.createElement("input");
-  box.type = "checkbox";
-  box.className = "select";
-  box.value = person.id;
-  pick.append(box, " Select");
-  const hide = document.createElement("button");
-  hide.type = "button";
-  hide.className = "plain hide";
-  meta.append(form, counts, pick, hide);
-  li.append(link, meta);
+  const img = link.querySelector("img");
+  if (person.urls.cover) img.src = person.urls.cover;
+  else img.remove();
+  li.querySelector("form.rename").dataset.id = person.id;
+  li.querySelector("label[for]").htmlFor = `name-${person.id}`;
+  li.querySelector("input[name=name]").id = `name-${person.id}`;
+  li.querySelector(".select").value = person.id;
   fill(li, person);
   return li;
 }

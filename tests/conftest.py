@@ -93,6 +93,22 @@ def _require(path: Path, what: str) -> None:
     pytest.skip(message)
 
 
+# A test that takes one of these fixtures loads a real model or starts real
+# processes: it is marked slow (`make test-fast` leaves it out).
+SLOW_FIXTURES = {"model_path", "yunet_path", "family_model", "recognition_model", "pool",
+                 "yunet_pool"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    from tests.support.server import FacesTestCase
+
+    for item in items:
+        case = getattr(item, "cls", None)
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or (
+                case is not None and issubclass(case, FacesTestCase)):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def model_path() -> Path:
     _require(MODEL, "model (set FACES_MODEL)")

@@ -42,6 +42,8 @@ except ImportError:  # `make setup` installs it; under CI its absence is a failu
         raise
     pytest.skip("playwright is not installed", allow_module_level=True)
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 
 @pytest.fixture(scope="module")
 def browser():

@@ -11,8 +11,8 @@ import pytest
 from tornado.iostream import IOStream
 from tornado.testing import gen_test
 
-from tests.support import hostile
 from tests.conftest import photo_bytes
+from tests.support import hostile
 from tests.support.helpers import multipart
 from tests.support.server import FacesTestCase
 

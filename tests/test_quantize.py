@@ -17,9 +17,8 @@ import onnx
 import pytest
 
 from faces.errors import ModelError
-from faces.vision import detectors, pipeline
+from faces.vision import detectors, models, pipeline
 from faces.vision.contract import Options
-from faces.vision import models
 from faces.vision.detectors import quantize
 from tests.conftest import CROWD, EXPECTED_FACES
 from tests.support.process import faces

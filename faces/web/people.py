@@ -9,6 +9,11 @@ from . import forms
 from .base import ApiOriginCheck, BaseHandler
 from .views import face_moved_json, person_json
 
+# What the page's <template> of a person's card is rendered from: every part
+# there (a cover too), for the script to fill in.
+BLANK = {"id": "", "name": None, "hidden": False, "faces": 0, "photos": 0,
+         "urls": {"cover": "", "photos": "", "page": ""}}
+
 
 class PeopleBase(ApiOriginCheck, BaseHandler):
     """The People API: JSON in and out; reading needs view access, changes
@@ -80,7 +85,7 @@ class PeoplePageHandler(BaseHandler):
         recognition = self.services.recognition
         people = [person_json(p) for p in self.services.people.list(hidden)]
         self.render("people.html", people=people, hidden=hidden, backlog=recognition.backlog,
-                    state=recognition.state, failed=recognition.failed)
+                    state=recognition.state, failed=recognition.failed, blank=BLANK)
 
 
 PERSON = PERSON_REGEX.strip("^$")
