@@ -74,6 +74,15 @@ class Settings:
                                 "folder for the int8 copy of the model (empty = beside the "
                                 "model, or ~/.cache/faces where that folder is read-only)",
                                 MODEL)
+    fetch_models: bool = _setting(False, "FACES_FETCH_MODELS",
+                                  "download a missing model at start (a family's own file, "
+                                  "or the recognition model) into the model cache; the "
+                                  "Docker image does", frozenset({"serve", "worker"}))
+    model_mirror: str = _setting("", "FACES_MODEL_MIRROR",
+                                 "with FACES_FETCH_MODELS: a web folder holding the model "
+                                 "files by name (<mirror>/<file>), used instead of their "
+                                 "publishers' addresses (empty = the publishers')",
+                                 frozenset({"serve", "worker"}))
     det_size: int = _setting(0, "FACES_DET_SIZE",
                              "long side of the detector's first pass, in pixels (multiple "
                              "of 32; 0 = by precision: float32 640, int8 1024)", DETECTION)

@@ -274,6 +274,27 @@ def test_missing_model_stops_start_up_with_one_clear_line(tmp_path: Path) -> Non
     assert len(lines) == 1 and "nope.onnx" in lines[0] and "FACES_MODEL" in lines[0]
 
 
+def test_a_model_another_user_cannot_read_is_one_line_about_permissions(
+        tmp_path: Path, model_path: Path) -> None:
+    """What the image's uid 10001 met with a model `faces fetch-model` had left
+    as 0600: here the model is another user's 0600 file, and the server runs
+    as root without the rights to override file permissions."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to take away its own right to read any file")
+    model = tmp_path / "models" / "det.onnx"
+    model.parent.mkdir()
+    model.write_bytes(model_path.read_bytes())
+    model.chmod(0o600)
+    os.chown(model, 10001, 10001)
+    result = subprocess.run(
+        ["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-m",
+         "faces", "serve", "--model", str(model), "--data-dir", str(tmp_path / "data"),
+         "--port", str(free_port())], capture_output=True, text=True, timeout=60)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "cannot read the model" in lines[0] and "chmod a+r det.onnx" in lines[0]
+
+
 def test_bad_setting_is_reported(tmp_path: Path) -> None:
     result = faces("serve", env={"FACES_SCORE_THRESHOLD": "7"})
     assert result.returncode == 2 and "score threshold" in result.stderr
@@ -317,6 +338,7 @@ def test_fetch_model_downloads_verifies_and_places(tmp_path: Path, model_path: P
         result = faces("fetch-model", "--dest", str(dest), "--url", url)
     assert result.returncode == 0, result.stderr
     assert dest.read_bytes() == model_path.read_bytes()
+    assert dest.stat().st_mode & 0o044 == 0o044  # readable by a server of another user
     assert "sha256" in result.stdout and "with landmarks" in result.stdout
     again = faces("fetch-model", "--dest", str(dest))
     assert again.returncode == 0 and "already present" in again.stdout

@@ -23,7 +23,7 @@ def serve(args: argparse.Namespace) -> int:
     try:
         asyncio.run(run(found))
     except ModelError as exc:  # found by the workers as they load it
-        raise CommandError(f"{exc}. {fetch.GET_MODEL_HINT}") from None
+        raise CommandError(f"{exc}. {fetch.hint()}") from None
     except DataDirError as exc:
         raise CommandError(str(exc)) from None
     return 0

@@ -11,8 +11,8 @@ the rules that group them as they arrive (no nightly job).
 - Faces the user placed (or took out of a person) are ``pinned``: grouping
   never moves them. Named people are never merged or emptied by grouping.
 
-Numbers measured on the 74 shared people photos (18 identities; README,
-"People"): the nearest face of the same person is always within 0.47, two
+Numbers measured on the 74 shared people photos (18 identities;
+docs/people.md): the nearest face of the same person is always within 0.47, two
 different people's faces never closer than 0.52.
 
 Search is brute force with numpy (``bench/people.py`` times it: a new

@@ -1,10 +1,17 @@
-"""Checking a model file, and fetching one for new installs. Each detector
-family declares where its model is downloaded from (``Detector.download``)."""
+"""Checking a model file, and fetching one for new installs (`faces
+fetch-model`), or at start when one is missing (FACES_FETCH_MODELS, as the
+Docker image does). Each detector family declares where its model is
+downloaded from (``Detector.download``).
+
+Fetched files are readable by everyone (as the umask allows): a model
+fetched as root at set-up is read by the server's own user later.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import tempfile
 import urllib.request
@@ -16,9 +23,24 @@ from ..errors import ModelError
 from . import detectors
 from .models import sha256_file
 
+log = logging.getLogger(__name__)
+
 GET_MODEL_HINT = (
-    "Get one with `make setup` (or `faces fetch-model`), or point FACES_MODEL "
-    "(--model) at an SCRFD or YuNet .onnx file.")
+    "Get one with `make setup` (or `faces fetch-model`), point FACES_MODEL (--model) at an "
+    "SCRFD or YuNet .onnx file, or set FACES_FETCH_MODELS=1 to download it at start; in a "
+    "container, mount the folder that holds it (`docker run -v /path/to/models:/models:ro`).")
+
+
+def hint() -> str:
+    return GET_MODEL_HINT
+
+
+def _publish(tmp: str | os.PathLike, dest: Path) -> None:
+    """Put a fetched file in place, readable by everyone the umask allows."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, dest)
 
 
 @dataclass(frozen=True)
@@ -34,9 +56,12 @@ def check_file(path: str | os.PathLike) -> Path:
     """The model file exists and is readable (without loading it); raises ModelError."""
     path = Path(path)
     if not path.is_file():
-        raise ModelError(f"no model at {path}. {GET_MODEL_HINT}")
+        raise ModelError(f"no model at {path}. {hint()}")
     if not os.access(path, os.R_OK):
-        raise ModelError(f"cannot read the model at {path}. {GET_MODEL_HINT}")
+        mode = path.stat().st_mode & 0o777
+        raise ModelError(f"cannot read the model at {path}: its permissions ({mode:o}) do "
+                         f"not let uid {os.geteuid()} read it. Make it readable "
+                         f"(`chmod a+r {path.name}` where it is stored) or run as its owner.")
     return path
 
 
@@ -73,7 +98,7 @@ def fetch(dest: str | os.PathLike, family: str = "scrfd", url: str | None = None
             f"could not download {url} ({exc}). Offline? Copy a model somewhere and set "
             f"FACES_MODEL to its path.") from None
     data = payload
-    if source.member:
+    if source.member and payload[:4] == b"PK\x03\x04":  # a pack; a mirror has the file itself
         try:
             with zipfile.ZipFile(io.BytesIO(payload)) as archive:
                 member = next(n for n in archive.namelist() if n.endswith(source.member))
@@ -90,7 +115,7 @@ def fetch(dest: str | os.PathLike, family: str = "scrfd", url: str | None = None
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         info = verify(tmp, family)
-        os.replace(tmp, dest)
+        _publish(tmp, dest)
     finally:
         Path(tmp).unlink(missing_ok=True)
     return ModelInfo(dest, info.sha256, info.family, info.landmarks, info.input_size)
@@ -153,7 +178,7 @@ def fetch_recognition(dest: str | os.PathLike, url: str | None = None,
         if digest.hexdigest() != RECOGNITION_SHA256:
             raise ModelError(f"checksum mismatch for {RECOGNITION_FILE}: got "
                              f"{digest.hexdigest()}, expected {RECOGNITION_SHA256}")
-        os.replace(tmp, dest)
+        _publish(tmp, dest)
     finally:
         Path(tmp).unlink(missing_ok=True)
     return dest
@@ -163,3 +188,40 @@ def _copy(source: io.BufferedReader, target: io.BufferedWriter, digest: object) 
     while block := source.read(1 << 20):
         target.write(block)
         digest.update(block)
+
+
+def family_for(name: str) -> str | None:
+    """The detector family whose download is saved under this file name."""
+    for family in detectors.FAMILIES:
+        if detectors.family_class(family).download.filename == name:
+            return family
+    return None
+
+
+def provide(path: Path, cache: Path, recognition: bool = False, mirror: str = "") -> Path:
+    """A model that is missing at ``path``: the copy fetched into ``cache``
+    before, else fetched there now (a file name we know how to download:
+    a family's default file, or the recognition model's), from its
+    publisher or from ``mirror`` (a web folder holding the files by name).
+    Raises ModelError."""
+    if path.is_file():
+        return path
+    cached = cache / path.name
+    if cached.is_file():
+        return cached
+    family = None if recognition else family_for(path.name)
+    if not recognition and family is None:
+        raise ModelError(f"no model at {path}, and faces does not know where to download "
+                         f"a file named {path.name}. {hint()}")
+    url = f"{mirror.rstrip('/')}/{path.name}" if mirror else None
+    log.info("no model at %s: downloading it into %s", path, cache)
+    try:
+        if recognition:
+            fetch_recognition(cached, url)
+        else:
+            info = fetch(cached, family, url)
+            log.info("model saved: %s (sha256 %s)", cached, info.sha256)
+    except ModelError as exc:
+        raise ModelError(f"no model at {path}, and fetching it failed: {exc}. "
+                         f"{hint()}") from None
+    return cached

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 Candidates = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]  # boxes, scores, landmarks
 
 # The long side of the first pass by precision, chosen by measurement on the
-# shared WIDER FACE photos (README, "Models"): int8 at 1024 finds far more
+# shared WIDER FACE photos (docs/models.md): int8 at 1024 finds far more
 # small faces than float32 at 640, in less time per photo.
 FIRST_PASS = {"fp32": 640, "int8": 1024}
 # The finer pass for photos over twice the first pass's side, as a multiple

@@ -26,7 +26,7 @@ STRIDES = (8, 16, 32)
 class YuNet(Detector):
     family = "yunet"
     # Measured on the 394 shared WIDER FACE photos: precision 0.88 at 0.6, 0.94 at
-    # 0.7 for 2 % less recall (README, "Models").
+    # 0.7 for 2 % less recall (docs/models.md).
     default_score = 0.7
     # Measured: OpenCV runs an int8 (QDQ) copy of YuNet slower than the float
     # one (16.7 against 12.8 ms for a 640 pass on one thread), and YuNet is
