@@ -27,12 +27,12 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     FACES_DATA_DIR=/data \
     FACES_MODEL=/models/det_2.5g.onnx \
-    FACES_RECOGNITION_MODEL=/models/dlib_face_recognition_resnet_model_v1.dat \
+    FACES_RECOGNITION_MODEL=/models/face_recognition_sface_2021dec_int8bq.onnx \
     FACES_MODEL_CACHE=/cache \
     FACES_FETCH_MODELS=1
-# /cache: models downloaded at start and the detector's int8 copy (made at
-# start, under a second, since /models is read-only); mount a volume there to
-# keep them between containers.
+# /cache: models downloaded at start, and copies made from them at start
+# (the detector's int8 copy, SFace's loadable copy: a second or two, since
+# /models is read-only); mount a volume there to keep them between containers.
 RUN useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin faces \
     && mkdir -p /data /models /cache \
     && chown faces:faces /data /cache

@@ -12,9 +12,12 @@ INSTALLED := $(VENV)/.installed
 CLUSTER ?= tcp://127.0.0.1:8786
 IMAGE ?= faces:latest
 ENGINE ?= $(shell command -v docker >/dev/null 2>&1 && echo docker || echo podman)
-# dlib's face descriptor model, for People (public domain; checksummed).
-FACES_RECOGNITION_MODEL ?= models/dlib_face_recognition_resnet_model_v1.dat
-# The model's int8 copy: kept in models/ (git-ignored), whichever model is used.
+# The face recognizer, for People: SFace (Apache-2.0; checksummed), or the
+# shared copy beside a development checkout.
+SFACE := face_recognition_sface_2021dec_int8bq.onnx
+FACES_RECOGNITION_MODEL ?= $(firstword $(wildcard models/$(SFACE) ../shared/models/$(SFACE)) models/$(SFACE))
+# Copies made from the models (the detector's int8 copy, SFace's loadable
+# copy): kept in models/ (git-ignored), whichever models are used.
 FACES_MODEL_CACHE ?= models
 export FACES_MODEL FACES_RECOGNITION_MODEL FACES_MODEL_CACHE
 

@@ -16,6 +16,7 @@ from .library.catalogue import Catalogue
 from .library.events import Events, Silent
 from .library.files import Files
 from .library.gallery import Gallery
+from .library.grouping import DEFAULT_FAMILY
 from .library.people import People
 from .library.recognition import Recognition, RecognitionConfig
 from .settings import Settings
@@ -24,17 +25,21 @@ from .vision.contract import Options
 log = logging.getLogger(__name__)
 
 
-def recognition_enabled(settings: Settings) -> bool:
-    """Whether People recognizes faces: the recognition model is here (with
-    a cluster, the workers have it: only its setting is checked)."""
+OFF_HINT = ("People is off: {}. Set FACES_RECOGNITION_MODEL to an SFace or ArcFace .onnx "
+            "file (`faces fetch-model --recognition` gets SFace); everything else works.")
+
+
+def recognition_off(settings: Settings) -> str:
+    """Why People cannot recognize faces ("": it can, as far as this process
+    sees: with a cluster only the workers have the model)."""
     model = settings.recognition_model
     if not str(model) or model == Path():
-        return False
+        return "no recognition model is set"
     if settings.cluster or model.is_file():
-        return True
-    log.warning("People is off: no face recognition model at %s (`faces fetch-model "
-                "--recognition` gets it)", model)
-    return False
+        return ""
+    why = f"no face recognition model at {model}"
+    log.warning(OFF_HINT.format(why))
+    return why
 
 
 @dataclass
@@ -54,11 +59,12 @@ class Services:
 
     def __post_init__(self) -> None:
         self.people = People(self.catalogue, self.events)
-        config = RecognitionConfig.from_settings(
-            self.settings, self.recognize and self.backend is not None
-            and recognition_enabled(self.settings))
+        off = recognition_off(self.settings) if self.recognize and self.backend is not None \
+            else "recognition is not run here"
+        config = RecognitionConfig.from_settings(self.settings, not off)
         self.recognition = Recognition(self.files, self.catalogue, self.backend, self.people,
                                        self.events, config)
+        self.recognition.off = off
         self.gallery = Gallery(self.files, self.catalogue, self.backend, self.events,
                                self.options, listeners=[self.recognition, self.people])
 
@@ -78,11 +84,29 @@ class Services:
                    recognize=recognize)
 
     async def start(self) -> None:
-        """Start the workers; load People; start background recognition."""
+        """Start the workers; load People with the recognizer they run; start
+        background recognition."""
         if self.backend is not None:
             await self.backend.start()
-        self.people.load()
-        self.recognition.start()
+        self.begin()
+
+    def begin(self) -> None:
+        """Once the workers are up: load People with the recognizer they run
+        and start background recognition (from the event loop)."""
+        family, off = self.recognizer()
+        self.people.load(family or DEFAULT_FAMILY)
+        self.recognition.start(family, off)
+
+    def recognizer(self) -> tuple[str, str]:
+        """The recognizer family the workers run, or why People is off."""
+        if not self.recognition.config.enabled:
+            return "", self.recognition.off
+        info = self.backend.info if self.backend is not None else None
+        if info is None or not info.recognizer:
+            why = info.recognizer_error if info is not None else "no worker"
+            log.error(OFF_HINT.format(why))
+            return "", why
+        return info.recognizer, ""
 
     def stop(self) -> None:
         self.recognition.stop()

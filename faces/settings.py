@@ -17,12 +17,12 @@ from pathlib import Path
 
 from . import logs
 from .cpus import cpu_count
-from .vision import detectors
+from .vision import detectors, recognizers
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEFAULT_MODEL = Path("models") / "det_2.5g.onnx"
-DEFAULT_RECOGNITION_MODEL = Path("models") / "dlib_face_recognition_resnet_model_v1.dat"
+DEFAULT_RECOGNITION_MODEL = Path("models") / "face_recognition_sface_2021dec_int8bq.onnx"
 MAX_SOLO_THREADS = 4  # past this, one small model gains little from more threads
 MIN_TOKEN_LENGTH = 16
 
@@ -91,9 +91,12 @@ class Settings:
                                    "pass's side, this many times larger (1 = off; 0 = by "
                                    "precision: float32 1.5, int8 1.25)", DETECTION)
     recognition_model: Path = _setting(DEFAULT_RECOGNITION_MODEL, "FACES_RECOGNITION_MODEL",
-                                       "dlib's face descriptor model, for People (`faces "
-                                       "fetch-model --recognition`; missing = People off)",
-                                       MODEL | SERVE)
+                                       "face recognizer ONNX model, for People (SFace by "
+                                       "default: `faces fetch-model --recognition`; missing = "
+                                       "People off)", MODEL | SERVE)
+    recognizer: str = _setting(recognizers.AUTO, "FACES_RECOGNIZER",
+                               f"recognizer family: {', '.join(recognizers.CHOICES)} (auto = "
+                               "identified from the model file)", MODEL | SERVE)
     recognition_min_face: int = _setting(50, "FACES_RECOGNITION_MIN_FACE",
                                          "faces at least this many pixels high are "
                                          "recognized (People)", STORE)
@@ -172,6 +175,9 @@ class Settings:
         """Raise ValueError with a readable message for an impossible value."""
         if not 0 <= self.port < 65536:
             raise ValueError(f"port must be 0-65535, not {self.port}")
+        if self.recognizer not in recognizers.CHOICES:
+            raise ValueError(f"recognizer must be one of {', '.join(recognizers.CHOICES)}, "
+                             f"not {self.recognizer!r}")
         if self.detector not in detectors.CHOICES:
             raise ValueError(f"detector must be one of {', '.join(detectors.CHOICES)}, "
                              f"not {self.detector!r}")

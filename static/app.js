@@ -1,7 +1,9 @@
 // Live gallery: uploads with progress, and photos from every browser pushed
-// over a WebSocket. The page works without this script (plain form post).
+// over a WebSocket; on a person's page, their faces (not this person, split).
+// The page works without this script (plain form post).
 
 import { call, connect, plural } from "./common.js";
+import { createViewer } from "./viewer.js";
 
 const gallery = document.getElementById("gallery");
 const queue = document.getElementById("queue");
@@ -14,10 +16,10 @@ const empty = document.getElementById("empty");
 const PARALLEL_UPLOADS = 3;
 let newest = gallery.dataset.newest; // "" = empty gallery: replay everything
 const known = new Map(); // id -> photo JSON, for the viewer
-const people = new Map(); // id -> person JSON, for names in the viewer
-const personPage = gallery.dataset.person; // "" on the whole gallery
+const people = new Map(); // id -> person JSON (the named ones, and those seen), for names
+// On a person's page (or several people's): the photos that show all of them.
+const pagePeople = gallery.dataset.people ? gallery.dataset.people.split(",") : [];
 const canWrite = document.body.dataset.canWrite === "yes";
-
 
 // A photo's card, from the page's own card markup (templates/card.html).
 const cardTemplate = document.getElementById("card-template");
@@ -42,31 +44,25 @@ function card(photo) {
 function changeTotal(delta) {
   const count = Math.max(0, Number(total.textContent) + delta);
   total.textContent = count;
-  total.nextSibling.textContent = count === 1 ? " photo" : " photos";
+  total.nextSibling.textContent = total.nextSibling.textContent
+    .replace(/^ photos?/, count === 1 ? " photo" : " photos");
   empty.hidden = count > 0;
 }
 
 function addPhoto(photo) {
   newest = photo.id;
   known.set(photo.id, photo);
-  if (personPage) return; // a new photo is nobody's until it is recognized
+  if (pagePeople.length) return; // a new photo is nobody's until it is recognized
   if (document.getElementById(`photo-${photo.id}`)) return;
   gallery.prepend(card(photo));
   changeTotal(+1);
 }
 
-// --- people -------------------------------------------------------------------
-
-const personLabel = (id) => {
-  const person = people.get(id);
-  return person ? (person.name || "Unnamed person") : "Nobody";
-};
-
-// On a person's page: the photo's card is there exactly while they are in it.
-function followPerson(photo) {
-  if (!personPage) return;
+// On a person's page: the photo's card is there exactly while they are all in it.
+function followPeople(photo) {
+  if (!pagePeople.length) return;
   const item = document.getElementById(`photo-${photo.id}`);
-  const inIt = photo.faces.some((face) => face.person === personPage);
+  const inIt = pagePeople.every((id) => photo.faces.some((face) => face.person === id));
   if (inIt && !item) {
     gallery.prepend(card(photo));
     changeTotal(+1);
@@ -76,55 +72,173 @@ function followPerson(photo) {
   }
 }
 
-function photoRecognized(photo) {
+function photoChanged(photo) {
   known.set(photo.id, photo);
-  followPerson(photo);
-  if (viewer.open && viewer.dataset.id === photo.id) showPeople(photo);
+  followPeople(photo);
+  viewer.photoChanged(photo);
 }
 
 async function facesChanged(faces) {
   const photos = new Set();
   for (const change of faces) {
     let photo = known.get(change.photo);
-    if (!photo && personPage && change.person === personPage) {
+    if (!photo && pagePeople.includes(change.person)) {
       const response = await fetch(`/api/photos/${encodeURIComponent(change.photo)}`);
       if (!response.ok) continue;
       photo = await response.json();
       known.set(photo.id, photo);
     }
-    if (!photo) continue;
-    for (const face of photo.faces) if (face.id === change.id) face.person = change.person;
-    photos.add(photo);
+    if (photo) {
+      for (const face of photo.faces) if (face.id === change.id) face.person = change.person;
+      photos.add(photo);
+    }
+    personFaces.changed(change);
   }
-  for (const photo of photos) photoRecognized(photo);
+  for (const photo of photos) photoChanged(photo);
 }
 
 function peopleChanged(message) {
   for (const person of message.people) people.set(person.id, person);
   for (const id of message.removed) people.delete(id);
-  if (personPage) {
+  if (pagePeople.length) {
     const title = document.getElementById("person-title");
-    if (message.removed.includes(personPage)) title.textContent = "This person is no longer in People";
-    else if (people.has(personPage)) title.textContent = personLabel(personPage);
+    if (message.removed.some((id) => pagePeople.includes(id))) {
+      title.textContent = "This person is no longer in People";
+    } else if (message.people.some((p) => pagePeople.includes(p.id))) {
+      title.textContent = pagePeople.map((id) => {
+        const person = people.get(id);
+        return person && person.name ? person.name : "Unnamed person";
+      }).join(" and ");
+    }
   }
-  if (viewer.open) showPeople(known.get(viewer.dataset.id));
+  viewer.refresh();
 }
 
 function removePhoto(id) {
   known.delete(id);
-  if (viewer.open && viewer.dataset.id === id) viewer.close();
+  if (viewer.isShowing(id)) viewer.close();
   const item = document.getElementById(`photo-${id}`);
   if (!item) return;
   item.remove();
   changeTotal(-1);
 }
 
+const viewer = createViewer({
+  known, people, canWrite, onDeleted: removePhoto, onChanged: facesChanged,
+});
+
+// --- a person's faces: not this person, split ------------------------------
+
+const personFaces = (() => {
+  const list = document.getElementById("faces");
+  if (!list) return { changed: () => {} };
+  const person = list.dataset.person;
+  const template = document.getElementById("face-template");
+  const splitButton = document.getElementById("split");
+  const status = document.getElementById("faces-status");
+  const moreFaces = document.getElementById("more-faces");
+  const say = (text) => { status.textContent = text; };
+  const selected = () => [...list.querySelectorAll(".select:checked")].map((b) => Number(b.value));
+
+  function update() {
+    const count = selected().length;
+    splitButton.disabled = count === 0;
+    splitButton.textContent = count ? `Make the ${plural(count, "selected face")} a new person`
+      : "Make the selected faces a new person";
+  }
+
+  function faceCard(face) {
+    const li = template.content.firstElementChild.cloneNode(true);
+    li.id = `face-${face.id}`;
+    li.dataset.id = face.id;
+    li.dataset.photo = face.photo;
+    const img = li.querySelector("img");
+    if (face.crop) img.src = face.crop;
+    else img.remove();
+    li.querySelector(".select").value = face.id;
+    return li;
+  }
+
+  function label(li, index) {
+    li.querySelector(".select").setAttribute("aria-label", `Select face ${index + 1}`);
+    li.querySelector(".reject").setAttribute("aria-label", `Not this person: face ${index + 1}`);
+    for (const control of li.querySelectorAll(".pick, .reject")) control.hidden = !canWrite;
+  }
+
+  function relabel() {
+    [...list.children].forEach(label);
+    update();
+  }
+
+  list.addEventListener("change", update);
+  list.addEventListener("click", async (event) => {
+    const button = event.target.closest("button.reject");
+    if (!button) return;
+    const li = button.closest("li");
+    try {
+      await call("POST", `/api/faces/${li.dataset.id}/reject`);
+      li.remove();
+      relabel();
+      say("Taken out of this person.");
+    } catch (error) {
+      say(`Could not take the face out: ${error.message}`);
+    }
+  });
+  splitButton.addEventListener("click", async () => {
+    const faces = selected();
+    if (!faces.length) return;
+    try {
+      const created = await call("POST", `/api/people/${person}/split`, { faces });
+      for (const id of faces) document.getElementById(`face-${id}`)?.remove();
+      relabel();
+      say(`${plural(faces.length, "face")} made a new person.`);
+      const link = document.createElement("a");
+      link.href = created.urls.page;
+      link.textContent = "Open them";
+      status.append(" ", link);
+    } catch (error) {
+      say(`Could not split: ${error.message}`);
+    }
+  });
+  document.getElementById("load-faces").addEventListener("click", async () => {
+    const last = list.lastElementChild;
+    const url = `/api/people/${person}/faces?limit=${list.dataset.page}`
+      + (last ? `&before=${last.dataset.id}` : "");
+    try {
+      const page = await call("GET", url);
+      for (const face of page.faces) {
+        if (!document.getElementById(`face-${face.id}`)) list.append(faceCard(face));
+      }
+      moreFaces.hidden = !page.next;
+      relabel();
+    } catch (error) {
+      say(`Could not load more faces: ${error.message}`);
+    }
+  });
+  relabel();
+
+  return {
+    // a face joined or left this person elsewhere
+    changed(change) {
+      const item = document.getElementById(`face-${change.id}`);
+      if (change.person === person && !item && change.id !== undefined) {
+        list.prepend(faceCard({ id: change.id, photo: change.photo, crop: null }));
+        relabel();
+      } else if (change.person !== person && item) {
+        item.remove();
+        relabel();
+      }
+    },
+  };
+})();
+
 // --- live updates -----------------------------------------------------------
 
 function onMessage(message) {
   if (message.type === "photo.added") addPhoto(message.photo);
   else if (message.type === "photo.deleted") removePhoto(message.id);
-  else if (message.type === "photos.recognized") message.photos.forEach(photoRecognized);
+  else if (message.type === "photo.changed") photoChanged(message.photo);
+  else if (message.type === "photos.recognized") message.photos.forEach(photoChanged);
   else if (message.type === "faces.changed") facesChanged(message.faces);
   else if (message.type === "people.changed") peopleChanged(message);
   else if (message.type === "resync") location.reload();
@@ -234,11 +348,9 @@ async function loadOlder() {
   const last = gallery.lastElementChild;
   const url = `/api/photos?limit=${gallery.dataset.page}`
     + (last ? `&before=${encodeURIComponent(last.dataset.id)}` : "")
-    + (personPage ? `&person=${personPage}` : "");
+    + pagePeople.map((id) => `&person=${id}`).join("");
   try {
-    const response = await fetch(url);
-    const page = await response.json();
-    if (!response.ok) throw new Error(page.error ? page.error.message : response.statusText);
+    const page = await call("GET", url);
     for (const photo of page.photos) {
       known.set(photo.id, photo);
       if (!document.getElementById(`photo-${photo.id}`)) gallery.append(card(photo));
@@ -259,150 +371,23 @@ new IntersectionObserver((entries) => {
   if (entries.some((entry) => entry.isIntersecting)) loadOlder();
 }, { rootMargin: "600px" }).observe(more);
 
-// --- viewer -----------------------------------------------------------------
-
-const viewer = document.getElementById("viewer");
-const viewerImg = document.getElementById("viewer-img");
-const overlay = document.getElementById("overlay");
-const showAnnotated = document.getElementById("show-annotated");
-const showBoxes = document.getElementById("show-boxes");
-const viewerError = document.getElementById("viewer-error");
-
-function showMode(boxes) {
-  const photo = known.get(viewer.dataset.id);
-  showAnnotated.setAttribute("aria-pressed", String(!boxes));
-  showBoxes.setAttribute("aria-pressed", String(boxes));
-  viewerImg.src = boxes ? photo.urls.original : photo.urls.annotated;
-  overlay.hidden = !boxes;
-}
-
-function drawBoxes(photo) {
-  overlay.replaceChildren();
-  photo.faces.forEach((face, index) => {
-    const [x1, y1, x2, y2] = face.box;
-    const box = document.createElement("div");
-    box.className = "face";
-    box.tabIndex = 0;
-    const who = face.person ? `, ${personLabel(face.person)}` : "";
-    box.dataset.score = `${index + 1}${who}, score ${face.score.toFixed(2)}`;
-    box.title = `Face ${index + 1}${who}: score ${face.score.toFixed(2)}`;
-    box.setAttribute("role", "img");  // a labelled graphic: the face and its score
-    box.setAttribute("aria-label", box.title);
-    box.style.left = `${(100 * x1) / photo.width}%`;
-    box.style.top = `${(100 * y1) / photo.height}%`;
-    box.style.width = `${(100 * (x2 - x1)) / photo.width}%`;
-    box.style.height = `${(100 * (y2 - y1)) / photo.height}%`;
-    overlay.append(box);
-  });
-}
-
-async function openViewer(id) {
-  let photo = known.get(id);
-  if (!photo) {
-    const response = await fetch(`/api/photos/${encodeURIComponent(id)}`);
-    if (!response.ok) return;
-    photo = await response.json();
-    known.set(id, photo);
-  }
-  viewer.dataset.id = id;
-  document.getElementById("viewer-title").textContent = photo.filename;
-  document.getElementById("viewer-info").textContent =
-    `${plural(photo.faces.length, "face")} · ${photo.width}×${photo.height}`;
-  document.getElementById("dl-original").href = photo.urls.original;
-  document.getElementById("dl-annotated").href = photo.urls.annotated;
-  viewerImg.alt = `${photo.filename}, ${plural(photo.faces.length, "face")}`;
-  viewerError.textContent = "";
-  drawBoxes(photo);
-  showPeople(photo);
-  showMode(false);
-  if (!viewer.open) viewer.showModal();
-}
-
-// Under the photo: each face, who it is, and (with write access) a choice to move it.
-const facePeople = document.getElementById("viewer-people");
-const faceList = document.getElementById("face-list");
-
-function personChoice(face, index) {
-  const select = document.createElement("select");
-  select.dataset.face = face.id;
-  select.setAttribute("aria-label", `Face ${index + 1} is`);
-  const options = [["", "Nobody"], ...[...people.values()]
-    .sort((a, b) => personLabel(a.id).localeCompare(personLabel(b.id)))
-    .map((p) => [p.id, p.name || `Unnamed person (${p.photos} photos)`]), ["new", "A new person"]];
-  for (const [value, text] of options) {
-    const option = document.createElement("option");
-    option.value = value;
-    option.textContent = text;
-    option.selected = (face.person || "") === value;
-    select.append(option);
-  }
-  return select;
-}
-
-function showPeople(photo) {
-  if (!photo) return;
-  drawBoxes(photo);
-  faceList.replaceChildren();
-  photo.faces.forEach((face, index) => {
-    const li = document.createElement("li");
-    if (canWrite && face.id !== undefined) {
-      const label = document.createElement("label");
-      label.append(`Face ${index + 1}: `, personChoice(face, index));
-      li.append(label);
-    } else {
-      li.textContent = `Face ${index + 1}: ${personLabel(face.person)}`;
-    }
-    faceList.append(li);
-  });
-  facePeople.hidden = photo.faces.length === 0;
-}
-
-faceList.addEventListener("change", async (event) => {
-  const select = event.target.closest("select");
-  if (!select) return;
-  const value = select.value === "" ? null : select.value;
-  try {
-    const moved = await call("PUT", `/api/faces/${select.dataset.face}/person`,
-      { person: value });
-    viewerError.textContent = "";
-    await facesChanged([moved]);
-  } catch (error) {
-    viewerError.textContent = `Could not move the face: ${error.message}`;
-    showPeople(known.get(viewer.dataset.id));
-  }
-});
-
 gallery.addEventListener("click", (event) => {
   const link = event.target.closest("a.thumb");
   if (!link || event.ctrlKey || event.metaKey || event.shiftKey) return;
   event.preventDefault();
-  openViewer(link.closest(".card").dataset.id);
-});
-showAnnotated.addEventListener("click", () => showMode(false));
-showBoxes.addEventListener("click", () => showMode(true));
-document.getElementById("viewer-close").addEventListener("click", () => viewer.close());
-viewer.addEventListener("click", (event) => {
-  if (event.target === viewer) viewer.close(); // a click on the backdrop
-});
-const deleteButton = document.getElementById("viewer-delete");
-deleteButton.hidden = document.body.dataset.canWrite !== "yes";
-deleteButton.addEventListener("click", async () => {
-  const id = viewer.dataset.id;
-  if (!window.confirm("Delete this photo for everyone?")) return;
-  const response = await fetch(`/api/photos/${encodeURIComponent(id)}`, { method: "DELETE" });
-  if (response.ok) {
-    removePhoto(id);
-  } else {
-    const body = await response.json().catch(() => null);
-    viewerError.textContent = body && body.error ? body.error.message
-      : `Could not delete (HTTP ${response.status}).`;
-  }
+  viewer.open(link.closest(".card").dataset.id);
 });
 
-fetch("/api/people?hidden=1&limit=200")
-  .then((response) => response.json())
-  .then((page) => {
+// The named people, for the viewer's choices and names (others are learnt as they change).
+async function loadNamed(url = "/api/people?named=1&hidden=1&limit=200") {
+  try {
+    const page = await call("GET", url);
     for (const person of page.people) people.set(person.id, person);
-  })
-  .catch(() => {});
+    if (page.next) await loadNamed(page.next);
+  } catch {
+    // names are a nicety: the viewer says "Unnamed person" without them
+  }
+}
+
+loadNamed();
 connect(() => `?after=${encodeURIComponent(newest)}`, onMessage);

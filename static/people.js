@@ -1,5 +1,6 @@
-// The People page: rename in place, hide, merge selected people; every open
-// page follows over the WebSocket (people.changed, recognition).
+// The People page: rename in place, hide, merge selected people, answer
+// "same person?"; every open page follows over the WebSocket
+// (people.changed, recognition).
 
 import { call, connect, plural } from "./common.js";
 
@@ -39,7 +40,7 @@ function card(person) {
 
 // What changes on a card when its person changes.
 function fill(li, person) {
-  li.dataset.faces = person.faces;
+  li.dataset.photos = person.photos;
   li.querySelector(".counts").textContent =
     plural(person.photos, "photo") + (person.hidden ? " · hidden" : "");
   const input = li.querySelector("input[name=name]");
@@ -65,8 +66,9 @@ function place(person) {
   } else {
     list.append(li = card(person));
   }
-  // most faces first, as the server lists them
-  const cards = [...list.children].sort((a, b) => Number(b.dataset.faces) - Number(a.dataset.faces));
+  // most photos first, ties by id, as the server lists them
+  const cards = [...list.children].sort((a, b) => Number(b.dataset.photos) - Number(a.dataset.photos)
+    || (a.dataset.id < b.dataset.id ? -1 : 1));
   if (cards.some((c, i) => c !== list.children[i])) list.append(...cards);
   none.hidden = list.children.length > 0;
 }
@@ -137,15 +139,87 @@ mergeButton.addEventListener("click", async () => {
 
 function showBacklog(message) {
   if (message.state === "off") return;
-  recognition.textContent = message.backlog
-    ? `Recognizing faces: ${plural(message.backlog, "photo")} waiting.`
-    : "Every photo has been through recognition.";
+  if (message.redescribing && message.backlog) {
+    recognition.textContent = "Describing every face again for the new recognizer: "
+      + `${plural(message.backlog, "photo")} to go. Names, hidden people and faces you `
+      + "placed stay as they are.";
+  } else {
+    recognition.textContent = message.backlog
+      ? `Recognizing faces: ${plural(message.backlog, "photo")} waiting.`
+      : "Every photo has been through recognition.";
+  }
 }
+
+// --- "same person?" ---------------------------------------------------------
+
+const review = document.getElementById("review");
+const pairs = document.getElementById("pairs");
+const pairTemplate = document.getElementById("pair-template");
+
+function pairItem(suggestion) {
+  const li = pairTemplate.content.firstElementChild.cloneNode(true);
+  li.dataset.a = suggestion.a.id;
+  li.dataset.b = suggestion.b.id;
+  for (const side of ["a", "b"]) {
+    const person = suggestion[side];
+    const link = li.querySelector(`.pair-person.${side}`);
+    link.href = person.urls.page;
+    const img = link.querySelector("img");
+    if (person.urls.cover) img.src = person.urls.cover;
+    else img.remove();
+    link.querySelector(".pair-name").textContent =
+      `${label(person)} · ${plural(person.photos, "photo")}`;
+  }
+  return li;
+}
+
+function labelPairs() {
+  for (const li of pairs.children) {
+    const names = [...li.querySelectorAll(".pair-name")].map((n) => n.textContent.split(" · ")[0]);
+    const [yes, no] = li.querySelectorAll("button.same");
+    yes.setAttribute("aria-label", `Yes, one person: ${names[0]} and ${names[1]}`);
+    no.setAttribute("aria-label", `No, two people: ${names[0]} and ${names[1]}`);
+    for (const button of [yes, no]) button.hidden = !canWrite;
+  }
+  review.hidden = pairs.children.length === 0;
+}
+
+let refreshing = null;
+function refreshPairs() { // after people change: the questions may have too
+  clearTimeout(refreshing);
+  refreshing = setTimeout(async () => {
+    try {
+      const found = await call("GET", "/api/people/suggestions?limit=10");
+      pairs.replaceChildren(...found.suggestions.map(pairItem));
+      labelPairs();
+    } catch {
+      // the list stays as it was
+    }
+  }, 300);
+}
+
+pairs.addEventListener("click", async (event) => {
+  const button = event.target.closest("button.same");
+  if (!button) return;
+  const li = button.closest("li");
+  const same = button.dataset.same === "true";
+  try {
+    const answer = await call("POST", `/api/people/${li.dataset.a}/same`,
+      { person: li.dataset.b, same });
+    li.remove();
+    labelPairs();
+    if (answer.merged) place(answer.merged);
+    say(same ? "Merged into one person." : "Kept apart: you will not be asked again.");
+  } catch (error) {
+    say(`Could not answer: ${error.message}`);
+  }
+});
 
 function onMessage(message) {
   if (message.type === "people.changed") {
     message.people.forEach(place);
     message.removed.forEach(remove);
+    refreshPairs();
   } else if (message.type === "recognition") {
     showBacklog(message);
   }
@@ -157,4 +231,5 @@ fetch(`/api/people?limit=200${showHidden ? "&hidden=1" : ""}`)
   .then((page) => page.people.forEach(place))
   .catch(() => {});
 updateMerge();
+labelPairs();
 connect(() => "", onMessage);

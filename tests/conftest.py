@@ -67,20 +67,22 @@ SHARED_MODELS = MODEL.parent
 FAMILY_MODELS = {"scrfd": MODEL, "yunet": YUNET_MODEL}
 
 
+SFACE = "face_recognition_sface_2021dec_int8bq.onnx"
+ARCFACE = "w600k_mbf.onnx"
+
+
 def _recognition_path() -> Path:
-    """dlib's descriptor model: FACES_RECOGNITION_MODEL, else models/, else the
-    installed face_recognition_models package (a test dependency)."""
+    """The SFace recognizer: FACES_RECOGNITION_MODEL, else models/, else
+    ../shared/models."""
     if os.environ.get("FACES_RECOGNITION_MODEL"):
         return Path(os.environ["FACES_RECOGNITION_MODEL"]).absolute()
-    local = ROOT / "models" / "dlib_face_recognition_resnet_model_v1.dat"
-    if local.is_file():
-        return local
-    from faces.vision.fetch import installed_recognition_model
-
-    return installed_recognition_model() or local
+    local = ROOT / "models" / SFACE
+    return local if local.is_file() else SHARED / "models" / SFACE
 
 
 RECOGNITION_MODEL = _recognition_path()
+ARCFACE_MODEL = Path(os.environ.get("FACES_ARCFACE_MODEL")
+                     or RECOGNITION_MODEL.parent / ARCFACE).absolute()
 PEOPLE = IMAGES / "people"
 
 
@@ -95,8 +97,8 @@ def _require(path: Path, what: str) -> None:
 
 # A test that takes one of these fixtures loads a real model or starts real
 # processes: it is marked slow (`make test-fast` leaves it out).
-SLOW_FIXTURES = {"model_path", "yunet_path", "family_model", "recognition_model", "pool",
-                 "yunet_pool"}
+SLOW_FIXTURES = {"model_path", "yunet_path", "family_model", "recognition_model",
+                 "arcface_model", "pool", "yunet_pool"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -133,6 +135,12 @@ def family_model(request) -> Path:
 def recognition_model() -> Path:
     _require(RECOGNITION_MODEL, "recognition model (set FACES_RECOGNITION_MODEL)")
     return RECOGNITION_MODEL
+
+
+@pytest.fixture(scope="session")
+def arcface_model() -> Path:
+    _require(ARCFACE_MODEL, "ArcFace model (set FACES_ARCFACE_MODEL)")
+    return ARCFACE_MODEL
 
 
 @pytest.fixture(scope="session")

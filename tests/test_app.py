@@ -149,7 +149,8 @@ class TestHealth(FacesTestCase):
                         "detector": "scrfd", "precision": about.precision,
                         "first_pass": {"fp32": 640, "int8": 1024}[about.precision],
                         "workers": self.pool.workers, "recognition": "off",
-                        "recognition_backlog": 0}
+                        "recognizer": None, "recognition_backlog": 0,
+                        "recognition_redescribing": 0}
 
 
 class TestHealthBeforeWarm(FacesTestCase):

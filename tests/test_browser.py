@@ -262,7 +262,7 @@ def test_an_iphone_photo_through_the_page(browser, tmp_path: Path, model_path: P
     with server(tmp_path / "data", model_path) as (_, base):
         page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
         page.goto(base + "/")
-        expect(page.locator(".hint")).to_contain_text("HEIC")
+        expect(page.locator(".upload .hint")).to_contain_text("HEIC")
         page.set_input_files("#file-input", str(heic))
         expect(page.locator("#queue li.done .status")).to_have_text("done: 6 faces",
                                                                     timeout=30_000)
@@ -362,4 +362,110 @@ def test_people_view_name_merge_move_delete_live(browser, tmp_path: Path, model_
         expect(viewer.locator("#gallery .card")).to_have_count(1)  # gone live from her page
         expect(other.locator(f"#person-{obama_id} .counts")).to_have_text("1 photo")
         shot(other, "25-people-after-delete")
+        assert errors == []
+
+
+def test_corrections_that_teach_through_the_pages(browser, tmp_path: Path, model_path: Path,
+                                                  images: Path,
+                                                  recognition_model: Path) -> None:
+    """On a person's page: split faces off by keyboard, say a face is not
+    them; on the People page: answer "same person?" no, then yes; in the
+    viewer: draw a face the detector missed and put it in a person; photos
+    of two people together. Another People page follows live; axe-core on
+    each state."""
+    names = ["people/obama/obama.jpg", "people/obama/obama2.jpg", "people/obama/obama3.jpg",
+             "people/obama/obama1_knn_test.jpg", "people/biden/biden.jpg",
+             "people/biden/biden2.jpg", "obama_and_biden.jpg", "coffee.jpg"]
+    with server(tmp_path / "data", model_path,
+                extra=("--recognition-model", str(recognition_model))) as (_, base):
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page, people = context.new_page(), context.new_page()
+        errors: list[str] = []
+        for each in (page, people):
+            each.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(base + "/")
+        page.set_input_files("#file-input", [str(images / name) for name in names])
+        expect(page.locator("#queue li.done")).to_have_count(len(names), timeout=60_000)
+        people.goto(base + "/people")
+        cards = people.locator("#people .person")
+        expect(cards).to_have_count(2, timeout=60_000)
+        expect(people.locator("#recognition")).to_have_text(
+            "Every photo has been through recognition.", timeout=60_000)
+        expect(cards.first.locator(".counts")).to_have_text("5 photos")
+        for card, name in ((cards.first, "Barack Obama"), (cards.nth(1), "Joe Biden")):
+            card.locator("input[name=name]").fill(name)
+            card.locator("input[name=name]").press("Enter")
+            expect(people.locator("#people-status")).to_have_text(f"Named {name}.")
+        obama_id = cards.first.get_attribute("data-id")
+
+        # Obama's page: his faces; two of them split off, by keyboard
+        page.goto(f"{base}/?person={obama_id}")
+        faces = page.locator("#faces .face-card")
+        expect(faces).to_have_count(5)
+        shot(page, "30-person-faces")
+        for i in (3, 4):  # the oldest two: obama.jpg's and obama2.jpg's
+            faces.nth(i).locator(".select").focus()
+            page.keyboard.press("Space")
+        expect(page.locator("#split")).to_have_text("Make the 2 selected faces a new person")
+        page.locator("#split").focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#faces-status")).to_contain_text("2 faces made a new person")
+        expect(faces).to_have_count(3)
+        expect(cards).to_have_count(3)  # the People page got the new person live
+
+        # Same person? Offered on the People page: no is remembered ...
+        pairs = people.locator("#pairs .pair")
+        expect(pairs).to_have_count(1, timeout=10_000)
+        expect(people.locator("#review")).to_be_visible()
+        shot(people, "31-same-person")
+        pairs.first.locator("button", has_text="No, two people").click()
+        expect(people.locator("#people-status")).to_have_text(
+            "Kept apart: you will not be asked again.")
+        expect(people.locator("#review")).to_be_hidden()
+        # ... a second split is asked about (with Obama, and with the first split),
+        # and yes merges it back into Obama
+        faces.last.locator(".select").check()
+        page.locator("#split").click()
+        expect(faces).to_have_count(2)
+        with_obama = pairs.filter(has=people.locator(f'a[href="/?person={obama_id}"]'))
+        expect(with_obama).to_have_count(1, timeout=10_000)
+        yes = with_obama.locator("button", has_text="Yes, one person")
+        yes.focus()
+        people.keyboard.press("Enter")
+        expect(people.locator("#people-status")).to_have_text("Merged into one person.")
+
+        # Not this person: the face leaves Obama's page for good
+        page.reload()
+        expect(faces).to_have_count(3)
+        faces.nth(1).locator("button.reject").click()  # (not the group photo's face)
+        expect(page.locator("#faces-status")).to_have_text("Taken out of this person.")
+        expect(faces).to_have_count(2)
+
+        # Photos of Obama with Biden: the group photo only
+        page.select_option("#with-person", label="Joe Biden")
+        page.locator("form.with button").click()
+        expect(page.locator("#person-title")).to_have_text("Barack Obama and Joe Biden")
+        expect(page.locator("#gallery .card")).to_have_count(1)
+        expect(page.locator("#gallery .card .name")).to_have_text("obama_and_biden.jpg")
+        shot(page, "32-two-people")
+
+        # A face the detector missed, drawn by keyboard in the viewer, then put in a person
+        page.goto(base + "/")
+        page.locator("#gallery .card", has_text="coffee.jpg").locator("a.thumb").click()
+        expect(page.locator("#viewer-info")).to_have_text("0 faces · 600×400")
+        page.locator("#draw-face").click()
+        for name, value in (("x", "200"), ("y", "100"), ("w", "120"), ("h", "150")):
+            field = page.locator(f"#draw-form input[name={name}]")
+            field.focus()
+            field.fill(value)
+        expect(page.locator("#drawn")).to_be_visible()
+        shot(page, "33-draw-a-face")
+        page.keyboard.press("Enter")
+        expect(page.locator("#viewer-info")).to_have_text("1 face · 600×400")
+        choice = page.locator("#face-list select").first
+        expect(choice).to_be_visible()
+        page.wait_for_timeout(2000)  # described in the background
+        choice.select_option("new")
+        expect(people.locator("#people .person")).to_have_count(4, timeout=10_000)
+        shot(people, "34-people-after-corrections")
         assert errors == []

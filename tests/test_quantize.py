@@ -20,6 +20,7 @@ from faces.errors import ModelError
 from faces.vision import detectors, models, pipeline
 from faces.vision.contract import Options
 from faces.vision.detectors import quantize
+from faces.vision.models import source_of
 from tests.conftest import CROWD, EXPECTED_FACES
 from tests.support.process import faces
 
@@ -60,7 +61,7 @@ def test_int8_copy_is_made_once_beside_the_model_then_reused(own_model: Path,
     [made] = int8_files(own_model.parent)
     assert first.precision == "int8" and first.path == made
     assert "int8 copy made in" in first.precision_reason
-    assert quantize.source_of(made) == quantize.sha256(own_model)
+    assert source_of(made, quantize.SOURCE_KEY) == quantize.sha256(own_model)
     stamp = made.stat()
     again = detectors.load(own_model, precision="int8", detail_scale=0)
     assert again.path == made and "made in" not in again.precision_reason
@@ -100,7 +101,7 @@ def test_a_changed_float_model_never_gets_the_old_copy(own_model: Path, images: 
     assert "measuring a calibration table" in done.stdout
     [new] = int8_files(own_model.parent)
     assert new != old and not old.exists()
-    assert quantize.source_of(new) == quantize.sha256(own_model)
+    assert source_of(new, quantize.SOURCE_KEY) == quantize.sha256(own_model)
     assert (own_model.parent / f"{quantize.sha256(own_model)}.json").is_file()
     loaded = detectors.load(own_model, precision="int8")
     assert loaded.path == new and count(loaded, images, "t1.jpg") == 6
@@ -114,7 +115,7 @@ def test_a_copy_not_made_from_this_model_is_refused_and_remade(
     with caplog.at_level(logging.WARNING):
         loaded = detectors.load(own_model, precision="int8")
     assert "making it again" in caplog.text
-    assert loaded.path == forged and quantize.source_of(forged) == digest
+    assert loaded.path == forged and source_of(forged, quantize.SOURCE_KEY) == digest
     assert forged.stat().st_size < own_model.stat().st_size / 2  # int8 weights
 
 

@@ -372,3 +372,48 @@ def test_help_for_every_command() -> None:
     for command in ([], ["serve"], ["fetch-model"], ["detect"], ["reindex"]):
         result = faces(*command, "--help")
         assert result.returncode == 0 and "usage: faces" in result.stdout
+
+
+def test_missing_models_are_fetched_at_first_start(tmp_path: Path, model_path: Path,
+                                                   recognition_model: Path) -> None:
+    """As the Docker image starts with nothing mounted: FACES_FETCH_MODELS
+    downloads the detector and SFace into the model cache (here from a
+    mirror on loopback), checked, in a process of their own; the next start
+    uses them; offline, one line says what to do."""
+    served = tmp_path / "mirror"
+    served.mkdir()
+    (served / "det_2.5g.onnx").write_bytes(model_path.read_bytes())
+    (served / "face_recognition_sface_2021dec_int8bq.onnx").write_bytes(
+        recognition_model.read_bytes())
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(  # noqa: E731
+        *a, directory=str(served), **k)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    mirror = f"http://127.0.0.1:{httpd.server_address[1]}"
+    cache, empty = tmp_path / "cache", tmp_path / "models"
+    env = {"FACES_FETCH_MODELS": "1", "FACES_MODEL_CACHE": str(cache),
+           "FACES_RECOGNITION_MODEL": str(empty / "face_recognition_sface_2021dec_int8bq.onnx")}
+    try:
+        with server(tmp_path / "data", empty / "det_2.5g.onnx",
+                    env={**env, "FACES_MODEL_MIRROR": mirror}) as (process, base):
+            health = get_json(base + "/healthz")[1]
+            assert health["detector"] == "scrfd" and health["recognizer"] == "sface"
+            assert upload(base, "t1.jpg")[0] == 201
+            heavy = [lib for lib in mapped_libraries(process.pid)
+                     if "onnxruntime" in lib or "/cv2/" in lib]
+            assert heavy == []  # the download was checked in a process of its own
+        assert (cache / "det_2.5g.onnx").read_bytes() == model_path.read_bytes()
+        assert (cache / "face_recognition_sface_2021dec_int8bq.onnx").stat().st_mode & 0o044
+    finally:
+        httpd.shutdown()
+    with server(tmp_path / "data", empty / "det_2.5g.onnx", env=env) as (_, base):
+        assert get_json(base + "/healthz")[1]["recognizer"] == "sface"  # no mirror needed now
+    offline = faces("serve", "--model", str(tmp_path / "nowhere" / "det_2.5g.onnx"),
+                    "--port", str(free_port()),
+                    env={**env, "FACES_MODEL_CACHE": str(tmp_path / "new-cache"),
+                         "FACES_MODEL_MIRROR": f"http://127.0.0.1:{free_port()}"})
+    lines = offline.stderr.strip().splitlines()
+    assert offline.returncode == 2 and "Traceback" not in offline.stderr
+    assert "downloading it into" in lines[0]  # what takes the time at a first start
+    assert len(lines) == 2 and lines[1].startswith("faces: no model at ")
+    assert "fetching it failed" in lines[1] and "/models:ro" in lines[1]

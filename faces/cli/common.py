@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import sys
 import time
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import TextIO
 from .. import logs, settings
 from ..errors import ModelError
 from ..vision import fetch
+
+log = logging.getLogger(__name__)
 
 
 class CommandError(Exception):
@@ -45,12 +48,14 @@ def provided(found: settings.Settings) -> settings.Settings:
     from ..vision.models import cache_dir
 
     mirror = found.model_mirror
-    model = fetch.provide(found.model, cache_dir(found.model, found.model_cache),
-                          mirror=mirror)
+    model = fetch.provide(found.model, cache_dir(found.model, found.model_cache), mirror)
     recognition = found.recognition_model
     if str(recognition) and recognition != Path():
-        recognition = fetch.provide(recognition, cache_dir(recognition, found.model_cache),
-                                    recognition=True, mirror=mirror)
+        try:
+            recognition = fetch.provide(recognition, cache_dir(recognition, found.model_cache),
+                                        mirror)
+        except ModelError as exc:  # People is off without it; everything else works
+            log.error("%s", exc)
     return dataclasses.replace(found, model=model, recognition_model=recognition)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .. import settings
 from ..errors import DataDirError, ModelError
-from ..services import Services
+from ..services import OFF_HINT, Services
 from ..web.views import person_json
 from .common import CommandError, Progress, config
 
@@ -39,11 +39,15 @@ def reindex(args: argparse.Namespace) -> int:
 async def _people(found: settings.Settings, recognize: bool) -> list[dict]:
     services = Services.create(found, with_backend=recognize, recognize=recognize)
     try:
-        services.people.load()
         recognition = services.recognition
-        recognition.load()
-        if recognize and recognition.queue:
+        if recognize:
             await services.backend.start()
+            family, off = services.recognizer()
+            if off:
+                raise CommandError(OFF_HINT.format(off))
+            services.people.load(family)
+            recognition.load(family)
+        if recognize and recognition.queue:
             total = len(recognition.queue)
             progress = Progress(total)
             print(f"recognizing {total} photos", file=sys.stderr)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .. import settings
 from ..errors import ImageRejected, ModelError
-from ..vision import detectors, fetch
+from ..vision import detectors, fetch, recognizers
 from ..vision.models import sha256_file
 from .common import CommandError, Progress, config
 
@@ -60,27 +60,38 @@ def detect(args: argparse.Namespace) -> int:
 
 
 def fetch_recognition(args: argparse.Namespace) -> int:
-    dest = Path(args.dest or settings.DEFAULT_RECOGNITION_MODEL)
+    family = args.recognizer
+    source = recognizers.family_class(family).download
+    dest = Path(args.dest or fetch.default_recognition_path(family))
     if dest.is_file() and not args.force:
-        digest = sha256_file(dest)
-        if digest != fetch.RECOGNITION_SHA256:
-            raise CommandError(f"{dest} is not dlib's descriptor model (sha256 {digest}); "
-                               f"re-run with --force to replace it")
-        print(f"recognition model already present: {dest} (sha256 {digest})")
+        try:
+            found = recognizers.identify(dest)
+        except ModelError as exc:
+            raise CommandError(f"{exc}; re-run with --force to replace it") from None
+        print(f"recognition model already present: {dest} ({found}, sha256 "
+              f"{sha256_file(dest)})")
         return 0
-    local = fetch.installed_recognition_model() if not args.url else None
-    print(f"copying {local}" if local else f"downloading {args.url or fetch.RECOGNITION_URL} "
-          "(100 MB; only the 22 MB descriptor model is kept)")
+    print(f"downloading {args.url or source.url}")
     try:
-        fetch.fetch_recognition(dest, args.url)
+        fetch.fetch_recognition(dest, args.url, family, args.sha256)
     except ModelError as exc:
         raise CommandError(str(exc)) from None
-    print(f"recognition model saved: {dest}\n  sha256 {fetch.RECOGNITION_SHA256}\n  "
-          f"licence: {fetch.RECOGNITION_LICENCE}")
+    print(f"recognition model saved: {dest}\n  sha256 {sha256_file(dest)}\n  "
+          f"{family}\n  licence: {source.licence}")
     return 0
 
 
 def fetch_model(args: argparse.Namespace) -> int:
+    if args.by_name:  # which model: the one whose own file name --dest has
+        if not args.dest:
+            raise CommandError("--by-name needs --dest")
+        name = Path(args.dest).name
+        args.recognizer = fetch.recognition_family_for(name)
+        args.detector = fetch.family_for(name)
+        args.recognition = args.recognizer is not None
+        if not args.recognition and args.detector is None:
+            raise CommandError(f"faces does not know where to download a file named {name}. "
+                               f"{fetch.hint()}")
     if args.recognition:
         return fetch_recognition(args)
     dest = Path(args.dest or fetch.default_path(args.detector))
@@ -167,8 +178,16 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                         help="expected sha256 of the model file (refuse on mismatch)")
     getter.add_argument("--force", action="store_true", help="replace an existing file")
     getter.add_argument("--recognition", action="store_true",
-                        help="get dlib's face descriptor model for People instead "
-                        "(default models/dlib_face_recognition_resnet_model_v1.dat)")
+                        help="get a face recognizer for People instead: SFace from the "
+                        "OpenCV Zoo (Apache-2.0, sha256 pinned; default models/<its file "
+                        "name>)")
+    getter.add_argument("--recognizer", choices=list(recognizers.FAMILIES),
+                        default=recognizers.DEFAULT,
+                        help="with --recognition: which family (arcface: InsightFace's "
+                        "buffalo_s pack, non-commercial weights)")
+    getter.add_argument("--by-name", action="store_true",
+                        help="the model whose own file name --dest has (how a server "
+                        "fetches a missing model at start)")
     getter.set_defaults(handler=fetch_model)
 
     quant = commands.add_parser(

@@ -22,6 +22,13 @@ class PhotoDeleted:
 
 
 @dataclass(frozen=True)
+class PhotoChanged:
+    """A photo's faces changed (the user drew one)."""
+
+    photo: Photo
+
+
+@dataclass(frozen=True)
 class PhotosRecognized:
     """Photos that went through recognition, with their faces' people."""
 
@@ -49,11 +56,12 @@ class PeopleChanged:
 @dataclass(frozen=True)
 class RecognitionState:
     state: str  # "on", "off", "stopped"
-    backlog: int
+    backlog: int  # photos waiting for recognition
+    redescribing: int = 0  # of them, photos described again for a new recognizer
 
 
-Event = PhotoAdded | PhotoDeleted | PhotosRecognized | FacesChanged | PeopleChanged | \
-    RecognitionState
+Event = PhotoAdded | PhotoDeleted | PhotoChanged | PhotosRecognized | FacesChanged | \
+    PeopleChanged | RecognitionState
 
 
 class Events(Protocol):

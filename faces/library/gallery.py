@@ -19,18 +19,19 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..backends import Backend
-from ..errors import NotFound, StorageFull
+from ..errors import BadRequest, NotFound, StorageFull
 from ..vision.contract import Options, Rendered
-from ..vision.jobs import DETECT, RENDER
+from ..vision.jobs import DETECT, LOCATE, RENDER
 from ..vision.probe import check_limits, probe
 from .catalogue import Catalogue
-from .events import Events, PhotoAdded, PhotoDeleted
+from .events import Events, PhotoAdded, PhotoChanged, PhotoDeleted
 from .files import Files
 from .records import ID_PATTERN, PAGE_SIZE, Photo, content_id, utc_now
 
 log = logging.getLogger(__name__)
 
 DISK_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
+MIN_DRAWN = 8  # pixels: the smallest face a user may draw
 
 
 @dataclass
@@ -59,7 +60,7 @@ class Page:
 
 
 class Listener(Protocol):
-    """Told of each photo stored or deleted (People)."""
+    """Told of each photo stored, changed or deleted (People, recognition)."""
 
     def photo_added(self, photo: Photo) -> None: ...
 
@@ -100,20 +101,20 @@ class Gallery:
         return photo
 
     def page(self, limit: int = PAGE_SIZE, before: str | None = None,
-             person: str | None = None) -> Page:
-        """Up to ``limit`` photos (of ``person``, if given), newest first,
-        older than the photo ``before``. Raises NotFound for an unknown
-        ``before``."""
+             people: list[str] | None = None) -> Page:
+        """Up to ``limit`` photos (that show every one of ``people``, if
+        given), newest first, older than the photo ``before``. Raises
+        NotFound for an unknown ``before``."""
         try:
-            photos = self.catalogue.newest(limit, before) if person is None else \
-                self.catalogue.newest_of(person, limit, before)
+            photos = self.catalogue.newest_of(people, limit, before) if people else \
+                self.catalogue.newest(limit, before)
         except KeyError:
             raise NotFound("unknown_photo",
                            "No photo has the id given in 'before'.") from None
         return Page(photos, len(photos) == limit)
 
-    def count(self, person: str | None = None) -> int:
-        return self.catalogue.count(person)
+    def count(self, people: list[str] | None = None) -> int:
+        return self.catalogue.count(people)
 
     def face_count(self) -> int:
         return self.catalogue.face_count()
@@ -167,6 +168,29 @@ class Gallery:
         plus ``"image"`` and ``"extension"`` (the annotated copy) with ``annotate``."""
         self.check(data, options)
         return await self._run(DETECT, data, options, annotate)
+
+    async def add_face(self, photo_id: str, box: list[float]) -> Photo:
+        """A face the detector missed, drawn by the user (``[x1, y1, x2, y2]``
+        in the photo's pixels): stored as one of the photo's faces, then
+        described in the background like the others (and can be named).
+        Raises NotFound, or BadRequest for a box outside the photo."""
+        photo = self.photo(photo_id)
+        x1, y1, x2, y2 = box
+        if not (0 <= x1 < x2 <= photo.width and 0 <= y1 < y2 <= photo.height):
+            raise BadRequest("bad_box", f"The box must lie inside the photo "
+                             f"({photo.width} x {photo.height} pixels).")
+        if min(x2 - x1, y2 - y1) < MIN_DRAWN:
+            raise BadRequest("bad_box", f"A face is at least {MIN_DRAWN} pixels wide and high.")
+        data = await asyncio.get_running_loop().run_in_executor(None, self.files.read_original,
+                                                                photo)
+        face = await self._run(LOCATE, data, [float(v) for v in box], self.defaults.max_pixels)
+        self.catalogue.add_face(photo.id, face)
+        photo = self.catalogue.get(photo.id)
+        self.events.publish(PhotoChanged(photo))
+        log.info("face drawn on %s at %s", photo.id, face["box"])
+        for listener in self.listeners:
+            listener.photo_added(photo)
+        return photo
 
     # -- deleting ----------------------------------------------------------------
 

@@ -1,36 +1,79 @@
-"""Faces into people: every face's descriptor in one matrix in memory, and
-the rules that group them as they arrive (no nightly job).
+"""Faces into people: every described face in one matrix in memory, and the
+rules that group them as they arrive (no nightly job). Pure: numpy only.
 
-- A new face joins the person of its nearest face within ``join`` (dlib
-  descriptors, Euclidean), unless that person already has a face in the
-  same photo: two faces of one photo are never one person automatically.
-- Otherwise a new person is made only from a core: the face and faces of
+Descriptors are unit vectors; how alike two faces are is their cosine
+distance (1 - cosine similarity). Each person has a prototype: the mean
+direction of their good faces. The rules, per recognizer family (RULES,
+measured on the shared people photos and WIDER crowds: docs/people.md):
+
+- A new face joins the person whose prototype is nearest, within ``join``,
+  and only when most of that person's faces are within ``join`` of it too:
+  close to that person as a whole, never through one look-alike face (a
+  chain of look-alikes is how strangers ended up in one person, and a
+  prototype alone can be walked away by one). Never a person who already
+  has a face in the same photo, never one the user said this face is not.
+- Otherwise a new person is made from a core: the face and good faces of
   other photos, not yet anyone's, all within ``core`` of one another, at
-  least ``min_core`` of them. Faces that fit nowhere wait unassigned; a
-  later face may make a core with them.
-- Faces the user placed (or took out of a person) are ``pinned``: grouping
-  never moves them. Named people are never merged or emptied by grouping.
-
-Numbers measured on the 74 shared people photos (18 identities;
-docs/people.md): the nearest face of the same person is always within 0.47, two
-different people's faces never closer than 0.52.
-
-Search is brute force with numpy (``bench/people.py`` times it: a new
-face's nearest neighbour among 100,000 takes a few milliseconds).
+  least ``min_core`` of them. Faces that fit nowhere wait; a later face may
+  make a core with them, and a person that forms or grows gathers the
+  waiting faces near its prototype.
+- Faces the recognizer cannot vouch for (``quality`` under
+  ``min_quality``: blurred, tiny, turned away) never make a person, never
+  join one by themselves, and never count in a prototype; the user can
+  still put them in a person by hand.
+- The user's decisions stand: a face the user placed is pinned (grouping
+  never moves it); a face taken out of a person ("not this person") never
+  goes back to them; people the user said are different are never offered
+  as "same person?" again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-DIMENSIONS = 128
-JOIN = 0.5  # a face joins the person of its nearest face within this
-CORE = 0.5  # a new person needs faces all this close to one another ...
-MIN_CORE = 2  # ... at least this many, from different photos
 NOBODY = -1
+
+
+@dataclass(frozen=True)
+class Rule:
+    join: float  # a face joins a person whose prototype is within this distance
+    core: float  # a new person needs good faces all this close to one another ...
+    min_core: int  # ... at least this many, from different photos
+    min_quality: float  # faces under this quality never make or grow a person themselves
+    review: float  # two people whose prototypes are this close: "same person?"
+
+
+# Measured by bench/people.py (docs/people.md, "How the numbers were chosen").
+RULES = {
+    "sface": Rule(join=0.48, core=0.40, min_core=2, min_quality=0.5, review=0.55),
+    "arcface": Rule(join=0.58, core=0.50, min_core=2, min_quality=0.5, review=0.65),
+}
+DEFAULT_FAMILY = "sface"
+DIMENSIONS = {"sface": 128, "arcface": 512}
+# The length of a recognizer's raw output says how far it can vouch for a face
+# (blurred, small or turned-away faces come out short): from 0 at the first
+# number to 1 at the second. Measured on the shared people photos blurred and
+# shrunk (bench/people.py --degrade): under the first, a stranger is nearer
+# than the person's own photos for most faces; over the second, for none.
+NORMS = {"sface": (9.5, 11.5), "arcface": (19.0, 22.0)}
+TURNED = 0.7  # the nose this far off the eyes' middle (of their distance): a profile
+
+
+def quality(family: str, norms: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """How far the recognizer can vouch for each face, 0 to 1: from the
+    length of its raw descriptor, and 0 for a face in profile."""
+    low, high = NORMS.get(family, NORMS[DEFAULT_FAMILY])
+    landmarks = np.asarray(landmarks, np.float32).reshape(-1, 5, 2)
+    eyes = landmarks[:, 1] - landmarks[:, 0]
+    apart = np.maximum(np.linalg.norm(eyes, axis=1), 1e-6)
+    middle = (landmarks[:, 0] + landmarks[:, 1]) / 2
+    turned = np.abs(((landmarks[:, 2] - middle) * eyes).sum(1)) / apart ** 2
+    ramp = np.clip((np.asarray(norms, np.float32) - low) / (high - low), 0.0, 1.0)
+    return np.where(turned > TURNED, 0.0, ramp).astype(np.float32)
 
 
 @dataclass
@@ -51,27 +94,92 @@ class Changes:
         return {p for p in self.faces.values() if p} | set(self.created) | \
             set(self.emptied) | self.left
 
+    def update(self, other: Changes) -> None:
+        self.faces.update(other.faces)
+        self.created += other.created
+        self.emptied += other.emptied
+        self.left |= other.left
+
+
+class Pool:
+    """The faces waiting for a person (free: in nobody, not placed by the
+    user, good enough to vouch for), their vectors in one contiguous matrix:
+    what a core is looked for in, and what a growing person gathers from. In
+    a library of crowds most faces may be assigned or poor; searching only
+    these keeps a new face's grouping quick."""
+
+    def __init__(self, dimensions: int) -> None:
+        self.vectors = np.zeros((64, dimensions), np.float32)
+        self.rows = np.zeros(64, np.int64)  # the grouping's row of each
+        self.size = 0
+        self.where: dict[int, int] = {}  # grouping row -> position here
+
+    def __contains__(self, row: int) -> bool:
+        return row in self.where
+
+    def add(self, row: int, vector: np.ndarray) -> None:
+        if row in self.where:
+            return
+        if self.size == len(self.rows):
+            self.vectors = np.concatenate([self.vectors, np.zeros_like(self.vectors)])
+            self.rows = np.concatenate([self.rows, np.zeros_like(self.rows)])
+        self.vectors[self.size] = vector
+        self.rows[self.size] = row
+        self.where[row] = self.size
+        self.size += 1
+
+    def discard(self, row: int) -> None:
+        position = self.where.pop(row, None)
+        if position is None:
+            return
+        last = self.size - 1
+        if position != last:  # the last one fills the hole
+            self.vectors[position] = self.vectors[last]
+            self.rows[position] = self.rows[last]
+            self.where[int(self.rows[position])] = position
+        self.size = last
+
+    def moved(self, old: int, new: int) -> None:
+        """The grouping moved a face from row ``old`` to ``new``."""
+        position = self.where.pop(old, None)
+        if position is not None:
+            self.rows[position] = new
+            self.where[new] = position
+
+    def search(self, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every waiting face's grouping row and cosine distance to ``vector``."""
+        return self.rows[: self.size], 1.0 - self.vectors[: self.size] @ vector
+
 
 class Grouping:
-    def __init__(self, join: float = JOIN, core: float = CORE, min_core: int = MIN_CORE,
-                 new_id=None) -> None:
-        import secrets
-
-        self.join, self.core, self.min_core = join, core, min_core
+    def __init__(self, family: str = DEFAULT_FAMILY, dimensions: int | None = None,
+                 new_id: Callable[[], str] | None = None, **rule: float) -> None:
+        self.family = family
+        self.rule = replace(RULES.get(family, RULES[DEFAULT_FAMILY]), **rule)
+        self.dimensions = dimensions or DIMENSIONS.get(family, 128)
         self.new_id = new_id or (lambda: secrets.token_hex(6))
-        self.vectors = np.zeros((64, DIMENSIONS), np.float32)
-        self.face_ids = np.zeros(64, np.int64)
-        self.photos = np.zeros(64, np.int64)  # photo keys (ints) of each row
-        self.persons = np.full(64, NOBODY, np.int64)  # person keys, NOBODY
-        self.pinned = np.zeros(64, bool)
+        capacity = 64
+        self.vectors = np.zeros((capacity, self.dimensions), np.float32)
+        self.face_ids = np.zeros(capacity, np.int64)
+        self.photos = np.zeros(capacity, np.int64)  # photo keys (ints) of each row
+        self.persons = np.full(capacity, NOBODY, np.int64)  # person keys, NOBODY
+        self.pinned = np.zeros(capacity, bool)
+        self.good = np.zeros(capacity, bool)  # quality >= min_quality
         self.size = 0
         self.row_of: dict[int, int] = {}  # face id -> row
-        # ids <-> the small integer keys the arrays hold
         self.photo_keys: dict[str, int] = {}
-        self.person_keys: dict[str, int] = {}
-        self.person_ids: list[str] = []
-        self.named: set[str] = set()
         self.photo_names: list[str] = []  # photo key -> id
+        self.person_keys: dict[str, int] = {}
+        self.person_ids: list[str] = []  # person key -> id
+        # Each person's prototype: the sum of their counted faces, and its direction.
+        self.sums = np.zeros((capacity, self.dimensions), np.float32)
+        self.counts = np.zeros(capacity, np.int64)
+        self.prototypes = np.zeros((capacity, self.dimensions), np.float32)
+        self.members = np.zeros(capacity, np.int64)  # faces of each person, counted or not
+        self.pool = Pool(self.dimensions)  # the faces waiting for a person
+        self.named: set[str] = set()
+        self.rejected: dict[int, set[int]] = {}  # face id -> person keys it is not
+        self.different: set[frozenset[str]] = set()  # people the user said are not one
 
     # -- bookkeeping ---------------------------------------------------------
 
@@ -91,19 +199,30 @@ class Grouping:
     def _person_key(self, person: str | None) -> int:
         if person is None:
             return NOBODY
-        return self._key(self.person_keys, self.person_ids, person)
+        key = self._key(self.person_keys, self.person_ids, person)
+        if key >= len(self.counts):
+            self._grow_people()
+        return key
 
     def _grow(self) -> None:
         capacity = 2 * len(self.face_ids)
-        for name in ("vectors", "face_ids", "photos", "persons", "pinned"):
+        for name in ("vectors", "face_ids", "photos", "persons", "pinned", "good"):
             old = getattr(self, name)
             new = np.zeros((capacity, *old.shape[1:]), old.dtype)
             new[: self.size] = old[: self.size]
             setattr(self, name, new)
         self.persons[self.size:] = NOBODY
 
+    def _grow_people(self) -> None:
+        capacity = 2 * len(self.counts)
+        for name in ("sums", "counts", "prototypes", "members"):
+            old = getattr(self, name)
+            new = np.zeros((capacity, *old.shape[1:]), old.dtype)
+            new[: len(old)] = old
+            setattr(self, name, new)
+
     def insert(self, face_id: int, photo: str, vector: np.ndarray, person: str | None = None,
-               pinned: bool = False) -> None:
+               pinned: bool = False, quality: float = 1.0) -> None:
         """Add a stored face as it is (loading the catalogue); no grouping."""
         if self.size == len(self.face_ids):
             self._grow()
@@ -111,19 +230,40 @@ class Grouping:
         self.vectors[row] = vector
         self.face_ids[row] = face_id
         self.photos[row] = self._photo_key(photo)
-        self.persons[row] = self._person_key(person)
+        self.persons[row] = NOBODY
         self.pinned[row] = pinned
+        self.good[row] = quality >= self.rule.min_quality
         self.row_of[face_id] = row
         self.size += 1
+        key = self._person_key(person)
+        if key != NOBODY:
+            self._join(row, key)
+        self._sync(row)
+
+    def _sync(self, row: int) -> None:
+        """Keep the pool of waiting faces true for one row."""
+        if self.persons[row] == NOBODY and not self.pinned[row] and self.good[row]:
+            self.pool.add(row, self.vectors[row])
+        else:
+            self.pool.discard(row)
 
     def set_named(self, person: str, named: bool) -> None:
         (self.named.add if named else self.named.discard)(person)
 
+    def reject(self, face_id: int, person: str) -> None:
+        """Remember that this face is not ``person`` (loading the catalogue)."""
+        self.rejected.setdefault(face_id, set()).add(self._person_key(person))
+
+    def _is_rejected(self, face_id: int, key: int) -> bool:
+        return key in self.rejected.get(face_id, ())
+
+    def set_different(self, a: str, b: str) -> None:
+        """Remember that two people are not one (loading the catalogue)."""
+        self.different.add(frozenset((a, b)))
+
     def photo_of(self, face_id: int) -> str | None:
         row = self.row_of.get(face_id)
-        if row is None:
-            return None
-        return self.photo_names[int(self.photos[row])]
+        return None if row is None else self.photo_names[int(self.photos[row])]
 
     def person_of(self, face_id: int) -> str | None:
         row = self.row_of.get(face_id)
@@ -131,7 +271,7 @@ class Grouping:
             return None
         return self.person_ids[int(self.persons[row])]
 
-    def members(self, person: str) -> list[int]:
+    def members_of(self, person: str) -> list[int]:
         key = self.person_keys.get(person)
         if key is None:
             return []
@@ -143,23 +283,71 @@ class Grouping:
     def _photos_of(self, person_key: int) -> set[int]:
         return set(self.photos[self._rows_of(person_key)].tolist())
 
-    def _set(self, row: int, person_key: int, changes: Changes, pinned: bool | None = None
-             ) -> None:
+    # -- prototypes ----------------------------------------------------------
+
+    def _counts(self, row: int) -> bool:
+        """Whether a face shapes its person's prototype: a good one, or one
+        the user placed there."""
+        return bool(self.good[row] or self.pinned[row])
+
+    def _refresh(self, key: int) -> None:
+        total = self.sums[key]
+        length = float(np.linalg.norm(total))
+        self.prototypes[key] = total / length if self.counts[key] and length > 1e-6 else 0.0
+
+    def _join(self, row: int, key: int) -> None:
+        self.persons[row] = key
+        self.members[key] += 1
+        if self._counts(row):
+            self.sums[key] += self.vectors[row]
+            self.counts[key] += 1
+            self._refresh(key)
+
+    def _leave(self, row: int) -> int:
+        key = int(self.persons[row])
+        if key != NOBODY:
+            self.members[key] -= 1
+            if self._counts(row):
+                self.sums[key] -= self.vectors[row]
+                self.counts[key] -= 1
+                if not self.counts[key]:
+                    self.sums[key] = 0.0
+                self._refresh(key)
+        self.persons[row] = NOBODY
+        return key
+
+    def _set(self, row: int, key: int, changes: Changes, pinned: bool | None = None) -> None:
         before = int(self.persons[row])
-        if before not in (NOBODY, person_key):
+        if before not in (NOBODY, key):
             changes.left.add(self.person_ids[before])
-        self.persons[row] = person_key
+        self._leave(row)
         if pinned is not None:
             self.pinned[row] = pinned
-        changes.faces[int(self.face_ids[row])] = \
-            None if person_key == NOBODY else self.person_ids[person_key]
+        if key != NOBODY:
+            self._join(row, key)
+        self._sync(row)
+        changes.faces[int(self.face_ids[row])] = None if key == NOBODY else self.person_ids[key]
 
     def _emptied(self, keys: Iterable[int], changes: Changes) -> None:
         for key in set(keys):
-            if key != NOBODY and not len(self._rows_of(key)):
+            if key != NOBODY and not self.members[key]:
                 changes.emptied.append(self.person_ids[key])
                 changes.left.discard(self.person_ids[key])
                 self.named.discard(self.person_ids[key])
+
+    def prototype_distances(self, vector: np.ndarray) -> np.ndarray:
+        """Cosine distance from ``vector`` to every person's prototype (2 for
+        people without one)."""
+        people = len(self.person_ids)
+        distance = 1.0 - self.prototypes[:people] @ vector
+        distance[self.counts[:people] == 0] = 2.0
+        return distance
+
+    def distances(self, vector: np.ndarray) -> np.ndarray:
+        """Cosine distance from ``vector`` to every face."""
+        return 1.0 - self.vectors[: self.size] @ vector
+
+    # -- photos come and go --------------------------------------------------
 
     def remove(self, face_ids: Iterable[int]) -> Changes:
         """Forget faces (their photo was deleted); people left with none are emptied."""
@@ -169,107 +357,114 @@ class Grouping:
             row = self.row_of.pop(face_id, None)
             if row is None:
                 continue
-            touched.append(int(self.persons[row]))
-            if self.persons[row] != NOBODY:
-                changes.left.add(self.person_ids[int(self.persons[row])])
+            key = self._leave(row)
+            self.pool.discard(row)
+            touched.append(key)
+            if key != NOBODY:
+                changes.left.add(self.person_ids[key])
             last = self.size - 1
             if row != last:  # move the last row into the hole
-                for name in ("vectors", "face_ids", "photos", "persons", "pinned"):
+                for name in ("vectors", "face_ids", "photos", "persons", "pinned", "good"):
                     array = getattr(self, name)
                     array[row] = array[last]
                 self.row_of[int(self.face_ids[row])] = row
+                self.pool.moved(last, row)
             self.persons[last] = NOBODY
             self.size = last
         self._emptied(touched, changes)
         return changes
 
-    # -- grouping ------------------------------------------------------------
-
-    def distances(self, vector: np.ndarray) -> np.ndarray:
-        """Euclidean distance from ``vector`` to every face."""
-        difference = self.vectors[: self.size] - vector
-        return np.sqrt(np.einsum("ij,ij->i", difference, difference))
-
-    def add_photo(self, photo: str, faces: list[tuple[int, np.ndarray]]) -> Changes:
-        """Group a photo's new faces (``(face id, descriptor)``, largest first)."""
+    def add_photo(self, photo: str, faces: list[tuple[int, np.ndarray, float]]) -> Changes:
+        """Group a photo's new faces (``(face id, unit descriptor, quality)``,
+        largest first)."""
         changes = Changes()
         photo_key = self._photo_key(photo)
         taken: set[int] = set()  # people this photo already has a face of
-        for face_id, vector in faces:
-            self.insert(face_id, photo, vector)
+        taken.update(int(k) for k in self.persons[: self.size][
+            self.photos[: self.size] == photo_key] if k != NOBODY)
+        for face_id, vector, quality in faces:
+            self.insert(face_id, photo, vector, quality=quality)
             row = self.size - 1
-            distance = self.distances(vector)
-            others = self.photos[: self.size] != photo_key
-            person = self._nearest_person(distance, others, taken)
-            if person != NOBODY:
-                self._set(row, person, changes)
-                taken.add(person)
-                self._gather(person, distance, changes)  # faces that were waiting for it
+            if not self.good[row]:
+                continue  # waits: only the user places a face we cannot vouch for
+            key = self._nearest_person(face_id, vector, taken)
+            if key != NOBODY:
+                self._set(row, key, changes)
+                taken.add(key)
+                self._gather(key, changes)
                 continue
-            core = self._core(row, distance, others)
-            if len(core) >= self.min_core:
-                person_id = self.new_id()
-                key = self._person_key(person_id)
-                changes.created.append(person_id)
+            core = self._core(row, vector, photo_key)
+            if len(core) >= self.rule.min_core:
+                person = self.new_id()
+                key = self._person_key(person)
+                changes.created.append(person)
                 for member in core:
                     self._set(member, key, changes)
                 taken.add(key)
-                self._absorb(key, changes)
+                self._gather(key, changes)
         return changes
 
-    def _nearest_person(self, distance: np.ndarray, others: np.ndarray, taken: set[int]
-                        ) -> int:
-        persons = self.persons[: self.size]
-        usable = others & (persons != NOBODY) & (distance <= self.join)
-        if taken:
-            usable &= ~np.isin(persons, list(taken))
-        if not usable.any():
+    def _nearest_person(self, face_id: int, vector: np.ndarray, taken: set[int]) -> int:
+        distance = self.prototype_distances(vector)
+        for key in (*taken, *self.rejected.get(face_id, ())):
+            distance[key] = 2.0
+        if not len(distance):
             return NOBODY
-        rows = np.nonzero(usable)[0]
-        return int(persons[rows[np.argmin(distance[rows])]])
+        best = int(np.argmin(distance))
+        if distance[best] > self.rule.join or not self._supported(vector, best):
+            return NOBODY
+        return best
 
-    def _free(self) -> np.ndarray:
-        return (self.persons[: self.size] == NOBODY) & ~self.pinned[: self.size]
+    def _supported(self, vector: np.ndarray, key: int) -> bool:
+        """Whether most of a person's counted faces are within ``join`` of a
+        face too: its prototype alone could be walked away from the person
+        by a chain of look-alikes joining one by one."""
+        rows = self._rows_of(key)
+        rows = rows[self.good[rows] | self.pinned[rows]]
+        if not len(rows):
+            return True
+        close = (1.0 - self.vectors[rows] @ vector) <= self.rule.join
+        return 2 * int(close.sum()) >= len(rows)
 
-    def _core(self, row: int, distance: np.ndarray, others: np.ndarray) -> list[int]:
-        """The face at ``row`` and free faces of other photos, all within
+    def _core(self, row: int, vector: np.ndarray, photo_key: int) -> list[int]:
+        """The face at ``row`` and free good faces of other photos, all within
         ``core`` of one another, nearest first, one per photo."""
-        candidates = np.nonzero(others & self._free() & (distance <= self.core))[0]
-        core, photos = [row], {int(self.photos[row])}
-        for candidate in candidates[np.argsort(distance[candidates])]:
+        rows, distance = self.pool.search(vector)
+        close = distance <= self.rule.core
+        rows, distance = rows[close], distance[close]
+        core, photos = [row], {photo_key}
+        for candidate in rows[np.argsort(distance)]:
             if int(self.photos[candidate]) in photos:
                 continue
-            gaps = np.linalg.norm(self.vectors[core] - self.vectors[candidate], axis=1)
-            if (gaps <= self.core).all():
+            gaps = 1.0 - self.vectors[core] @ self.vectors[candidate]
+            if (gaps <= self.rule.core).all():
                 core.append(int(candidate))
                 photos.add(int(self.photos[candidate]))
         return core
 
-    def _gather(self, key: int, distance: np.ndarray, changes: Changes) -> None:
-        """Free faces within ``join`` of a person's newest face (``distance``
-        from it) join the person."""
-        free = np.nonzero(self._free())[0]
-        self._take(key, free, distance[free], changes)
-
-    def _absorb(self, key: int, changes: Changes) -> None:
-        """Free faces within ``join`` of any of the person's faces join it."""
-        members = self.vectors[self._rows_of(key)]
-        free = np.nonzero(self._free())[0]
-        if len(free) and len(members):
-            gaps = np.linalg.norm(self.vectors[free][:, None, :] - members[None], axis=2)
-            self._take(key, free, gaps.min(1), changes)
-
-    def _take(self, key: int, rows: np.ndarray, gaps: np.ndarray, changes: Changes) -> None:
-        """Of ``rows``, those within ``join`` (their ``gaps``) join the person,
+    def _gather(self, key: int, changes: Changes) -> None:
+        """Free good faces within ``join`` of a person's prototype join them,
         nearest first, one per photo the person does not have yet."""
+        if not self.counts[key]:
+            return
+        free, gaps = self.pool.search(self.prototypes[key])
+        near = gaps <= self.rule.join
+        free, gaps = free[near].copy(), gaps[near]
+        if not len(free):
+            return
         photos = self._photos_of(key)
         for index in np.argsort(gaps):
-            if gaps[index] > self.join:
-                break
-            row = int(rows[index])
-            if int(self.photos[row]) not in photos:
-                self._set(row, key, changes)
-                photos.add(int(self.photos[row]))
+            row = int(free[index])
+            face_id = int(self.face_ids[row])
+            if int(self.photos[row]) in photos or self._is_rejected(face_id, key):
+                continue
+            # (the prototype moves as faces join: each is checked against it as it is now)
+            vector = self.vectors[row]
+            if 1.0 - float(vector @ self.prototypes[key]) > self.rule.join or \
+                    not self._supported(vector, key):
+                continue
+            self._set(row, key, changes)
+            photos.add(int(self.photos[row]))
 
     # -- the user's decisions ------------------------------------------------
 
@@ -279,7 +474,7 @@ class Grouping:
         self.named.add(person)
         key = self.person_keys.get(person)
         if key is not None:
-            self._absorb(key, changes)
+            self._gather(key, changes)
         return changes
 
     def move(self, face_id: int, person: str | None) -> Changes:
@@ -290,17 +485,40 @@ class Grouping:
         if person is not None and person not in self.person_keys:
             changes.created.append(person)
         key = self._person_key(person)
+        self.rejected.get(face_id, set()).discard(key)
         self._set(row, key, changes, pinned=True)
         self._emptied([before], changes)
         return changes
 
+    def not_this_person(self, face_id: int) -> tuple[str | None, Changes]:
+        """The face is not the person it is in: it leaves them, free to be
+        grouped elsewhere, and never goes back. Returns who it left."""
+        changes = Changes()
+        row = self.row_of[face_id]
+        key = int(self.persons[row])
+        if key == NOBODY:
+            return None, changes
+        self.rejected.setdefault(face_id, set()).add(key)
+        self._set(row, NOBODY, changes, pinned=False)
+        self._emptied([key], changes)
+        return self.person_ids[key], changes
+
+    def split(self, face_ids: list[int]) -> tuple[str, Changes]:
+        """The user took these faces out into a new person of their own."""
+        person = self.new_id()
+        changes = Changes()
+        for face_id in face_ids:
+            changes.update(self.move(face_id, person))
+        changes.created = [person]
+        return person, changes
+
     def create(self, face_id: int) -> tuple[str, Changes]:
         """The user split a face off into a new person of its own."""
-        person = self.new_id()
-        return person, self.move(face_id, person)
+        return self.split([face_id])
 
     def merge(self, target: str, sources: Iterable[str]) -> Changes:
-        """Every face of ``sources`` becomes ``target``'s (kept there)."""
+        """Every face of ``sources`` becomes ``target``'s (kept there); what
+        the user said of the sources now holds for the target."""
         changes = Changes()
         key = self._person_key(target)
         gone = []
@@ -310,6 +528,32 @@ class Grouping:
                 continue
             for row in self._rows_of(source_key):
                 self._set(int(row), key, changes, pinned=True)
+            for keys in self.rejected.values():
+                if source_key in keys:
+                    keys.add(key)
+            self.different = {frozenset(target if p == source else p for p in pair)
+                              for pair in self.different}
             gone.append(source_key)
         self._emptied(gone, changes)
         return changes
+
+    def suggestions(self, limit: int = 50) -> list[tuple[str, str, float]]:
+        """Pairs of people who may be one ("same person?"): prototypes within
+        ``review`` of each other, nearest first, without the pairs the user
+        said are different."""
+        live = np.nonzero(self.counts[: len(self.person_ids)] > 0)[0]
+        if len(live) < 2:
+            return []
+        found: list[tuple[float, str, str]] = []
+        prototypes = self.prototypes[live]
+        for start in range(0, len(live), 1024):
+            block = 1.0 - prototypes[start:start + 1024] @ prototypes.T
+            rows, cols = np.nonzero(block <= self.rule.review)
+            for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+                a, b = int(live[start + r]), int(live[c])
+                if a < b:
+                    pair = (self.person_ids[a], self.person_ids[b])
+                    if frozenset(pair) not in self.different:
+                        found.append((float(block[r, c]), *pair))
+        found.sort()
+        return [(a, b, distance) for distance, a, b in found[:limit]]

@@ -63,6 +63,37 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX faces_person ON faces (person);
         CREATE INDEX photos_waiting ON photos (recognised) WHERE recognised = 0;
     """),
+    ("descriptors by recognizer, face quality, added faces, the user's no's", """
+        ALTER TABLE faces ADD COLUMN recognizer TEXT;
+        ALTER TABLE faces ADD COLUMN quality REAL;
+        ALTER TABLE faces ADD COLUMN added INTEGER NOT NULL DEFAULT 0;
+        UPDATE faces SET recognizer = 'dlib' WHERE descriptor IS NOT NULL;
+        DROP INDEX photos_waiting;
+        ALTER TABLE photos RENAME COLUMN recognised TO recognized;
+        CREATE INDEX photos_waiting ON photos (recognized) WHERE recognized = 0;
+        CREATE TABLE rejections (
+            face INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+            person TEXT NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+            PRIMARY KEY (face, person)
+        );
+        CREATE TABLE different (
+            a TEXT NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+            b TEXT NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+            PRIMARY KEY (a, b),
+            CHECK (a < b)
+        );
+        ALTER TABLE people ADD COLUMN faces INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE people ADD COLUMN photos INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE people ADD COLUMN cover INTEGER REFERENCES faces(id) ON DELETE SET NULL;
+        DROP INDEX faces_person;
+        CREATE INDEX faces_person ON faces (person, photo);
+        UPDATE people SET
+            faces = (SELECT COUNT(*) FROM faces WHERE person = people.id),
+            photos = (SELECT COUNT(DISTINCT photo) FROM faces WHERE person = people.id),
+            cover = (SELECT id FROM faces WHERE person = people.id AND crop IS NOT NULL
+                     ORDER BY (x2 - x1) * (y2 - y1) DESC LIMIT 1);
+        CREATE INDEX people_by_photos ON people (hidden, photos DESC, id);
+    """),
 ]
 VERSION = len(MIGRATIONS)
 

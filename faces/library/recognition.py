@@ -17,15 +17,18 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..backends import Backend
 from ..errors import BackendUnavailable, ModelError
+from ..vision.contract import FaceDescription
 from ..vision.jobs import DESCRIBE
 from .catalogue import Catalogue
 from .events import Events, PhotosRecognized, RecognitionState
 from .files import Files
-from .grouping import Changes
+from .grouping import Changes, quality
 from .people import People
-from .records import Photo, crop_name
+from .records import Described, Photo, crop_name
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +54,17 @@ class RecognitionConfig:
                    max_faces=settings.recognition_max_faces, max_pixels=settings.max_pixels)
 
 
-def eligible(photo: Photo, config: RecognitionConfig) -> list[dict]:
+def eligible(photo: Photo, config: RecognitionConfig, added: set[int] = frozenset()
+             ) -> list[dict]:
     """The photo's faces that get a descriptor: with landmarks, large
-    enough, the largest ``max_faces`` of them."""
-    faces = [f for f in photo.faces
-             if f.get("landmarks") and f["box"][3] - f["box"][1] >= config.min_face]
+    enough, the largest ``max_faces`` of them; and every face the user
+    added by hand (``added``)."""
+    faces = [f for f in photo.faces if f.get("landmarks") and (
+        f["box"][3] - f["box"][1] >= config.min_face or f.get("id") in added)]
     faces.sort(key=lambda f: (f["box"][2] - f["box"][0]) * (f["box"][3] - f["box"][1]),
                reverse=True)
-    return faces[: config.max_faces]
+    chosen = faces[: config.max_faces]
+    return chosen + [f for f in faces[config.max_faces:] if f.get("id") in added]
 
 
 class Recognition:
@@ -75,22 +81,40 @@ class Recognition:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self.failed: str = ""  # why recognition stopped, if it did
+        self.off: str = "" if config.enabled else "recognition is off"  # why it is off
+        self.family: str = ""  # the recognizer family describing faces
+        self.redescribing = 0  # photos queued again for a new recognizer
         self._gathered = Changes()  # changes not announced yet
         self._recognized: list[str] = []  # photos recognized, not announced yet
-        self._told: tuple[str, int] = ("", -1)
+        self._told: tuple[str, int, int] = ("", -1, -1)
         self._flush: asyncio.TimerHandle | None = None
 
     # -- life cycle ------------------------------------------------------------
 
-    def load(self) -> None:
-        """Queue the photos not recognized yet."""
-        if self.config.enabled:
-            self.queue.extend(self.catalogue.waiting())
-        log.info("recognition: %d photos waiting%s", len(self.queue),
-                 "" if self.config.enabled else " (recognition is off)")
+    def load(self, family: str, off: str = "") -> None:
+        """Queue the photos not recognized yet, with ``family`` the recognizer
+        the workers run (``off``: why there is none). Faces another
+        recognizer described are queued again (what the user decided of
+        them stays)."""
+        self.family = family
+        if off or not family:
+            self.off = off or self.off or "no recognizer"
+            self.config = RecognitionConfig(enabled=False)
+        if not self.config.enabled:
+            log.info("recognition is off: %s", self.off)
+            return
+        self.off = ""
+        stale = self.catalogue.stale(family)
+        if stale:
+            self.redescribing = self.catalogue.redescribe(family)
+            log.warning("the recognizer is now %s: %d photos' faces are described again in "
+                        "the background (names, hidden people and faces placed by hand stay)",
+                        family, self.redescribing)
+        self.queue.extend(self.catalogue.waiting())
+        log.info("recognition: %s, %d photos waiting", family, len(self.queue))
 
-    def start(self) -> None:
-        self.load()
+    def start(self, family: str, off: str = "") -> None:
+        self.load(family, off)
         if self.config.enabled:
             self._task = asyncio.ensure_future(self._run())
 
@@ -111,10 +135,17 @@ class Recognition:
             return "off"
         return "stopped" if self.failed else "on"
 
+    @property
+    def why(self) -> str:
+        """Why recognition is off or stopped ("" while it is on)."""
+        return self.failed or self.off
+
     # -- photos come and go ----------------------------------------------------
 
     def photo_added(self, photo: Photo) -> None:
-        if self.config.enabled and not self.failed:
+        """A new photo, or one with a face drawn on it (described again even
+        when it is the one being described now)."""
+        if self.config.enabled and not self.failed and photo.id not in self.queue:
             self.queue.append(photo.id)
             self._wake.set()
             self._later()
@@ -160,31 +191,45 @@ class Recognition:
             await asyncio.sleep(IDLE_POLL)
 
     async def recognize(self, photo_id: str) -> None:
-        """Describe a stored photo's faces, group them, tell every page."""
+        """Describe a stored photo's faces (those not described by this
+        recognizer yet), group them, tell every page."""
         photo = self.catalogue.get(photo_id)
         if photo is None:
             return
-        faces = eligible(photo, self.config)
-        described: dict[int, tuple[bytes, str]] = {}
+        state = self.catalogue.description_state(photo_id)
+        added = {face for face, (_, _, _, was_added) in state.items() if was_added}
+        faces = [f for f in eligible(photo, self.config, added)
+                 if state[f["id"]][0] != self.family]
+        described: dict[int, Described] = {}
         if faces:
             loop = asyncio.get_running_loop()
             data = await loop.run_in_executor(None, self.files.read_original, photo)
             for start in range(0, len(faces), FACES_PER_JOB):
                 chunk = faces[start:start + FACES_PER_JOB]
                 await self._idle_worker()
-                results = await self.backend.run(
+                results: list[FaceDescription] = await self.backend.run(
                     DESCRIBE, data, [{"box": f["box"], "landmarks": f["landmarks"]}
                                      for f in chunk], self.config.max_pixels)
-                for face, (blob, jpeg) in zip(chunk, results, strict=True):
+                scores = quality(self.family, [r.norm for r in results],
+                                 np.array([f["landmarks"] for f in chunk], np.float32))
+                for face, result, score in zip(chunk, results, scores, strict=True):
+                    if result.family != self.family:
+                        raise ModelError(f"a worker describes faces with {result.family}, "
+                                         f"not {self.family}: restart every worker with the "
+                                         f"same FACES_RECOGNITION_MODEL")
                     name = crop_name(photo_id, face["id"])
-                    await loop.run_in_executor(None, self.files.write_crop, name, jpeg)
-                    described[face["id"]] = (blob, name)
+                    await loop.run_in_executor(None, self.files.write_crop, name, result.crop)
+                    described[face["id"]] = Described(result.vector, float(score),
+                                                      self.family, name)
         if self.catalogue.get(photo_id) is None:  # deleted meanwhile: its crops go too
-            self.files.remove_crops([name for _, name in described.values()])
+            self.files.remove_crops([d.crop for d in described.values()])
             return
         self.catalogue.recognized(photo_id, described)
-        changes = self.people.group(photo_id, {face_id: blob for face_id, (blob, _)
-                                               in described.items()})
+        placed = {face: (person, pinned) for face, (_, person, pinned, _) in state.items()}
+        changes = self.people.group(photo_id, {face_id: (d.vector, d.quality)
+                                               for face_id, d in described.items()}, placed)
+        if self.redescribing:
+            self.redescribing = max(0, self.redescribing - 1)
         self._recognized.append(photo_id)
         self._later(changes)
 
@@ -210,7 +255,7 @@ class Recognition:
         if photos:
             self.events.publish(PhotosRecognized(photos))
         self.people.announce(gathered, told=set(recognized))
-        state = (self.state, self.backlog)
+        state = (self.state, self.backlog, self.redescribing)
         if state != self._told:
             self._told = state
             self.events.publish(RecognitionState(*state))

@@ -71,3 +71,26 @@ class Person:
 def crop_name(photo_id: str, face_id: int) -> str:
     """A face's crop file: named by its photo too, as face ids may be reused."""
     return f"{photo_id}.{face_id}.jpg"
+
+
+@dataclass(frozen=True)
+class Described:
+    """What recognition keeps of a face: its descriptor (unit-length float32,
+    as bytes), how far the recognizer vouches for it (0-1), which recognizer
+    made it, and its crop file."""
+
+    vector: bytes
+    quality: float
+    recognizer: str
+    crop: str
+
+
+@dataclass(frozen=True)
+class FaceOf:
+    """One of a person's faces, as the person's page lists them."""
+
+    id: int
+    photo: str
+    crop: str | None
+    pinned: bool  # placed there by the user
+    quality: float

@@ -75,3 +75,13 @@ class Rendered:
     def files(self, names: dict[str, str]) -> dict[str, bytes]:
         """File name -> bytes, for the names a store gave each kind."""
         return {names[kind]: getattr(self, kind) for kind in names}
+
+
+@dataclass(frozen=True)
+class FaceDescription:
+    """One face as a recognizer described it (People's job)."""
+
+    vector: bytes  # unit-length float32
+    norm: float  # the raw descriptor's length: how far the recognizer vouches for the face
+    crop: bytes  # a small JPEG of the face
+    family: str  # the recognizer family that described it

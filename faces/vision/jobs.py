@@ -13,7 +13,7 @@ from typing import Any
 RENDER = "faces.vision.pipeline:render"
 # (data, options, annotate) -> faces JSON [+ the annotated image]: detect, store nothing
 DETECT = "faces.vision.pipeline:detect_only"
-# (stored photo, faces, max pixels) -> [(descriptor bytes, crop JPEG)]: People's job
+# (stored photo, faces, max pixels) -> [FaceDescription]: People's job
 DESCRIBE = "faces.vision.describe:describe_faces"
 # () -> WorkerInfo: what the worker loaded
 ABOUT = "faces.vision.worker:about"
@@ -23,3 +23,5 @@ def call(worker: Any, job: str, *args: Any) -> Any:
     """Run the job named ``"module:function"`` as ``function(worker, *args)``."""
     module, _, name = job.partition(":")
     return getattr(importlib.import_module(module), name)(worker, *args)
+# (stored photo, box, max pixels) -> face dict: a face the user drew, with landmarks
+LOCATE = "faces.vision.pipeline:locate"

@@ -56,3 +56,15 @@ def locked(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(descriptor)  # and the lock with it
+
+
+def source_of(path: Path, key: str) -> str:
+    """What a copy made from a model says it was made from: its metadata
+    entry ``key`` (the source's sha256), '' if none or not an ONNX file."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # a truncated or foreign file: not ours to use
+        return ""
+    return next((p.value for p in model.metadata_props if p.key == key), "")

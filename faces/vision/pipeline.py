@@ -109,3 +109,44 @@ def render(worker: Worker, data: bytes, options: Options) -> Rendered:
         annotated=annotated,
         thumbnail=encode(thumbnail(image), extension, THUMBNAIL_QUALITY),
     )
+
+
+# Where a frontal face's landmarks sit in its box (eyes, nose tip, mouth
+# corners), the median over the 940 faces of the shared people and WIDER
+# photos: for a face the user drew where the detector finds none.
+BOX_LANDMARKS = np.array([[0.273, 0.385], [0.725, 0.384], [0.5, 0.58], [0.315, 0.738],
+                          [0.696, 0.736]], np.float32)
+LOCATE_SCORE = 0.2  # a face the user drew is there: a weak detection will do
+LOCATE_OVERLAP = 0.3
+
+
+def _overlap(a: tuple, b: tuple) -> float:
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def locate(worker: Worker, data: bytes, box: list[float], max_pixels: int) -> dict:
+    """A job: a face the user drew on a stored photo, as a face: its box,
+    and its landmarks from the detector run around the box (at a low
+    score), else placed in the box as on an average frontal face."""
+    image = decode(data, max_pixels)
+    height, width = image.shape[:2]
+    x1, y1, x2, y2 = (float(v) for v in box)
+    margin = 0.5 * max(x2 - x1, y2 - y1)
+    left, top = max(0, int(x1 - margin)), max(0, int(y1 - margin))
+    right, bottom = min(width, int(x2 + margin) + 1), min(height, int(y2 + margin) + 1)
+    patch = np.ascontiguousarray(image[top:bottom, left:right, :3])
+    found = worker.detector.detect(patch, LOCATE_SCORE, 0.4, 0, upscale=True, fit=True)
+    drawn = (x1 - left, y1 - top, x2 - left, y2 - top)
+    best = max(found, key=lambda face: _overlap(face.box, drawn), default=None)
+    if best is not None and best.landmarks and _overlap(best.box, drawn) >= LOCATE_OVERLAP:
+        marks = [[x + left, y + top] for x, y in best.landmarks]
+        score = best.score
+    else:
+        marks = (BOX_LANDMARKS * [x2 - x1, y2 - y1] + [x1, y1]).tolist()
+        score = 0.0
+    return {"box": [round(v, 1) for v in (x1, y1, x2, y2)], "score": round(float(score), 4),
+            "landmarks": [[round(x, 1), round(y, 1)] for x, y in marks]}

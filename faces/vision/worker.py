@@ -37,7 +37,8 @@ class WorkerConfig:
     detail_scale: float = 0.0  # the detail pass, a multiple of the first (1: none; 0: by precision)
     solo_threads: int = 1  # threads for a job that has the workers to itself
     max_pixels: int = 50_000_000
-    recognition_model: str = ""  # dlib's descriptor network (People), loaded on first use
+    recognition_model: str = ""  # the face recognizer (People), loaded on first use
+    recognizer: str = "auto"  # its family, or "auto" to identify it from the file
 
     @classmethod
     def from_settings(cls, settings: Any) -> WorkerConfig:
@@ -45,7 +46,8 @@ class WorkerConfig:
                    precision=settings.precision, model_cache=settings.model_cache,
                    det_size=settings.det_size, detail_scale=settings.detail_scale,
                    solo_threads=settings.solo_thread_count, max_pixels=settings.max_pixels,
-                   recognition_model=str(settings.recognition_model))
+                   recognition_model=str(settings.recognition_model),
+                   recognizer=settings.recognizer)
 
     def load(self, family: str, threads: int, lean: bool = False) -> Detector:
         from . import detectors
@@ -67,6 +69,8 @@ class WorkerInfo:
     precision_reason: str
     first_pass: int  # long side of the first pass (0: the model's fixed input)
     detail_pass: int  # long side of the detail pass for large photos (0: none)
+    recognizer: str = ""  # the recognizer family People's jobs use ("": none usable)
+    recognizer_error: str = ""  # why there is none
 
 
 class Worker:
@@ -95,12 +99,25 @@ class Worker:
         if self._recognizer is None:
             from . import recognizers
 
-            self._recognizer = recognizers.load(self.config.recognition_model)
+            self._recognizer = recognizers.load(self.config.recognition_model,
+                                                self.config.recognizer, self.config.model_cache)
         return self._recognizer
 
     @property
     def family(self) -> str:
         return self.detectors[1].family
+
+    def recognizer_family(self) -> tuple[str, str]:
+        """The recognizer family People's jobs use (loading it now), or why
+        there is none: ("", reason) for a missing file or one that is no
+        recognizer."""
+        path = self.config.recognition_model
+        if not path or path == ".":
+            return "", "no recognition model is set"
+        try:
+            return self.recognizer.family, ""
+        except ModelError as exc:
+            return "", str(exc)
 
     def use_threads(self, threads: int) -> None:
         """Detect with the session for ``threads`` threads (else the 1-thread
@@ -165,10 +182,11 @@ def warm_process() -> WorkerInfo:
 def about(worker: Worker) -> WorkerInfo:
     """A job: what this worker loaded."""
     detector = worker.detectors[1]
+    family, error = worker.recognizer_family()
     return WorkerInfo(os.getpid(), worker.family, os.path.basename(worker.config.model),
-                     detector.default_score, detector.precision, detector.precision_reason,
-                     max(detector.input_size) if detector.dynamic else 0,
-                     detector.detail_size if detector.dynamic else 0)
+                      detector.default_score, detector.precision, detector.precision_reason,
+                      max(detector.input_size) if detector.dynamic else 0,
+                      detector.detail_size if detector.dynamic else 0, family, error)
 
 
 def run_in_process(threads: int, job: str, *args: Any) -> Any:

@@ -13,9 +13,9 @@ from typing import Any
 
 from tornado import httputil
 
-from ..errors import BadRequest, Unsupported
+from ..errors import BadRequest, NotFound, Unsupported
 from ..library.people import MAX_NAME, UNSET, Unset
-from ..library.records import ID_PATTERN, MAX_PAGE_SIZE, PAGE_SIZE
+from ..library.records import ID_PATTERN, MAX_PAGE_SIZE, PAGE_SIZE, PERSON_PATTERN
 from ..vision.contract import Options
 
 MAX_LENGTH = 120
@@ -68,6 +68,15 @@ def flag(text: str | None, name: str) -> bool:
 def photo_id(text: str | None) -> str | None:
     """An optional photo id from a page's query string; anything else: None."""
     return text if text and ID_PATTERN.match(text) else None
+
+
+def face_id(text: str | None) -> int | None:
+    """An optional face id (``before`` of a person's faces)."""
+    if text is None:
+        return None
+    if not text.isdigit() or len(text) > 18:
+        raise BadRequest("bad_before", "before must be a face id.")
+    return int(text)
 
 
 def json_body(raw: bytes | None) -> Any:
@@ -162,3 +171,39 @@ def face_target(body: Any) -> str | None:
     if target is not None and not isinstance(target, str):
         raise BadRequest("bad_request", "\"person\" must be an id, \"new\" or null.")
     return target
+
+
+def person_ids(values: list[str]) -> list[str]:
+    """``person`` query parameters: person ids (photos showing all of them)."""
+    for value in values:
+        if not PERSON_PATTERN.match(value):
+            raise NotFound("not_found", "No such person.")
+    return list(dict.fromkeys(values))
+
+
+def box(body: Any) -> list[float]:
+    """A face drawn by hand: ``{"box": [x1, y1, x2, y2]}`` in the photo's pixels."""
+    found = body.get("box") if isinstance(body, dict) and set(body) == {"box"} else None
+    if not (isinstance(found, list) and len(found) == 4 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in found)):
+        raise BadRequest("bad_request", "Send {\"box\": [x1, y1, x2, y2]}: the face's corners "
+                         "in the photo's pixels.")
+    return [float(v) for v in found]
+
+
+def face_ids(body: Any) -> list[int]:
+    """A split: ``{"faces": [face ids]}``."""
+    found = body.get("faces") if isinstance(body, dict) and set(body) == {"faces"} else None
+    if not (isinstance(found, list) and found and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in found)):
+        raise BadRequest("bad_request", "Send {\"faces\": [<face id>, ...]}: the faces that are "
+                         "someone else.")
+    return list(dict.fromkeys(found))
+
+
+def same_answer(body: Any) -> tuple[str, bool]:
+    """"Same person?" answered: ``{"person": "<id>", "same": true|false}``."""
+    if not (isinstance(body, dict) and set(body) == {"person", "same"}
+            and isinstance(body["person"], str) and isinstance(body["same"], bool)):
+        raise BadRequest("bad_request", "Send {\"person\": \"<id>\", \"same\": true} or false.")
+    return body["person"], body["same"]

@@ -30,6 +30,9 @@ class Live:
     worker_restarts: int
     websocket_clients: int
     broadcast_drops: int
+    recognition_backlog: int = 0  # photos waiting for recognition
+    recognition_redescribing: int = 0  # of them, described again for a new recognizer
+    recognition_on: bool = False
 
 
 class _LiveCollector(Collector):
@@ -52,6 +55,13 @@ class _LiveCollector(Collector):
                                 live.websocket_clients)
         yield CounterMetricFamily("faces_broadcast_drops", "WebSocket clients dropped because "
                                   "they stopped reading or a send failed", live.broadcast_drops)
+        yield GaugeMetricFamily("faces_recognition_backlog", "Photos waiting for People's "
+                                "recognition", live.recognition_backlog)
+        yield GaugeMetricFamily("faces_recognition_redescribing", "Photos whose faces are "
+                                "described again for a new recognizer",
+                                live.recognition_redescribing)
+        yield GaugeMetricFamily("faces_recognition_up", "1 while People's recognition runs "
+                                "(0: off or stopped)", int(live.recognition_on))
 
 
 class Metrics:

@@ -1,5 +1,7 @@
 """The OpenAPI 3.1 description of the HTTP API, written by hand and kept
-true by tests that validate real responses against it."""
+true by tests that validate real responses against it. (Longer than our
+other modules on purpose: it is the whole API's description, as data, in
+one place.)"""
 
 from __future__ import annotations
 
@@ -136,13 +138,51 @@ SCHEMAS = {
             "people": {"type": "array", "items": _ref("Person")},
             "next": {"type": ["string", "null"], "description": "URL of the next page"},
             "recognition": {
-                "type": "object", "required": ["state", "backlog"],
+                "type": "object", "required": ["state", "backlog", "redescribing"],
                 "additionalProperties": False,
                 "properties": {"state": {"type": "string", "enum": ["on", "off", "stopped"]},
                                "backlog": {"type": "integer", "minimum": 0,
-                                           "description": "photos waiting for recognition"}},
+                                           "description": "photos waiting for recognition"},
+                               "redescribing": {"type": "integer", "minimum": 0,
+                                                "description": "of them, photos described "
+                                                "again for a new recognizer"}},
             },
         },
+    },
+    "PersonFace": {
+        "type": "object",
+        "required": ["id", "photo", "crop", "pinned"],
+        "additionalProperties": False,
+        "properties": {"id": {"type": "integer"}, "photo": _ID,
+                       "crop": {"type": ["string", "null"], "pattern": "^/crops/"},
+                       "pinned": {"type": "boolean",
+                                  "description": "placed in this person by the user"}},
+    },
+    "PersonFaces": {
+        "type": "object",
+        "required": ["faces", "next"],
+        "additionalProperties": False,
+        "properties": {"faces": {"type": "array", "items": _ref("PersonFace")},
+                       "next": {"type": ["string", "null"],
+                                "description": "URL of the next (older) page"}},
+    },
+    "Suggestions": {
+        "type": "object",
+        "required": ["suggestions"],
+        "additionalProperties": False,
+        "properties": {"suggestions": {"type": "array", "items": {
+            "type": "object", "required": ["a", "b", "distance"], "additionalProperties": False,
+            "properties": {"a": _ref("Person"), "b": _ref("Person"),
+                           "distance": {"type": "number", "minimum": 0,
+                                        "description": "how far apart (cosine distance)"}}}}},
+    },
+    "Merged": {
+        "type": "object",
+        "required": ["merged"],
+        "additionalProperties": False,
+        "properties": {"merged": {"oneOf": [_ref("Person"), {"type": "null"}],
+                                  "description": "the person both are now (yes), or null: "
+                                  "kept apart, and never asked again (no)"}},
     },
     "FacePerson": {
         "type": "object",
@@ -205,8 +245,13 @@ SCHEMAS = {
             "workers": {"type": "integer", "minimum": 1},
             "recognition": {"type": "string", "enum": ["on", "off", "stopped"],
                             "description": "People's recognition: off without its model"},
+            "recognizer": {"type": ["string", "null"],
+                           "description": "the recognizer family describing faces"},
             "recognition_backlog": {"type": "integer", "minimum": 0,
                                     "description": "photos waiting for recognition"},
+            "recognition_redescribing": {"type": "integer", "minimum": 0,
+                                         "description": "of them, photos described again "
+                                         "for a new recognizer"},
         },
     },
     "Error": {
@@ -231,8 +276,11 @@ PATHS = {
                 {"name": "before", "in": "query", "required": False, "schema": _ID,
                  "description": "only photos older than this one"},
                 _LIMIT,
-                {"name": "person", "in": "query", "required": False, "schema": _PERSON_ID,
-                 "description": "only photos this person is in"},
+                {"name": "person", "in": "query", "required": False,
+                 "schema": {"type": "array", "items": _PERSON_ID, "maxItems": 10},
+                 "style": "form", "explode": True,
+                 "description": "only photos that show this person (given several times: "
+                                "all of them)"},
             ],
             "responses": {
                 "200": _json(_ref("PhotoList"), "a page of photos"),
@@ -309,6 +357,9 @@ PATHS = {
                 {"name": "hidden", "in": "query", "required": False,
                  "schema": {"type": "string", "enum": ["0", "1"], "default": "0"},
                  "description": "1: hidden people too"},
+                {"name": "named", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": ["0", "1"], "default": "0"},
+                 "description": "1: only the people with a name, by name"},
             ],
             "responses": {"200": _json(_ref("PeopleList"), "a page of people"),
                           "400": _error("bad limit"),
@@ -333,6 +384,55 @@ PATHS = {
                                "hidden": {"type": "boolean"}}}}}},
             "responses": {"200": _json(_ref("Person"), "the person, changed"),
                           **_JSON_ERRORS},
+        },
+    },
+    "/api/people/suggestions": {
+        "get": {
+            "summary": "Same person? Pairs of people who look alike, nearest first (never a "
+                       "pair the user said are two people)",
+            "operationId": "peopleSuggestions",
+            "parameters": [_LIMIT],
+            "responses": {"200": _json(_ref("Suggestions"), "the pairs"),
+                          "400": _error("bad limit")},
+        },
+    },
+    "/api/people/{id}/faces": {
+        "parameters": _PERSON_PATH,
+        "get": {
+            "summary": "A person's faces, newest first",
+            "operationId": "personFaces",
+            "parameters": [
+                {"name": "before", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 0},
+                 "description": "only faces older than this one"}, _LIMIT],
+            "responses": {"200": _json(_ref("PersonFaces"), "a page of faces"),
+                          "400": _error("bad limit or before"),
+                          "404": _error("no such person")},
+        },
+    },
+    "/api/people/{id}/split": {
+        "parameters": _PERSON_PATH,
+        "post": {
+            "summary": "Some of a person's faces are someone else: they become a new person",
+            "operationId": "splitPerson",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["faces"], "additionalProperties": False,
+                "properties": {"faces": {"type": "array", "minItems": 1, "items": {
+                    "type": "integer", "minimum": 0}}}}}}},
+            "responses": {"201": _json(_ref("Person"), "the new person"), **_JSON_ERRORS},
+        },
+    },
+    "/api/people/{id}/same": {
+        "parameters": _PERSON_PATH,
+        "post": {
+            "summary": "Answer \"same person?\": yes merges the other person into this one; "
+                       "no is remembered, and the pair never offered again",
+            "operationId": "samePerson",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["person", "same"],
+                "additionalProperties": False,
+                "properties": {"person": _PERSON_ID, "same": {"type": "boolean"}}}}}},
+            "responses": {"200": _json(_ref("Merged"), "answered"), **_JSON_ERRORS},
         },
     },
     "/api/people/{id}/merge": {
@@ -364,6 +464,38 @@ PATHS = {
                           **_JSON_ERRORS},
         },
     },
+    "/api/faces/{id}/reject": {
+        "parameters": [{"name": "id", "in": "path", "required": True,
+                        "schema": {"type": "integer", "minimum": 0}}],
+        "post": {
+            "summary": "Not this person: the face leaves its person, and grouping never puts "
+                       "it back there",
+            "operationId": "rejectFace",
+            "responses": {"200": _json(_ref("FacePerson"), "the face, in nobody"),
+                          "409": _error("the face is in no person, or not recognized"),
+                          **_JSON_ERRORS},
+        },
+    },
+    "/api/photos/{id}/faces": {
+        "parameters": [{"name": "id", "in": "path", "required": True,
+                        "schema": {"type": "string"}}],
+        "post": {
+            "summary": "A face the detector missed, drawn by hand; it is described in the "
+                       "background and can then be named. Broadcast as photo.changed",
+            "operationId": "addFace",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["box"], "additionalProperties": False,
+                "properties": {"box": {"type": "array", "minItems": 4, "maxItems": 4,
+                                       "items": {"type": "number", "minimum": 0},
+                                       "description": "[x1, y1, x2, y2] in the photo's "
+                                                      "pixels"}}}}}},
+            "responses": {"201": _json(_ref("Photo"), "the photo with its new face"),
+                          "400": _error("not a box inside the photo"),
+                          "401": _error("an access token is needed"),
+                          "404": _error("no such photo"),
+                          "503": _error("the detector is restarting; retry later")},
+        },
+    },
     "/healthz": {
         "get": {
             "summary": "Ready once every detector worker has loaded the model",
@@ -390,9 +522,9 @@ def document() -> dict:
             "title": "faces",
             "version": __version__,
             "description": "A self-hosted photo gallery that finds faces. Live events: "
-                           "WebSocket /ws (photo.added, photo.deleted, photos.recognized, "
-                           "faces.changed, people.changed, recognition; ?after=<id> "
-                           "replays photos).",
+                           "WebSocket /ws (photo.added, photo.deleted, photo.changed, "
+                           "photos.recognized, faces.changed, people.changed, recognition; "
+                           "?after=<id> replays photos).",
         },
         "paths": PATHS,
         "components": {"schemas": SCHEMAS},

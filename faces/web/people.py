@@ -7,8 +7,9 @@ from ..errors import NotFound
 from ..library.records import PERSON_REGEX
 from . import forms
 from .base import ApiOriginCheck, BaseHandler
-from .views import face_moved_json, person_json
+from .views import CROPS, face_moved_json, face_of_json, person_json, suggestion_json
 
+SUGGESTIONS = 10  # "same person?" pairs the People page shows at once
 # What the page's <template> of a person's card is rendered from: every part
 # there (a cover too), for the script to fill in.
 BLANK = {"id": "", "name": None, "hidden": False, "faces": 0, "photos": 0,
@@ -30,14 +31,19 @@ class PeopleBase(ApiOriginCheck, BaseHandler):
 
     def recognition(self) -> dict:
         recognition = self.services.recognition
-        return {"state": recognition.state, "backlog": recognition.backlog}
+        return {"state": recognition.state, "backlog": recognition.backlog,
+                "redescribing": recognition.redescribing}
 
 
 class PeopleApiHandler(PeopleBase):
     def get(self) -> None:
         limit = forms.page_limit(self.get_argument("limit", None))
         hidden = forms.flag(self.get_argument("hidden", None), "hidden")
-        everyone = self.services.people.list(hidden)
+        named = forms.flag(self.get_argument("named", None), "named")
+        everyone = self.services.people.named() if named else \
+            self.services.people.list(hidden)
+        if named and not hidden:
+            everyone = [p for p in everyone if not p.hidden]
         before = self.get_argument("before", None)
         start = 0
         if before is not None:
@@ -49,7 +55,7 @@ class PeopleApiHandler(PeopleBase):
         following = None
         if start + limit < len(everyone):
             following = f"/api/people?before={page[-1].id}&limit={limit}" + \
-                ("&hidden=1" if hidden else "")
+                ("&hidden=1" if hidden else "") + ("&named=1" if named else "")
         self.write_json({"people": [person_json(p) for p in page], "next": following,
                          "recognition": self.recognition()})
 
@@ -70,10 +76,52 @@ class MergeApiHandler(PeopleBase):
         self.write_json(person_json(self.services.people.merge(person_id, sources)))
 
 
+class PersonFacesApiHandler(PeopleBase):
+    """A person's faces, newest first: ``?before=<face id>&limit=``."""
+
+    def get(self, person_id: str) -> None:
+        limit = forms.page_limit(self.get_argument("limit", None))
+        before = forms.face_id(self.get_argument("before", None))
+        faces = self.services.people.faces(person_id, limit, before)
+        following = None
+        if len(faces) == limit:
+            following = f"/api/people/{person_id}/faces?before={faces[-1].id}&limit={limit}"
+        self.write_json({"faces": [face_of_json(face) for face in faces], "next": following})
+
+
+class SplitApiHandler(PeopleBase):
+    def post(self, person_id: str) -> None:
+        faces = forms.face_ids(self.body())
+        self.write_json(person_json(self.services.people.split(person_id, faces)), 201)
+
+
+class SameApiHandler(PeopleBase):
+    """The answer to "same person?": yes merges, no is remembered."""
+
+    def post(self, person_id: str) -> None:
+        other, same = forms.same_answer(self.body())
+        merged = self.services.people.same(person_id, other, same)
+        self.write_json({"merged": person_json(merged) if merged else None})
+
+
+class SuggestionsApiHandler(PeopleBase):
+    def get(self) -> None:
+        limit = forms.page_limit(self.get_argument("limit", "20"))
+        self.write_json({"suggestions": [suggestion_json(found) for found in
+                                         self.services.people.suggestions(limit)]})
+
+
 class FacePersonApiHandler(PeopleBase):
     def put(self, face_id: str) -> None:
         target = forms.face_target(self.body())
         self.write_json(face_moved_json(self.services.people.move(int(face_id), target)))
+
+
+class RejectFaceApiHandler(PeopleBase):
+    """"Not this person": the face leaves its person for good."""
+
+    def post(self, face_id: str) -> None:
+        self.write_json(face_moved_json(self.services.people.not_this_person(int(face_id))))
 
 
 class PeoplePageHandler(BaseHandler):
@@ -85,14 +133,22 @@ class PeoplePageHandler(BaseHandler):
         recognition = self.services.recognition
         people = [person_json(p) for p in self.services.people.list(hidden)]
         self.render("people.html", people=people, hidden=hidden, backlog=recognition.backlog,
-                    state=recognition.state, failed=recognition.failed, blank=BLANK)
+                    state=recognition.state, why=recognition.why,
+                    redescribing=recognition.redescribing, blank=BLANK, crops=CROPS,
+                    suggestions=self.services.people.suggestions(SUGGESTIONS))
 
 
 PERSON = PERSON_REGEX.strip("^$")
+FACE = "[0-9]{1,18}"
 ROUTES = [
     (r"/people", PeoplePageHandler),
     (r"/api/people", PeopleApiHandler),
+    (r"/api/people/suggestions", SuggestionsApiHandler),
     (rf"/api/people/({PERSON})", PersonApiHandler),
     (rf"/api/people/({PERSON})/merge", MergeApiHandler),
-    (r"/api/faces/([0-9]{1,18})/person", FacePersonApiHandler),
+    (rf"/api/people/({PERSON})/faces", PersonFacesApiHandler),
+    (rf"/api/people/({PERSON})/split", SplitApiHandler),
+    (rf"/api/people/({PERSON})/same", SameApiHandler),
+    (rf"/api/faces/({FACE})/person", FacePersonApiHandler),
+    (rf"/api/faces/({FACE})/reject", RejectFaceApiHandler),
 ]

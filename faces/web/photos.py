@@ -10,15 +10,17 @@ from ..library.records import PAGE_SIZE, Photo
 from ..vision.probe import ACCEPT
 from . import forms
 from .base import ApiOriginCheck, BaseHandler, UploadHandlerBase
-from .views import photo_json, photo_urls
+from .views import CROPS, photo_json, photo_urls
+
+FACES_PAGE = 60  # faces a person's page shows before "more faces"
 
 
-def next_page(photos: list[Photo], limit: int, person: str | None) -> str | None:
+def next_page(photos: list[Photo], limit: int, people: list[str]) -> str | None:
     """The URL of the page after a full one."""
     if len(photos) < limit:
         return None
     return f"/api/photos?before={photos[-1].id}&limit={limit}" + \
-        (f"&person={person}" if person else "")
+        "".join(f"&person={person}" for person in people)
 
 
 class GalleryHandler(BaseHandler):
@@ -31,13 +33,13 @@ class GalleryHandler(BaseHandler):
             return
         services = self.services
         before = forms.photo_id(self.get_argument("before", None))
-        person = None
-        if self.get_argument("person", ""):
-            try:
-                person = services.people.person(self.get_argument("person"))
-            except NotFound:
-                person = None  # an unknown person: the whole gallery
-        who = person.id if person else None
+        people = []
+        try:
+            people = [services.people.person(who) for who in
+                      forms.person_ids(self.get_arguments("person"))]
+        except NotFound:
+            people = []  # an unknown person: the whole gallery
+        who = [person.id for person in people]
         try:
             page = services.gallery.page(PAGE_SIZE, before, who)
         except NotFound:  # an unknown 'before': from the newest
@@ -52,9 +54,12 @@ class GalleryHandler(BaseHandler):
                 notice = f"Uploaded {photo.filename}: {faces} found."
             except NotFound:
                 pass
+        faces = services.people.faces(who[0], FACES_PAGE) if len(who) == 1 else []
+        named = [p for p in services.people.named() if p.id not in who] if who else []
         self.render("index.html", photos=page.photos, notice=notice,
                     total=services.gallery.count(who), page_size=PAGE_SIZE, more=page.more,
-                    person=person, urls=photo_urls, accept=ACCEPT)
+                    people=people, urls=photo_urls, accept=ACCEPT, faces=faces,
+                    faces_page=FACES_PAGE, named=named, crops=CROPS)
 
 
 class UploadFormHandler(UploadHandlerBase):
@@ -75,12 +80,12 @@ class PhotosApiHandler(ApiOriginCheck, UploadHandlerBase):
     def get(self) -> None:
         limit = forms.page_limit(self.get_argument("limit", None))
         before = self.get_argument("before", None)
-        person = self.get_argument("person", None)
-        if person is not None:
+        people = forms.person_ids(self.get_arguments("person"))
+        for person in people:
             self.services.people.person(person)  # 404 for nobody
-        page = self.services.gallery.page(limit, before, person)
+        page = self.services.gallery.page(limit, before, people)
         self.write_json({"photos": [photo_json(p) for p in page.photos],
-                         "next": next_page(page.photos, limit, person)})
+                         "next": next_page(page.photos, limit, people)})
 
 
 class PhotoApiHandler(ApiOriginCheck, BaseHandler):
@@ -97,6 +102,18 @@ class PhotoApiHandler(ApiOriginCheck, BaseHandler):
         await self.services.gallery.delete(photo_id)
         self.set_status(204)
         self.finish()
+
+
+class PhotoFacesApiHandler(ApiOriginCheck, BaseHandler):
+    """A face the detector missed, drawn by the user."""
+
+    def prepare(self) -> None:
+        self.require_write()
+
+    async def post(self, photo_id: str) -> None:
+        box = forms.box(forms.json_body(self.request.body))
+        photo = await self.services.gallery.add_face(photo_id, box)
+        self.write_json(photo_json(photo), 201)
 
 
 class DetectApiHandler(ApiOriginCheck, UploadHandlerBase):
@@ -121,5 +138,6 @@ ROUTES = [
     (r"/upload", UploadFormHandler),
     (r"/api/photos", PhotosApiHandler),
     (r"/api/photos/([^/]+)", PhotoApiHandler),
+    (r"/api/photos/([^/]+)/faces", PhotoFacesApiHandler),
     (r"/api/detect", DetectApiHandler),
 ]

@@ -34,7 +34,11 @@ class Web:
     def live(self) -> Live:
         """What the metrics read when Prometheus scrapes."""
         services, backend = self.services, self.services.backend
+        recognition = services.recognition
         return Live(photos=services.gallery.count(), faces=services.gallery.face_count(),
                     pending_jobs=backend.pending, workers=backend.workers,
                     worker_restarts=backend.restarts,
-                    websocket_clients=len(self.hub.clients), broadcast_drops=self.hub.dropped)
+                    websocket_clients=len(self.hub.clients), broadcast_drops=self.hub.dropped,
+                    recognition_backlog=recognition.backlog,
+                    recognition_redescribing=recognition.redescribing,
+                    recognition_on=recognition.state == "on")

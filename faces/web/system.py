@@ -18,7 +18,9 @@ class HealthHandler(BaseHandler):
                          "precision": about.precision if about else None,
                          "first_pass": about.first_pass if about else None,
                          "workers": backend.workers, "recognition": recognition.state,
-                         "recognition_backlog": recognition.backlog})
+                         "recognizer": recognition.family or None,
+                         "recognition_backlog": recognition.backlog,
+                         "recognition_redescribing": recognition.redescribing})
 
 
 class MetricsHandler(BaseHandler):

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..library import events
-from ..library.records import Person, Photo
+from ..library.people import Suggestion
+from ..library.records import FaceOf, Person, Photo
 
 UPLOADS = "/uploads/"  # the photos' files (web.files serves them)
 CROPS = "/crops/"  # the faces' crops
@@ -35,6 +36,15 @@ def person_json(person: Person) -> dict[str, Any]:
             "faces": person.faces, "photos": person.photos, "urls": person_urls(person)}
 
 
+def face_of_json(face: FaceOf) -> dict[str, Any]:
+    return {"id": face.id, "photo": face.photo,
+            "crop": CROPS + face.crop if face.crop else None, "pinned": face.pinned}
+
+
+def suggestion_json(found: Suggestion) -> dict[str, Any]:
+    return {"a": person_json(found.a), "b": person_json(found.b), "distance": found.distance}
+
+
 def face_moved_json(face: events.FaceMoved) -> dict[str, Any]:
     return {"id": face.id, "photo": face.photo, "person": face.person}
 
@@ -45,6 +55,8 @@ def event_json(event: events.Event) -> dict[str, Any]:
         return {"type": "photo.added", "photo": photo_json(event.photo)}
     if isinstance(event, events.PhotoDeleted):
         return {"type": "photo.deleted", "id": event.id}
+    if isinstance(event, events.PhotoChanged):
+        return {"type": "photo.changed", "photo": photo_json(event.photo)}
     if isinstance(event, events.PhotosRecognized):
         return {"type": "photos.recognized", "photos": [photo_json(p) for p in event.photos]}
     if isinstance(event, events.FacesChanged):
@@ -53,5 +65,6 @@ def event_json(event: events.Event) -> dict[str, Any]:
         return {"type": "people.changed", "people": [person_json(p) for p in event.people],
                 "removed": event.removed}
     if isinstance(event, events.RecognitionState):
-        return {"type": "recognition", "state": event.state, "backlog": event.backlog}
+        return {"type": "recognition", "state": event.state, "backlog": event.backlog,
+                "redescribing": event.redescribing}
     raise TypeError(f"not an event: {event!r}")

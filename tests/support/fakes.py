@@ -21,6 +21,7 @@ from faces.backends.base import Backend
 from faces.errors import BackendBusy, BackendUnavailable
 from faces.vision import jobs
 from faces.vision.detectors.base import Face
+from faces.vision.recognizers.base import Described
 from faces.vision.worker import WorkerInfo
 
 GREY = (128, 128, 128)
@@ -66,16 +67,19 @@ class FakeDetector:
 
 
 class FakeRecognizer:
-    """A face's descriptor from its colour: a unit vector per colour."""
+    """A face's descriptor from its colour: a unit vector per colour, as
+    sure of every face as SFace is of a sharp, frontal one."""
 
-    def describe(self, rgb: np.ndarray, landmarks: list) -> list[np.ndarray]:
+    family = "sface"  # its descriptors are grouped by SFace's rule
+
+    def describe(self, image: np.ndarray, landmarks: list) -> list[Described]:
         out = []
         for points in landmarks:
             x, y = (int(v) for v in np.asarray(points, float)[2])  # the nose
-            colour = tuple(int(c) // 32 for c in rgb[y, x, :3])
+            colour = tuple(int(c) // 32 for c in image[y, x, :3])
             seed = colour[0] * 64 + colour[1] * 8 + colour[2]
             vector = np.random.default_rng(seed).normal(size=DIMENSIONS).astype(np.float32)
-            out.append(vector / np.linalg.norm(vector))
+            out.append(Described(vector / np.linalg.norm(vector), 15.0, 500.0))
         return out
 
 
@@ -103,7 +107,7 @@ class FakeBackend(Backend):
 
     async def start(self) -> None:
         self.info = WorkerInfo(os.getpid(), "fake", "fake.onnx", 0.5, "fp32", "a fake",
-                               640, 0)
+                               640, 0, self.worker.recognizer.family)
         self.ready = True
 
     async def run(self, job: str, *args: Any) -> Any:

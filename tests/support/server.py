@@ -31,9 +31,7 @@ class FacesTestCase(AsyncHTTPTestCase):
         self.services = Services.create(self.settings, events=hub, backend=self.pool)
         self.web = Web(self.services, hub)
         self.files = self.services.files
-        self.services.people.load()
-        if self.services.recognition.config.enabled:
-            self.io_loop.add_callback(self.services.recognition.start)
+        self.io_loop.add_callback(self.services.begin)
         return make_app(self.web)
 
     def tearDown(self) -> None:

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import ImageRejected, ModelError
-from ..models import locked
+from ..models import locked, source_of
 from ..models import sha256_file as sha256
 from ..probe import FORMATS, SUFFIXES
 
@@ -77,17 +77,6 @@ def table_path(digest: str, cache: Path) -> Path | None:
         if path.is_file():
             return path
     return None
-
-
-def source_of(path: Path) -> str:
-    """The float model's sha256 an int8 copy says it was made from ('' if none)."""
-    import onnx
-
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception:  # a truncated or foreign file: not ours to use
-        return ""
-    return next((p.value for p in model.metadata_props if p.key == SOURCE_KEY), "")
 
 
 def photos_in(folder: Path, count: int = CALIBRATION_PHOTOS) -> list[Path]:
@@ -161,7 +150,7 @@ def quantized(model: Path, cache: Path, feeds: Feeds | None = None,
     out = int8_path(model, digest, cache)
     with locked(cache / f".{out.name}.lock"):
         if photos is None and out.is_file():
-            if source_of(out) == digest:
+            if source_of(out, SOURCE_KEY) == digest:
                 return out, f"int8 copy {out}"
             log.warning("%s was not made from %s as it is now: making it again", out, model)
         table, reader = cache / f"{digest}.json", None
