@@ -19,9 +19,11 @@ FROM ${BASE}
 # Models are not in the image: mount a folder holding them at /models, or let
 # faces download the missing ones at first start into /cache (checksummed;
 # FACES_FETCH_MODELS). FETCH_MODEL=1 downloads them at build time instead;
-# MODEL_SHA256 pins the detector's checksum when given.
+# MODEL_SHA256 pins the detector's checksum when given, MODEL_MIRROR is a web
+# folder to download them from (as FACES_MODEL_MIRROR).
 ARG FETCH_MODEL=0
 ARG MODEL_SHA256=""
+ARG MODEL_MIRROR=""
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -39,8 +41,10 @@ RUN useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 RUN if [ "$FETCH_MODEL" = "1" ]; then \
-        faces fetch-model --dest /models/det_2.5g.onnx ${MODEL_SHA256:+--sha256 "$MODEL_SHA256"} \
-        && faces fetch-model --recognition --dest "$FACES_RECOGNITION_MODEL"; \
+        faces fetch-model --dest "$FACES_MODEL" ${MODEL_SHA256:+--sha256 "$MODEL_SHA256"} \
+            ${MODEL_MIRROR:+--url "$MODEL_MIRROR/$(basename "$FACES_MODEL")"} \
+        && faces fetch-model --recognition --dest "$FACES_RECOGNITION_MODEL" \
+            ${MODEL_MIRROR:+--url "$MODEL_MIRROR/$(basename "$FACES_RECOGNITION_MODEL")"}; \
     fi
 USER 10001:10001
 VOLUME ["/data"]

@@ -48,3 +48,7 @@ def test_the_image_runs_faces_with_serve_by_default() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["faces"]' in dockerfile and 'CMD ["serve"]' in dockerfile
     assert "'/src[cluster]'" in dockerfile  # the image can be a worker too
+    # Missing models are fetched at first start (docker run with no model mount works),
+    # and "healthy" comes within 5 s of the server being ready.
+    assert "FACES_FETCH_MODELS=1" in dockerfile and "FACES_MODEL_CACHE=/cache" in dockerfile
+    assert "HEALTHCHECK --interval=5s" in dockerfile
