@@ -22,7 +22,7 @@ FACES_MODEL_CACHE ?= models
 export FACES_MODEL FACES_RECOGNITION_MODEL FACES_MODEL_CACHE
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run scheduler worker test test-fast lint bench calibration clean build-image launch docker-smoke
+.PHONY: help setup run scheduler worker test test-fast lint bench bench-scale calibration clean build-image launch docker-smoke
 
 help: ## Show this list of targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -64,10 +64,14 @@ lint: $(INSTALLED) ## Check the code with ruff and the Dockerfile with hadolint
 	$(BIN)/ruff check faces tests bench
 	$(BIN)/hadolint Dockerfile
 
-bench: $(INSTALLED) $(FACES_MODEL) $(FACES_RECOGNITION_MODEL) ## Benchmark both detector families and a reference server like the old app (minutes; JSON in bench/results/)
+bench: $(INSTALLED) $(FACES_MODEL) $(FACES_RECOGNITION_MODEL) ## Benchmark both detector families, a reference server like the old app, and 1k / 10k / 100k-photo libraries (minutes; JSON in bench/results/)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps 'face_recognition==1.3.0'
 	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/scale.py all --photos 1000 10000 100000
+
+bench-scale: $(INSTALLED) $(FACES_MODEL) $(FACES_RECOGNITION_MODEL) ## Only the large-library table: the real server on 1k / 10k / 100k-photo galleries (about 4 minutes; bench/results/scale.json)
+	$(BIN)/python bench/scale.py all --photos 1000 10000 100000
 
 WIDER ?= ../shared/eval/widerface/images
 calibration: $(INSTALLED) $(FACES_MODEL) ## Maintainers: measure the int8 calibration table of FACES_MODEL on WIDER photos into faces/detectors/calibration/

@@ -187,7 +187,7 @@ def search_ms(family: str, stored: int, dimensions: int, runs: int = 20) -> floa
     (free); the new faces are strangers too (the slow case: a whole search
     for a core among the waiting faces)."""
     rng = np.random.default_rng(stored)
-    assigned = stored * 6 // 10
+    assigned = stored * 6 // 100 * 10  # (people of 10)
     centres = rng.normal(size=(assigned // 10, dimensions)).astype(np.float32)
     vectors = np.concatenate([np.repeat(centres, 10, axis=0),
                               rng.normal(size=(stored - assigned, dimensions))]).astype(

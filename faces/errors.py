@@ -68,6 +68,10 @@ class JobTimeout(BackendUnavailable):
     """A job ran past the time limit; the worker that had it was replaced."""
 
 
+class Starting(Unavailable):
+    """The server is still starting (reading the library, warming workers)."""
+
+
 class StorageFull(Unavailable):
     """The photo could not be saved: the disk is full or not writable."""
 

@@ -67,7 +67,10 @@ def log_request(handler: Any) -> None:
     """Tornado's ``log_function``: one access line per request."""
     request = handler.request
     status = handler.get_status()
-    level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+    # (503: try again soon, as while starting: what is wrong, if anything, is logged
+    # where it happens)
+    level = logging.INFO if status < 400 else \
+        logging.WARNING if status < 500 or status == 503 else logging.ERROR
     duration = round(1000.0 * request.request_time(), 2)
     fields = {"request_id": request_id(request), "method": request.method,
               "path": request.path, "status": status, "duration_ms": duration,

@@ -6,6 +6,7 @@ server and the command line alike. Whoever builds it says where events go
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,7 @@ class Services:
     people: People = field(init=False)
     recognition: Recognition = field(init=False)
     recognize: bool = True  # whether recognition runs at all
+    ready: bool = False  # started: the library read, the workers warm
 
     def __post_init__(self) -> None:
         self.people = People(self.catalogue, self.events)
@@ -84,18 +86,42 @@ class Services:
                    recognize=recognize)
 
     async def start(self) -> None:
-        """Start the workers; load People with the recognizer they run; start
-        background recognition."""
-        if self.backend is not None:
-            await self.backend.start()
-        self.begin()
+        """Start the workers and, meanwhile, read the library on other
+        threads: People's faces (with the recognizer that described most of
+        them; again if the workers run another), the catalogue against the
+        files. Then background recognition. ``ready`` once all is done; the
+        event loop stays free throughout (the server answers meanwhile)."""
+        loop = asyncio.get_running_loop()
+        started = asyncio.ensure_future(self.backend.start()) if self.backend else None
+        guess = self.settings.recognizer
+        if guess == "auto":
+            guess = await loop.run_in_executor(None, self._stored_family)
+        loaded = loop.run_in_executor(None, self.people.load, guess)
+        checked = loop.run_in_executor(None, self.gallery.audit)
+        try:
+            if started is not None:
+                await started
+        finally:
+            await asyncio.gather(loaded, checked, return_exceptions=True)
+        await loaded
+        family, off = self.recognizer()
+        if family and family != guess:
+            await loop.run_in_executor(None, self.people.load, family)
+        await loop.run_in_executor(None, self.recognition.load, family, off)
+        self.recognition.run()
+        self.ready = True
+
+    def _stored_family(self) -> str:
+        with self.catalogue.reader() as reader:
+            return reader.stored_family() or DEFAULT_FAMILY
 
     def begin(self) -> None:
-        """Once the workers are up: load People with the recognizer they run
-        and start background recognition (from the event loop)."""
+        """Once the workers are up (started by someone else: tests share a
+        pool): load People and start background recognition, on this thread."""
         family, off = self.recognizer()
         self.people.load(family or DEFAULT_FAMILY)
         self.recognition.start(family, off)
+        self.ready = True
 
     def recognizer(self) -> tuple[str, str]:
         """The recognizer family the workers run, or why People is off."""

@@ -2,7 +2,7 @@
 // over a WebSocket; on a person's page, their faces (not this person, split).
 // The page works without this script (plain form post).
 
-import { call, connect, plural } from "./common.js";
+import { call, connect, growing, plural } from "./common.js";
 import { createViewer } from "./viewer.js";
 
 const gallery = document.getElementById("gallery");
@@ -340,36 +340,19 @@ if (form) { // absent when an access token is needed and we are not logged in
 
 const more = document.getElementById("more");
 const loadMore = document.getElementById("load-more");
-let loading = false;
 
-async function loadOlder() {
-  if (loading || more.hidden) return;
-  loading = true;
-  const last = gallery.lastElementChild;
-  const url = `/api/photos?limit=${gallery.dataset.page}`
+growing({
+  list: gallery, more, link: loadMore, what: "older photos",
+  url: (last) => `/api/photos?limit=${gallery.dataset.page}`
     + (last ? `&before=${encodeURIComponent(last.dataset.id)}` : "")
-    + pagePeople.map((id) => `&person=${id}`).join("");
-  try {
-    const page = await call("GET", url);
+    + pagePeople.map((id) => `&person=${id}`).join(""),
+  add: (page) => {
     for (const photo of page.photos) {
       known.set(photo.id, photo);
       if (!document.getElementById(`photo-${photo.id}`)) gallery.append(card(photo));
     }
-    more.hidden = !page.next;
-  } catch (error) {
-    loadMore.textContent = `Could not load older photos (${error.message}). Try again`;
-  } finally {
-    loading = false;
-  }
-}
-
-loadMore.addEventListener("click", (event) => {
-  event.preventDefault();
-  loadOlder();
+  },
 });
-new IntersectionObserver((entries) => {
-  if (entries.some((entry) => entry.isIntersecting)) loadOlder();
-}, { rootMargin: "600px" }).observe(more);
 
 gallery.addEventListener("click", (event) => {
   const link = event.target.closest("a.thumb");

@@ -1,5 +1,6 @@
 // What every page's script shares: counting words, JSON calls to the API,
-// and the live connection (with its status in the header).
+// lists that load more as they are scrolled, and the live connection (with
+// its status in the header).
 
 export const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
@@ -13,6 +14,41 @@ export async function call(method, url, body) {
     throw new Error(answer && answer.error ? answer.error.message : `HTTP ${response.status}`);
   }
   return answer;
+}
+
+// A list that grows a page at a time when its end is scrolled near, or when
+// its "more" link is followed (by keyboard too): ``url(last)`` is the address
+// of the page after the list's last element, ``add(answer)`` puts a page in
+// the list; ``more`` (holding ``link``) hides once ``answer.next`` is null.
+export function growing({ list, more, link, url, add, what }) {
+  const margin = 600;
+  const near = () => more.getBoundingClientRect().top < window.innerHeight + margin;
+  let loading = false;
+  const load = async () => {
+    if (loading || more.hidden) return;
+    loading = true;
+    let loaded = false;
+    try {
+      const answer = await call("GET", url(list.lastElementChild));
+      add(answer);
+      more.hidden = !answer.next;
+      loaded = true;
+    } catch (error) {
+      link.textContent = `Could not load ${what} (${error.message}). Try again`;
+    } finally {
+      loading = false;
+    }
+    // still near the end (a short page, a tall window): the observer will not
+    // be told again, so go on
+    if (loaded && !more.hidden && near()) load();
+  };
+  link.addEventListener("click", (event) => {
+    event.preventDefault();
+    load();
+  });
+  new IntersectionObserver((entries) => {
+    if (entries.some((entry) => entry.isIntersecting)) load();
+  }, { rootMargin: `${margin}px` }).observe(more);
 }
 
 // The WebSocket, reconnecting with back-off; ``query()`` gives the query string

@@ -2,7 +2,7 @@
 // "same person?"; every open page follows over the WebSocket
 // (people.changed, recognition).
 
-import { call, connect, plural } from "./common.js";
+import { call, connect, growing, plural } from "./common.js";
 
 const list = document.getElementById("people");
 const none = document.getElementById("no-people");
@@ -55,6 +55,15 @@ function fill(li, person) {
   for (const control of li.querySelectorAll("form, .pick, .hide")) control.hidden = !canWrite;
 }
 
+// Whether a person comes after the last card loaded (while more pages are to come,
+// they will arrive with their page).
+function beyond(person) {
+  const last = list.lastElementChild;
+  if (!last || morePeople.hidden) return false;
+  const photos = Number(last.dataset.photos);
+  return person.photos < photos || (person.photos === photos && person.id > last.dataset.id);
+}
+
 function place(person) {
   let li = document.getElementById(`person-${person.id}`);
   if (person.hidden && !showHidden) {
@@ -63,7 +72,7 @@ function place(person) {
     const hadCover = Boolean(li.querySelector("img"));
     if (!hadCover && person.urls.cover) li.replaceWith(li = card(person));
     else fill(li, person);
-  } else {
+  } else if (!beyond(person)) {
     list.append(li = card(person));
   }
   // most photos first, ties by id, as the server lists them
@@ -225,11 +234,25 @@ function onMessage(message) {
   }
 }
 
-// the server-rendered cards: fill in what the script adds (labels, hidden controls)
-fetch(`/api/people?limit=200${showHidden ? "&hidden=1" : ""}`)
-  .then((response) => response.json())
-  .then((page) => page.people.forEach(place))
-  .catch(() => {});
+// --- more people, a page at a time ------------------------------------------
+
+const morePeople = document.getElementById("more-people");
+const loadPeople = document.getElementById("load-people");
+growing({
+  list, more: morePeople, link: loadPeople, what: "more people",
+  url: (last) => `/api/people?limit=${list.dataset.page}${showHidden ? "&hidden=1" : ""}`
+    + (last ? `&before=${encodeURIComponent(last.dataset.id)}` : ""),
+  add: (page) => {
+    for (const person of page.people) {
+      if (!document.getElementById(`person-${person.id}`)) list.append(card(person));
+    }
+  },
+});
+
+// the server-rendered cards: what the script adds (controls only for writers)
+for (const li of list.children) {
+  for (const control of li.querySelectorAll("form, .pick, .hide")) control.hidden = !canWrite;
+}
 updateMerge();
 labelPairs();
 connect(() => "", onMessage);

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.support.process import free_port, server, upload
+from tests.support.process import free_port, get_json, server, upload
 
 CHROMIUM = Path(os.environ.get("FACES_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = ROOT / "test-artifacts"
@@ -468,4 +468,47 @@ def test_corrections_that_teach_through_the_pages(browser, tmp_path: Path, model
         choice.select_option("new")
         expect(people.locator("#people .person")).to_have_count(4, timeout=10_000)
         shot(people, "34-people-after-corrections")
+        assert errors == []
+
+
+def test_a_large_library_grows_as_it_is_scrolled_and_by_keyboard(
+        browser, tmp_path: Path, model_path: Path, recognition_model: Path) -> None:
+    """A gallery of 600 photos and about 150 people, built as
+    `bench/scale.py` builds its galleries: People and the gallery show a
+    first page, then the rest as the end is scrolled near, or through the
+    "more" link by keyboard; each card once, in the API's order."""
+    from bench.scale import build
+
+    build(tmp_path / "data", 600)
+    with (tmp_path / "server.log").open("w") as log, \
+            server(tmp_path / "data", model_path, log=log,  # (many requests: many lines)
+                   extra=("--recognition-model", str(recognition_model))) as (_, base):
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        for path, grid, more, link, key, first in (
+                ("/people", "#people", "#more-people", "#load-people", "people", 48),
+                ("/", "#gallery", "#more", "#load-more", "photos", 48)):
+            everyone, url = [], f"/api/{key}?limit=100"
+            while url:
+                answer = get_json(base + url)[1]
+                everyone += [item["id"] for item in answer[key]]
+                url = answer["next"]
+            page.goto(base + path)
+            cards = page.locator(f"{grid} > li")
+            expect(cards).to_have_count(first)
+            page.locator(link).focus()  # by keyboard: the link, then Enter
+            page.keyboard.press("Enter")
+            expect(cards).to_have_count(min(2 * first, len(everyone)))
+            assert page.url == base + path  # the script loaded the page in place
+            shot(page, f"65-large-{key}")
+            for _ in range(40):  # then by scrolling to the end, until nothing is left
+                if not page.locator(more).is_visible():
+                    break
+                page.mouse.wheel(0, 20_000)
+                page.wait_for_timeout(150)
+            expect(page.locator(more)).to_be_hidden()
+            shown = page.locator(grid).evaluate("list => [...list.children].map(li => "
+                                                "li.dataset.id)")
+            assert shown == everyone and len(everyone) > 2 * first
         assert errors == []

@@ -10,6 +10,7 @@ from tornado.testing import gen_test
 
 from faces.library import migrations
 from faces.library.catalogue import CATALOGUE, Catalogue
+from faces.library.catalogue_people import COVER
 from faces.library.records import Photo, content_id
 from tests.conftest import photo_bytes
 from tests.support.helpers import multipart
@@ -132,6 +133,57 @@ def test_faces_without_landmarks_are_stored(tmp_path: Path) -> None:
                                                  "landmarks": None}] * 2)
     assert catalogue.add(bare)
     assert detected(catalogue.get(bare.id).faces) == bare.faces
+
+
+def test_people_are_paged_by_key_and_their_counts_kept_true(tmp_path: Path) -> None:
+    """People, most photos first (ties by id), walked page by page through
+    an index; the counts read are the ones kept as faces move."""
+    catalogue = Catalogue(tmp_path)
+    faces = []
+    for n in range(30):
+        stored = photo(n)
+        assert catalogue.add(stored)
+        faces.append(catalogue.get(stored.id).faces[0]["id"])
+    sizes = {"a" * 12: 6, "b" * 12: 4, "c" * 12: 4, "d" * 12: 4, "e" * 12: 2,
+             "f" * 12: 1, "0" * 12: 1, "1" * 12: 5}
+    placed, start = {}, 0
+    for person, size in sizes.items():
+        placed.update({face: person for face in faces[start:start + size]})
+        start += size
+    catalogue.regroup(placed, list(sizes), [], pinned=False)
+    catalogue.update_person("1" * 12, hidden=True)
+
+    def walk(limit: int, hidden: bool = False) -> list[tuple[int, str]]:
+        seen, after = [], None
+        while True:
+            page = catalogue.people_page(limit + 1, after, hidden)
+            seen += [(p.photos, p.id) for p in page[:limit]]
+            if len(page) <= limit:
+                return seen
+            after = page[limit - 1].id
+
+    expected = sorted(((size, person) for person, size in sizes.items()),
+                      key=lambda pair: (-pair[0], pair[1]))
+    for limit in (1, 2, 3, 7, 50):
+        assert walk(limit, hidden=True) == expected
+        assert walk(limit) == [pair for pair in expected if pair[1] != "1" * 12]
+    assert catalogue.people_page(5, "9" * 12) is None  # an unknown cursor
+    # a face moves from the largest to the smallest: both counts follow
+    catalogue.regroup({faces[0]: "f" * 12}, [], [], pinned=True)
+    assert (catalogue.person("a" * 12).photos, catalogue.person("f" * 12).photos) == (5, 2)
+    # every way of reading people is a search of an index, never a scan of faces
+    plans = {
+        "page": ("SELECT id FROM people WHERE hidden = 0 AND (photos < 3 OR (photos = 3 AND "
+                 "id > 'x')) ORDER BY photos DESC, id LIMIT 5", ()),
+        "cover": (f"UPDATE people SET cover = ({COVER}) WHERE id = ?", ("a" * 12,)),
+        "photos of a person": ("SELECT seq FROM faces WHERE person = ? ORDER BY seq DESC "
+                               "LIMIT 10", ("a" * 12,)),
+    }
+    for what, (sql, values) in plans.items():
+        plan = " ".join(row[3] for row in catalogue.db.execute("EXPLAIN QUERY PLAN " + sql,
+                                                               values))
+        assert "SCAN" not in plan.replace("SCAN CONSTANT", "") and "TEMP B-TREE" not in plan, \
+            (what, plan)
 
 
 class TestUpgradedGallery(FacesTestCase):

@@ -162,7 +162,11 @@ class TestSlowWebSocketClient(FacesTestCase):
             live.MAX_BUFFER = saved
 
 
-def test_start_up_after_a_crash_reconciles(tmp_path: Path, caplog) -> None:
+def test_start_up_after_a_crash_removes_nothing_and_says_what_it_found(
+        tmp_path: Path, caplog) -> None:
+    """A half-written file is cleaned up; a row whose file is missing (a
+    volume not mounted yet?) stays, and the log says how to drop it; a file
+    without a row is reported."""
     files, catalogue = Files(tmp_path), Catalogue(tmp_path)
     (files.tmp_dir / "abc.jpg.123.part").write_bytes(b"half a file")
     from tests.test_catalogue import photo
@@ -178,9 +182,11 @@ def test_start_up_after_a_crash_reconciles(tmp_path: Path, caplog) -> None:
     files, catalogue = Files(tmp_path), Catalogue(tmp_path)  # what start-up does
     assert list(files.tmp_dir.iterdir()) == []
     with caplog.at_level("WARNING"):
-        Gallery(files, catalogue, backend=None, events=Silent(),
-                defaults=Options(max_pixels=1)).reconcile()
-    assert [p.id for p in catalogue.since(None)] == [kept.id]
-    assert "dropped 1 catalogue rows" in caplog.text
-    assert "1 stored photos have no catalogue row; run `faces reindex`" in caplog.text
+        found = Gallery(files, catalogue, backend=None, events=Silent(),
+                        defaults=Options(max_pixels=1)).audit()
+    assert [p.id for p in catalogue.since(None)] == [kept.id, lost.id]  # nothing dropped
+    assert found.missing == [lost.id] and found.orphans == ["f" * 24]
+    assert "1 of the 2 photos in the catalogue have no original file" in caplog.text
+    assert "nothing was removed" in caplog.text and "--drop-missing" in caplog.text
+    assert "1 stored photos have no catalogue row; `faces reindex` adds them" in caplog.text
     assert photo_bytes  # the shared photos are not needed here

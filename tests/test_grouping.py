@@ -217,3 +217,87 @@ def test_the_waiting_faces_are_always_the_free_good_unplaced_ones() -> None:
         for row, position in g.pool.where.items():
             assert g.pool.rows[position] == row
             assert np.array_equal(g.pool.vectors[position], g.vectors[row])
+
+
+def test_loading_every_face_at_once_is_inserting_them_one_by_one() -> None:
+    rng = np.random.default_rng(3)
+    faces = []
+    for n in range(200):
+        person = None if n % 3 == 0 else f"{n % 7:012x}"
+        faces.append((n, f"p{n // 2}", near(identity(n % 7), n, 0.2), person, n % 11 == 0,
+                      float(rng.random())))
+    one, whole = Grouping(), Grouping()
+    for face_id, photo, vector, person, pinned, quality in faces:
+        one.insert(face_id, photo, vector, person, pinned, quality)
+    stray = (10_000, "p0", np.zeros(64, np.float32).tobytes(), None, False, 1.0)  # another model
+    rows = [(f[0], f[1], np.asarray(f[2], np.float32).tobytes(), *f[3:]) for f in faces]
+    whole.load([*rows[:50], stray, *rows[50:]], 10, chunk=16)  # more than said: it grows
+    size = one.size
+    for name in ("vectors", "face_ids", "photos", "persons", "pinned", "good"):
+        assert np.array_equal(getattr(one, name)[:size], getattr(whole, name)[:size]), name
+    people = len(one.person_ids)
+    assert one.person_ids == whole.person_ids and one.row_of == whole.row_of
+    for name in ("counts", "members"):
+        assert np.array_equal(getattr(one, name)[:people], getattr(whole, name)[:people]), name
+    assert np.allclose(one.prototypes[:people], whole.prototypes[:people], atol=1e-5)
+    assert set(one.pool.where) == set(whole.pool.where)
+    for row, position in whole.pool.where.items():
+        assert np.array_equal(whole.pool.vectors[position], whole.vectors[row])
+    assert whole.size == size and 10_000 not in whole.row_of
+
+
+def state(g: Grouping) -> dict:
+    """What a grouping knows, independent of row order."""
+    people = {pid: key for pid, key in g.person_keys.items() if g.members[key]}
+    return {
+        "faces": {int(g.face_ids[r]): (g.person_of(int(g.face_ids[r])), bool(g.pinned[r]),
+                                       g.photo_of(int(g.face_ids[r])), bool(g.good[r]),
+                                       g.vectors[r].tobytes()) for r in range(g.size)},
+        "members": {pid: int(g.members[key]) for pid, key in people.items()},
+        "counts": {pid: int(g.counts[key]) for pid, key in people.items()},
+        "prototypes": {pid: np.round(g.prototypes[key], 4).tobytes()
+                       for pid, key in people.items()},
+        "pool": {int(g.face_ids[r]) for r in g.pool.where},
+        "named": set(g.named),
+        "rejected": {f: {g.person_ids[k] for k in keys} for f, keys in g.rejected.items()
+                     if keys},
+        "different": set(g.different),
+    }
+
+
+def test_an_edit_that_is_rolled_back_leaves_no_trace() -> None:
+    """Every kind of change, undone: the grouping is what it was (what the
+    catalogue still holds when writing an edit failed)."""
+    g = Grouping()
+    for n in range(24):
+        g.add_photo(f"p{n}", [face(n, near(identity(n % 4), n, 0.15)),
+                              face(100 + n, near(identity(9), 100 + n, 0.6), POOR)])
+    people = sorted({g.person_of(n) for n in range(24)} - {None})
+    assert len(people) == 4
+    g.set_named(people[0], True)
+    g.not_this_person(1)
+    before = state(g)
+    edits = [
+        lambda: g.add_photo("new", [face(500, near(identity(1), 500, 0.1)),
+                                    face(501, near(identity(7), 501))]),
+        lambda: g.remove([2, 3, 100]),
+        lambda: g.named_now(people[1]),
+        lambda: g.move(5, people[2]),
+        lambda: g.move(6, None),
+        lambda: g.not_this_person(7),
+        lambda: g.split([8, 12]),
+        lambda: g.merge(people[3], [people[0], people[1]]),
+        lambda: g.set_different(people[2], people[3]),
+        lambda: g.insert(600, "p3", near(identity(2), 600), people[2], True, GOOD),
+    ]
+    for count in range(1, len(edits) + 1):  # each, and every run of them together
+        g.begin()
+        for edit in edits[:count]:
+            edit()
+        assert state(g) != before
+        g.rollback()
+        assert state(g) == before, count
+    g.begin()
+    g.move(5, people[2])
+    g.commit()
+    assert g.person_of(5) == people[2] and g._journal is None

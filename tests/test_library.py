@@ -5,6 +5,7 @@ every page is told. Fast: no worker processes, no model files."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,21 @@ def test_add_read_and_delete_a_photo(tmp_path: Path) -> None:
     run(scenario())
 
 
+def assert_counts_true(services: Services) -> None:
+    """Every person's counts and cover, kept up to date change by change, are
+    what counting them again gives."""
+    from faces.library.catalogue_people import COVER
+
+    db = services.catalogue.db
+    kept = db.execute("SELECT id, faces, photos, cover FROM people ORDER BY id").fetchall()
+    counted = db.execute(
+        f"SELECT id, (SELECT COUNT(*) FROM faces WHERE person = people.id), "
+        f"(SELECT COUNT(DISTINCT photo) FROM faces WHERE person = people.id), ({COVER}) "
+        f"FROM people ORDER BY id").fetchall()
+    assert kept == counted
+    assert all(faces > 0 for _, faces, _, _ in kept)  # no empty person is left behind
+
+
 async def recognized(services: Services) -> None:
     """Wait until recognition has caught up and told the pages."""
     recognition = services.recognition
@@ -114,6 +130,7 @@ def test_recognition_groups_people_and_every_edit_is_told(tmp_path: Path,
         assert told.of(events.RecognitionState)[-1] == events.RecognitionState("on", 0)
         crops = list(services.files.crops_dir.iterdir())
         assert len(crops) == 5
+        assert_counts_true(services)
         red = people.person(next(f["person"] for f in
                                  gallery.photo(added[1].id).faces))
         blue = next(p for p in everyone if p.id != red.id)
@@ -138,9 +155,11 @@ def test_recognition_groups_people_and_every_edit_is_told(tmp_path: Path,
             people.move(green_face, "0" * 12)
         with pytest.raises(NotFound):
             people.move(10**9, None)
+        assert_counts_true(services)
         # Deleting a photo takes its faces out of their person.
         await gallery.delete(added[0].id)
         assert people.person(red.id).photos == 2
+        assert_counts_true(services)
         services.stop()
 
     run(scenario())
@@ -167,3 +186,76 @@ def test_upload_options_are_checked(tmp_path: Path) -> None:
     with pytest.raises(BadRequest):
         services.options.choose(None, "2")
     services.stop()
+
+
+def people_state(services: Services) -> tuple:
+    """The people as the catalogue and the grouping in memory hold them."""
+    db, grouping = services.catalogue.db, services.people.grouping
+    rows = db.execute("SELECT id, person, pinned FROM faces ORDER BY id").fetchall()
+    people = db.execute("SELECT id, name, hidden, faces, photos, cover FROM people "
+                        "ORDER BY id").fetchall()
+    memory = [(face_id, grouping.person_of(face_id)) for face_id, _, _ in rows]
+    return rows, people, memory, sorted(grouping.named), \
+        db.execute("SELECT * FROM rejections ORDER BY face").fetchall()
+
+
+def test_an_edit_that_fails_half_way_changes_nothing_and_tells_nothing(tmp_path: Path,
+                                                                        monkeypatch) -> None:
+    """Each edit is whole: when the catalogue refuses a write half way (here
+    SQLite itself, by a trigger on the server's own connection), what was
+    already written is rolled back, the grouping in memory is undone, and no
+    page is told; once the catalogue takes writes again, the same edit works."""
+    monkeypatch.setattr("faces.library.recognition.GATHER_SECONDS", 0.01)
+    services, told = library(tmp_path)
+    gallery, people, db = services.gallery, services.people, services.catalogue.db
+
+    async def scenario() -> None:
+        await services.start()
+        added = []
+        for n, squares in enumerate([[(RED, 50, 50, 90), (BLUE, 300, 50, 90)],
+                                     [(RED, 60, 200, 90)], [(BLUE, 200, 100, 90)],
+                                     [(GREEN, 100, 100, 90)], [(GREEN, 120, 90, 90)]]):
+            added.append((await gallery.add(photo(squares, seed=n), f"{n}.png",
+                                            gallery.defaults))[0])
+        await recognized(services)
+        red = gallery.photo(added[1].id).faces[0]["person"]
+        blue = gallery.photo(added[2].id).faces[0]["person"]
+        green = gallery.photo(added[3].id).faces[0]["person"]
+        assert len({red, blue, green}) == 3 and None not in (red, blue, green)
+        people.edit(red, name="Ruth")
+        before = people_state(services)
+        # Faces cannot change person: every edit's first writes succeed, then this fails.
+        db.execute("CREATE TEMP TRIGGER refuse BEFORE UPDATE OF person ON faces "
+                   "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+        told.events.clear()
+        attempts = [
+            lambda: people.merge(blue, [red]),  # names blue "Ruth" first, then moves faces
+            lambda: people.merge(red, [green]),
+            lambda: people.move(gallery.photo(added[3].id).faces[0]["id"], red),
+            lambda: people.move(gallery.photo(added[3].id).faces[0]["id"], NEW),
+            lambda: people.not_this_person(gallery.photo(added[1].id).faces[0]["id"]),
+            lambda: people.split(green, [gallery.photo(added[4].id).faces[0]["id"]]),
+        ]
+        for attempt in attempts:
+            with pytest.raises(sqlite3.IntegrityError):
+                attempt()
+            assert people_state(services) == before
+        # A photo whose faces cannot be grouped: neither its descriptors nor
+        # any grouping of them is kept (it is left out of People, whole).
+        late, _ = await gallery.add(photo([(RED, 70, 90, 90)], seed=9), "9.png",
+                                    gallery.defaults)
+        await recognized(services)
+        face_id = late.faces[0]["id"]
+        assert face_id not in people.grouping.row_of
+        assert db.execute("SELECT descriptor, person FROM faces WHERE id = ?",
+                          (face_id,)).fetchone() == (None, None)
+        assert people_state(services)[1] == before[1]
+        assert told.of(events.PeopleChanged) == told.of(events.FacesChanged) == []
+        db.execute("DROP TRIGGER refuse")
+        merged = people.merge(blue, [red])
+        assert merged.name == "Ruth" and merged.photos == 3
+        assert told.of(events.PeopleChanged)[-1].removed == [red]
+        assert_counts_true(services)
+        services.stop()
+
+    run(scenario())

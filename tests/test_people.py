@@ -118,6 +118,15 @@ class TestGroupingThe74Photos(PeopleCase):
         # most photos first, ties by id; each cover is the person's best face
         assert [(-p["photos"], p["id"]) for p in people] == \
             sorted((-p["photos"], p["id"]) for p in people)
+        # page by page (18 people, 4 a page): the same people in the same order
+        walked, url, pages = [], "/api/people?limit=4", 0
+        while url:
+            page = json.loads((await self.api("GET", url)).body)
+            assert len(page["people"]) <= 4
+            walked += [p["id"] for p in page["people"]]
+            url, pages = page["next"], pages + 1
+        assert walked == [p["id"] for p in people] and pages == 5
+        assert (await self.api("GET", "/api/people?before=" + "0" * 12)).code == 404
         catalogue = self.services.catalogue
         for person in people:
             best = catalogue.db.execute(

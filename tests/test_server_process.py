@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import http.server
 import io
+import json
 import os
 import re
 import shutil
@@ -138,6 +139,53 @@ def test_the_server_process_never_loads_the_model_runtime(tmp_path: Path, model_
     heavy = [lib for lib in server_maps if "onnxruntime" in lib or "/cv2/" in lib]
     assert heavy == []
     assert workers  # the check can see the runtime where it is loaded: in the worker
+
+
+def test_start_up_listens_at_once_and_answers_starting_until_ready(
+        tmp_path: Path, model_path: Path, recognition_model: Path) -> None:
+    """The port opens before the workers and People are ready: meanwhile
+    /healthz answers 503 "starting", pages and reads are served, and a
+    change is refused with 503 and Retry-After (never lost half-made);
+    then 200, and the same upload is taken."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "faces", "serve", "--address", "127.0.0.1", "--port", str(port),
+         "--data-dir", str(tmp_path / "data"), "--workers", "1", "--model", str(model_path),
+         "--recognition-model", str(recognition_model)],
+        stdout=open(tmp_path / "log", "w"), stderr=subprocess.STDOUT, text=True)
+    statuses: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not statuses or statuses[-1] != 200:
+            assert process.poll() is None and time.monotonic() < deadline
+            try:
+                status, body = get_json(base + "/healthz")
+            except OSError:
+                time.sleep(0.02)
+                continue
+            statuses.append(status)
+            if status == 503:
+                assert body == {"status": "starting"}
+                if statuses.count(503) == 1:  # once, while starting
+                    assert get_json(base + "/api/photos")[0] == 200
+                    with urllib.request.urlopen(base + "/", timeout=10) as page:
+                        assert page.status == 200
+                    try:
+                        upload(base, "t1.jpg")
+                        raise AssertionError("an upload was taken before the server was ready")
+                    except urllib.error.HTTPError as refused:
+                        answer = json.loads(refused.read())
+                        assert refused.code == 503 and refused.headers["Retry-After"] == "2"
+                        assert answer["error"]["code"] == "starting"
+        assert statuses[0] == 503 and set(statuses) == {503, 200}
+        assert statuses.index(200) == len(statuses) - 1  # ready once, and for good
+        assert get_json(base + "/api/photos")[1]["photos"] == []  # nothing half-made
+        assert upload(base, "t1.jpg")[0] == 201
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    assert "Traceback" not in (tmp_path / "log").read_text()
 
 
 def test_port_zero_binds_a_free_port_and_logs_it(tmp_path: Path, model_path: Path) -> None:

@@ -1,9 +1,11 @@
 """The catalogue: a SQLite database ``<data_dir>/catalogue.sqlite3`` of the
-photos, their faces and the people they are grouped into. Its schema is kept
-by :mod:`faces.library.migrations`.
+photos, their faces and (:mod:`.catalogue_people`) the people they are
+grouped into. Its schema is kept by :mod:`faces.library.migrations`.
 
 Calls are meant for one thread (the IOLoop's): each is one short statement
-or transaction.
+or transaction, bounded by an index (a page, a photo, a person's counts
+kept up to date), never a scan of the library; the few that read it all
+(loading People, putting the catalogue right) run off the event loop.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from . import migrations
-from .records import Described, FaceOf, Person, Photo, utc_now
+from .catalogue_people import COVER, PeopleRows
+from .records import Described, Photo
 
 CATALOGUE = "catalogue.sqlite3"
 COLUMNS = "id, filename, created, width, height, original, annotated, thumbnail"
@@ -43,31 +46,7 @@ def face_json(row: tuple) -> dict:
             "person": person}
 
 
-PERSON_QUERY = """
-    SELECT p.id, p.name, p.hidden, p.created, p.faces, p.photos, c.crop
-    FROM people AS p LEFT JOIN faces AS c ON c.id = p.cover
-"""
-# A person's cover: their best face, that is the one the recognizer vouches
-# for most, then the largest (up to 300 pixels high: past that, size adds
-# nothing to a 160-pixel crop).
-COVER = """
-    SELECT id FROM faces WHERE person = people.id AND crop IS NOT NULL
-    ORDER BY COALESCE(quality, 0) * MIN(y2 - y1, 300) DESC, y2 - y1 DESC, id LIMIT 1
-"""
-RECOUNT = f"""
-    UPDATE people SET
-        faces = (SELECT COUNT(*) FROM faces WHERE person = people.id),
-        photos = (SELECT COUNT(DISTINCT photo) FROM faces WHERE person = people.id),
-        cover = ({COVER})
-    WHERE id = ?
-"""
-
-
-def person_from_row(row: tuple) -> Person:
-    return Person(row[0], row[1], bool(row[2]), *row[3:])
-
-
-class Catalogue:
+class Catalogue(PeopleRows):
     def __init__(self, data_dir: str | os.PathLike) -> None:
         self.path = Path(data_dir) / CATALOGUE
         self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -80,27 +59,56 @@ class Catalogue:
         self.db.close()
 
     @contextmanager
+    def reader(self) -> Iterator[Catalogue]:
+        """A read-only view of the catalogue on a connection of its own, for
+        work that reads the whole library on another thread (WAL lets it
+        read while the event loop writes)."""
+        view = object.__new__(type(self))
+        view.path = self.path
+        view.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                                  check_same_thread=False)
+        try:
+            yield view
+        finally:
+            view.db.close()
+
+    def stored_family(self) -> str | None:
+        """The recognizer that described most of the stored faces."""
+        row = self.db.execute("SELECT recognizer FROM faces WHERE recognizer IS NOT NULL "
+                              "GROUP BY recognizer ORDER BY COUNT(*) DESC LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    @contextmanager
     def _transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN")
+        """One transaction; one inside another is part of the outer one."""
+        if self.db.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # (SQLite may have rolled back already)
+                self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+    def edit(self) -> AbstractContextManager[None]:
+        """Several writes as one: all of them, or none (a use case's edit)."""
+        return self._transaction()
 
     def add(self, photo: Photo) -> bool:
         """Insert ``photo`` and its faces; False when a photo with that id
         already exists."""
         try:
             with self._transaction():
-                self.db.execute(
+                seq = self.db.execute(
                     f"INSERT INTO photos ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (photo.id, photo.filename, photo.created, photo.width, photo.height,
-                     photo.original, photo.annotated, photo.thumbnail))
+                     photo.original, photo.annotated, photo.thumbnail)).lastrowid
                 self.db.executemany(
-                    f"INSERT INTO faces ({FACE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [face_row(photo.id, n, face) for n, face in enumerate(photo.faces)])
+                    f"INSERT INTO faces ({FACE_COLUMNS}, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(*face_row(photo.id, n, face), seq) for n, face in enumerate(photo.faces)])
         except sqlite3.IntegrityError:
             return False
         return True
@@ -111,9 +119,11 @@ class Catalogue:
         with self._transaction():
             position = self.db.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM faces "
                                        "WHERE photo = ?", (photo_id,)).fetchone()[0]
+            seq = self._seq(photo_id)
             cursor = self.db.execute(
-                f"INSERT INTO faces ({FACE_COLUMNS}, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
-                face_row(photo_id, position, face))
+                f"INSERT INTO faces ({FACE_COLUMNS}, seq, added) "
+                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                (*face_row(photo_id, position, face), seq))
             self.db.execute("UPDATE photos SET recognized = 0 WHERE id = ?", (photo_id,))
         return cursor.lastrowid
 
@@ -132,10 +142,19 @@ class Catalogue:
         return [photo_from_row(row, faces[row[0]]) for row in rows]
 
     def delete(self, photo_id: str) -> Photo | None:
-        """Remove the catalogue row; returns the photo it described, if any."""
+        """Remove the catalogue row; returns the photo it described, if any.
+        Its faces go with it (ON DELETE CASCADE), and out of their people's
+        counts."""
         photo = self.get(photo_id)
-        if photo is not None:  # its faces go with it (ON DELETE CASCADE)
-            self.db.execute("DELETE FROM photos WHERE id = ?", (photo_id,))
+        if photo is not None:
+            with self._transaction():
+                people = {face["person"] for face in photo.faces if face["person"]}
+                for face in photo.faces:
+                    if face["person"] is not None:
+                        self._place(face["id"], None, None)
+                self.db.execute("DELETE FROM photos WHERE id = ?", (photo_id,))
+                self.db.executemany("DELETE FROM people WHERE id = ? AND faces = 0",
+                                    [(person,) for person in people])
         return photo
 
     def all_ids(self) -> set[str]:
@@ -182,19 +201,26 @@ class Catalogue:
             f"SELECT {COLUMNS} FROM photos WHERE seq > ? ORDER BY seq ASC", (seq,))
         return self._photos(rows)
 
-    @staticmethod
-    def _with_all(people: list[str]) -> tuple[str, list]:
-        """SQL for the ids of photos that show every one of ``people``."""
-        marks = ", ".join("?" * len(people))
-        return (f"SELECT photo FROM faces WHERE person IN ({marks}) GROUP BY photo "
-                f"HAVING COUNT(DISTINCT person) = ?", [*people, len(people)])
+    def _seqs_of_all(self, people: list[str], limit: int, below: int) -> list[int]:
+        """The photos (by seq, newest first, under ``below``) that show every
+        one of ``people``: walked along the first one's faces by the
+        (person, seq) index, each checked for the others."""
+        first, others = people[0], people[1:]
+        checks = "".join(" AND EXISTS (SELECT 1 FROM faces AS o WHERE o.person = ? AND "
+                         "o.seq = f.seq)" for _ in others)
+        return [row[0] for row in self.db.execute(
+            f"SELECT DISTINCT f.seq FROM faces AS f WHERE f.person = ? AND f.seq < ?{checks} "
+            f"ORDER BY f.seq DESC LIMIT ?", (first, below, *others, limit))]
 
     def count(self, people: list[str] | None = None) -> int:
         """Photos in the gallery, or those showing every one of ``people``."""
-        if people:
-            query, values = self._with_all(people)
-            return self.db.execute(f"SELECT COUNT(*) FROM ({query})", values).fetchone()[0]
-        return self.db.execute("SELECT COUNT(*) FROM photos").fetchone()[0]
+        if not people:
+            return self.db.execute("SELECT COUNT(*) FROM photos").fetchone()[0]
+        if len(people) == 1:
+            found = self.db.execute("SELECT photos FROM people WHERE id = ?",
+                                    people).fetchone()
+            return found[0] if found else 0
+        return len(self._seqs_of_all(people, -1, 1 << 62))
 
     def newest_of(self, people: list[str], limit: int, before: str | None = None
                   ) -> list[Photo]:
@@ -202,10 +228,12 @@ class Catalogue:
         bound = self._seq(before) if before is not None else None
         if before is not None and bound is None:
             raise KeyError(before)
-        query, values = self._with_all(people)
+        seqs = self._seqs_of_all(people, limit, bound or 1 << 62)
+        if not seqs:
+            return []
         rows = self.db.execute(
-            f"SELECT {COLUMNS} FROM photos WHERE id IN ({query}) AND seq < ? "
-            f"ORDER BY seq DESC LIMIT ?", (*values, bound or 1 << 62, limit))
+            f"SELECT {COLUMNS} FROM photos WHERE seq IN ({', '.join('?' * len(seqs))}) "
+            f"ORDER BY seq DESC", seqs)
         return self._photos(rows)
 
     # -- people --------------------------------------------------------------
@@ -228,17 +256,23 @@ class Catalogue:
                 "WHERE id = ?", [(d.vector, d.quality, d.recognizer, d.crop, face_id)
                                  for face_id, d in described.items()])
             self.db.execute("UPDATE photos SET recognized = 1 WHERE id = ?", (photo_id,))
-            self._recount({row[0] for row in self.db.execute(
-                "SELECT DISTINCT person FROM faces WHERE photo = ? AND person IS NOT NULL",
-                (photo_id,))})
+            here = self.db.execute("SELECT id, person FROM faces WHERE photo = ? AND "
+                                   "person IS NOT NULL", (photo_id,)).fetchall()
+            for face_id, person in here:
+                self.db.execute(f"UPDATE people SET cover = ({COVER}) WHERE id = ? AND "
+                                f"cover = ?", (person, face_id))  # (described again)
+                self._better_cover(person, face_id)  # (a crop of theirs, or a better one)
 
     def descriptors(self, family: str) -> Iterator[tuple]:
         """Every face described by the recognizer ``family``: id, photo,
         descriptor, person, pinned, quality."""
         yield from self.db.execute(
-            "SELECT f.id, f.photo, f.descriptor, f.person, f.pinned, COALESCE(f.quality, 1) "
-            "FROM faces AS f JOIN photos AS p ON p.id = f.photo "
-            "WHERE f.descriptor IS NOT NULL AND f.recognizer = ? ORDER BY p.seq", (family,))
+            "SELECT id, photo, descriptor, person, pinned, COALESCE(quality, 1) FROM faces "
+            "WHERE descriptor IS NOT NULL AND recognizer = ? ORDER BY seq, id", (family,))
+
+    def faces_stored(self) -> int:
+        """Faces in the catalogue (an index count)."""
+        return self.db.execute("SELECT COUNT(*) FROM faces").fetchone()[0]
 
     def stale(self, family: str) -> int:
         """Photos whose faces another recognizer described."""
@@ -279,89 +313,6 @@ class Catalogue:
         """A face's photo and person."""
         return self.db.execute("SELECT photo, person FROM faces WHERE id = ?",
                                (face_id,)).fetchone()
-
-    def _recount(self, people: Iterable[str]) -> None:
-        self.db.executemany(RECOUNT, [(person,) for person in people if person])
-
-    def regroup(self, faces: dict[int, str | None], created: list[str], emptied: list[str],
-                pinned: bool | None = False, left: Iterable[str] = ()) -> None:
-        """Apply a grouping's changes: new people, faces' people (pinned by
-        the user, or by grouping: ``pinned`` None keeps what each face had),
-        empty people gone, every person touched recounted."""
-        with self._transaction():
-            now = utc_now()
-            self.db.executemany("INSERT OR IGNORE INTO people (id, created) VALUES (?, ?)",
-                                [(person, now) for person in created])
-            if pinned is None:
-                self.db.executemany("UPDATE faces SET person = ? WHERE id = ?",
-                                    [(person, face_id) for face_id, person in faces.items()])
-            else:
-                self.db.executemany(
-                    "UPDATE faces SET person = ?, pinned = ? WHERE id = ?",
-                    [(person, int(pinned), face_id) for face_id, person in faces.items()])
-            self.db.executemany("DELETE FROM people WHERE id = ? AND NOT EXISTS "
-                                "(SELECT 1 FROM faces WHERE person = people.id)",
-                                [(person,) for person in emptied])
-            self._recount({*faces.values(), *created, *left} - set(emptied))
-
-    def reject(self, face_id: int, person: str) -> None:
-        self.db.execute("INSERT OR IGNORE INTO rejections (face, person) VALUES (?, ?)",
-                        (face_id, person))
-
-    def rejections(self) -> Iterator[tuple[int, str]]:
-        yield from self.db.execute("SELECT face, person FROM rejections")
-
-    def set_different(self, a: str, b: str) -> None:
-        a, b = sorted((a, b))
-        self.db.execute("INSERT OR IGNORE INTO different (a, b) VALUES (?, ?)", (a, b))
-
-    def differences(self) -> Iterator[tuple[str, str]]:
-        yield from self.db.execute("SELECT a, b FROM different")
-
-    def carry_over(self, target: str, source: str) -> None:
-        """A merge: what the user said of ``source`` holds for ``target``."""
-        self.db.execute("INSERT OR IGNORE INTO rejections (face, person) SELECT face, ? "
-                        "FROM rejections WHERE person = ?", (target, source))
-        for a, b in list(self.db.execute("SELECT a, b FROM different WHERE a = ? OR b = ?",
-                                         (source, source))):
-            other = b if a == source else a
-            if other != target:
-                self.set_different(target, other)
-
-    def faces_of(self, person_id: str, limit: int, before: int | None = None
-                 ) -> list[FaceOf]:
-        """A person's faces, newest first (by face id), older than ``before``."""
-        rows = self.db.execute(
-            "SELECT id, photo, crop, pinned, COALESCE(quality, 0) FROM faces WHERE person = ? "
-            "AND id < ? ORDER BY id DESC LIMIT ?", (person_id, before or 1 << 62, limit))
-        return [FaceOf(row[0], row[1], row[2], bool(row[3]), row[4]) for row in rows]
-
-    def named(self) -> list[Person]:
-        """The people with a name, by name."""
-        rows = self.db.execute(PERSON_QUERY + " WHERE p.name IS NOT NULL ORDER BY p.name, p.id")
-        return [person_from_row(r) for r in rows]
-
-    def person(self, person_id: str) -> Person | None:
-        row = self.db.execute(PERSON_QUERY + " WHERE p.id = ?", (person_id,)).fetchone()
-        return person_from_row(row) if row else None
-
-    def people(self, hidden: bool = False) -> list[Person]:
-        """Everyone, most photos first (hidden people only when asked)."""
-        where = "" if hidden else " WHERE p.hidden = 0"
-        rows = self.db.execute(PERSON_QUERY + where + " ORDER BY p.photos DESC, p.id")
-        return [person_from_row(r) for r in rows]
-
-    def update_person(self, person_id: str, name: str | None = None,
-                      hidden: bool | None = None, clear_name: bool = False) -> None:
-        if name is not None or clear_name:
-            self.db.execute("UPDATE people SET name = ? WHERE id = ?", (name, person_id))
-        if hidden is not None:
-            self.db.execute("UPDATE people SET hidden = ? WHERE id = ?",
-                            (int(hidden), person_id))
-
-    def named_people(self) -> set[str]:
-        return {row[0] for row in self.db.execute(
-            "SELECT id FROM people WHERE name IS NOT NULL")}
 
     def face_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM faces").fetchone()[0]

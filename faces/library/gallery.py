@@ -48,6 +48,14 @@ class Report:
 
 
 @dataclass(frozen=True)
+class Audit:
+    """What :meth:`Gallery.audit` found."""
+
+    missing: list[str]  # photos in the catalogue whose original file is not there
+    orphans: list[str]  # stored originals with no catalogue row
+
+
+@dataclass(frozen=True)
 class Page:
     """A page of photos, newest first; ``more``: whether older ones follow."""
 
@@ -223,15 +231,25 @@ class Gallery:
         known = self.catalogue.all_ids()
         return sorted(path for photo_id, path in self.files.originals() if photo_id not in known)
 
-    def reconcile(self) -> None:
-        """After a crash: drop rows whose files are gone; report files without rows."""
-        dropped = self.drop_missing()
-        if dropped:
-            log.warning("dropped %d catalogue rows whose files are missing", len(dropped))
-        orphans = self.orphans()
-        if orphans:
-            log.warning("%d stored photos have no catalogue row; run `faces reindex` to add "
-                        "them", len(orphans))
+    def audit(self) -> Audit:
+        """The catalogue against the files, at start, on another thread:
+        rows whose original is missing, files without a row. Changes
+        nothing (a volume not mounted yet must not cost the catalogue its
+        rows); says what it found in the log."""
+        with self.catalogue.reader() as reader:
+            stored = dict(reader.db.execute("SELECT id, original FROM photos"))
+        present = {path.name for path in self.files.photos_dir.iterdir()}
+        found = Audit(missing=sorted(i for i, name in stored.items() if name not in present),
+                      orphans=sorted(i for i, _ in self.files.originals() if i not in stored))
+        if found.missing:
+            log.warning("%d of the %d photos in the catalogue have no original file in %s; "
+                        "nothing was removed. If a volume or share is not mounted, mount it "
+                        "and restart; `faces reindex --drop-missing` removes those rows",
+                        len(found.missing), len(stored), self.files.photos_dir)
+        if found.orphans:
+            log.warning("%d stored photos have no catalogue row; `faces reindex` adds them",
+                        len(found.orphans))
+        return found
 
     async def reindex(self, progress: Callable[[int, int], None] | None = None) -> Report:
         """Drop rows whose original file is gone; add rows for files without one.

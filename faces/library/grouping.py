@@ -32,6 +32,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from itertools import islice
 
 import numpy as np
 
@@ -117,12 +118,25 @@ class Pool:
     def __contains__(self, row: int) -> bool:
         return row in self.where
 
+    def fill(self, rows: np.ndarray, vectors: np.ndarray) -> None:
+        """Every waiting face at once, into an empty pool (loading)."""
+        assert self.size == 0, "fill() fills an empty pool"
+        capacity = len(rows) + len(rows) // 8 + 64
+        self.vectors = np.zeros((capacity, vectors.shape[1]), np.float32)
+        self.vectors[: len(rows)] = vectors
+        self.rows = np.zeros(capacity, np.int64)
+        self.rows[: len(rows)] = rows
+        self.where = {int(row): position for position, row in enumerate(rows.tolist())}
+        self.size = len(rows)
+
     def add(self, row: int, vector: np.ndarray) -> None:
         if row in self.where:
             return
         if self.size == len(self.rows):
-            self.vectors = np.concatenate([self.vectors, np.zeros_like(self.vectors)])
-            self.rows = np.concatenate([self.rows, np.zeros_like(self.rows)])
+            more = len(self.rows) // 2 + 64
+            self.vectors = np.concatenate([self.vectors, np.zeros((more, self.vectors.shape[1]),
+                                                                  np.float32)])
+            self.rows = np.concatenate([self.rows, np.zeros(more, np.int64)])
         self.vectors[self.size] = vector
         self.rows[self.size] = row
         self.where[row] = self.size
@@ -180,6 +194,30 @@ class Grouping:
         self.named: set[str] = set()
         self.rejected: dict[int, set[int]] = {}  # face id -> person keys it is not
         self.different: set[frozenset[str]] = set()  # people the user said are not one
+        self._journal: list[Callable[[], object]] | None = None  # undo steps of an edit
+
+    # -- an edit, whole ------------------------------------------------------
+
+    def begin(self) -> None:
+        """Keep what each change from now on undoes: an edit whose writing
+        to the catalogue may still fail (see :meth:`rollback`)."""
+        self._journal = []
+
+    def commit(self) -> None:
+        """The edit was written: forget how to undo it."""
+        self._journal = None
+
+    def rollback(self) -> None:
+        """Undo every change since :meth:`begin`, last first: the grouping
+        is again what the catalogue holds (people made meanwhile stay as
+        empty keys, which nothing reads)."""
+        steps, self._journal = self._journal or [], None
+        for step in reversed(steps):
+            step()
+
+    def _undo(self, step: Callable[[], object]) -> None:
+        if self._journal is not None:
+            self._journal.append(step)
 
     # -- bookkeeping ---------------------------------------------------------
 
@@ -205,7 +243,7 @@ class Grouping:
         return key
 
     def _grow(self) -> None:
-        capacity = 2 * len(self.face_ids)
+        capacity = len(self.face_ids) + len(self.face_ids) // 2 + 64
         for name in ("vectors", "face_ids", "photos", "persons", "pinned", "good"):
             old = getattr(self, name)
             new = np.zeros((capacity, *old.shape[1:]), old.dtype)
@@ -239,6 +277,54 @@ class Grouping:
         if key != NOBODY:
             self._join(row, key)
         self._sync(row)
+        self._undo(lambda: self.remove([face_id]))
+
+    def load(self, rows: Iterable[tuple], count: int, chunk: int = 8192) -> None:
+        """Every stored face at once (start-up), into an empty grouping: what
+        :meth:`insert` does face by face, with whole-array operations. Reads
+        ``rows`` (face id, photo, descriptor bytes, person, pinned, quality)
+        a chunk at a time, so a library's descriptors are never held twice;
+        ``count`` is how many to expect (rows of another length are strays
+        of another model, skipped)."""
+        assert self.size == 0, "load() fills an empty grouping"
+        capacity = count + count // 8 + 64  # room to grow without copying at once
+        self.vectors = np.zeros((capacity, self.dimensions), np.float32)
+        self.face_ids = np.zeros(capacity, np.int64)
+        self.photos = np.zeros(capacity, np.int64)
+        self.persons = np.full(capacity, NOBODY, np.int64)
+        self.pinned = np.zeros(capacity, bool)
+        self.good = np.zeros(capacity, bool)
+        width = self.dimensions * 4
+        source = iter(rows)
+        while batch := list(islice(source, chunk)):
+            batch = [row for row in batch if row[2] is not None and len(row[2]) == width]
+            start, end = self.size, self.size + len(batch)
+            while end > len(self.face_ids):
+                self._grow()
+            self.vectors[start:end] = np.frombuffer(
+                b"".join(row[2] for row in batch), np.float32).reshape(-1, self.dimensions)
+            self.face_ids[start:end] = [row[0] for row in batch]
+            self.photos[start:end] = [self._photo_key(row[1]) for row in batch]
+            self.persons[start:end] = [self._person_key(row[3]) for row in batch]
+            self.pinned[start:end] = [bool(row[4]) for row in batch]
+            self.good[start:end] = np.array([row[5] for row in batch], np.float32) \
+                >= self.rule.min_quality
+            self.row_of.update(zip((row[0] for row in batch), range(start, end), strict=True))
+            self.size = end
+        count = self.size
+        assigned = np.nonzero(self.persons[:count] != NOBODY)[0]
+        np.add.at(self.members, self.persons[assigned], 1)
+        counted = assigned[self.good[assigned] | self.pinned[assigned]]
+        np.add.at(self.sums, self.persons[counted], self.vectors[counted])
+        np.add.at(self.counts, self.persons[counted], 1)
+        people = len(self.person_ids)
+        lengths = np.linalg.norm(self.sums[:people], axis=1, keepdims=True)
+        alive = (self.counts[:people] > 0)[:, None] & (lengths > 1e-6)
+        self.prototypes[:people] = np.where(alive, self.sums[:people] / np.maximum(lengths,
+                                                                                   1e-6), 0.0)
+        waiting = np.nonzero((self.persons[:count] == NOBODY) & ~self.pinned[:count]
+                             & self.good[:count])[0]
+        self.pool.fill(waiting, self.vectors[waiting])
 
     def _sync(self, row: int) -> None:
         """Keep the pool of waiting faces true for one row."""
@@ -248,18 +334,30 @@ class Grouping:
             self.pool.discard(row)
 
     def set_named(self, person: str, named: bool) -> None:
-        (self.named.add if named else self.named.discard)(person)
+        was = person in self.named
+        if was != named:
+            (self.named.add if named else self.named.discard)(person)
+            self._undo(lambda: self.set_named(person, was))
 
     def reject(self, face_id: int, person: str) -> None:
         """Remember that this face is not ``person`` (loading the catalogue)."""
-        self.rejected.setdefault(face_id, set()).add(self._person_key(person))
+        self._rejected(face_id, self._person_key(person), True)
+
+    def _rejected(self, face_id: int, key: int, rejected: bool) -> None:
+        keys = self.rejected.setdefault(face_id, set())
+        if (key in keys) != rejected:
+            (keys.add if rejected else keys.discard)(key)
+            self._undo(lambda: self._rejected(face_id, key, not rejected))
 
     def _is_rejected(self, face_id: int, key: int) -> bool:
         return key in self.rejected.get(face_id, ())
 
     def set_different(self, a: str, b: str) -> None:
-        """Remember that two people are not one (loading the catalogue)."""
-        self.different.add(frozenset((a, b)))
+        """Remember that two people are not one."""
+        pair = frozenset((a, b))
+        if pair not in self.different:
+            self.different.add(pair)
+            self._undo(lambda: self.different.discard(pair))
 
     def photo_of(self, face_id: int) -> str | None:
         row = self.row_of.get(face_id)
@@ -318,6 +416,8 @@ class Grouping:
 
     def _set(self, row: int, key: int, changes: Changes, pinned: bool | None = None) -> None:
         before = int(self.persons[row])
+        face_id, was_pinned = int(self.face_ids[row]), bool(self.pinned[row])
+        self._undo(lambda: self._set(self.row_of[face_id], before, Changes(), was_pinned))
         if before not in (NOBODY, key):
             changes.left.add(self.person_ids[before])
         self._leave(row)
@@ -333,7 +433,7 @@ class Grouping:
             if key != NOBODY and not self.members[key]:
                 changes.emptied.append(self.person_ids[key])
                 changes.left.discard(self.person_ids[key])
-                self.named.discard(self.person_ids[key])
+                self.set_named(self.person_ids[key], False)
 
     def prototype_distances(self, vector: np.ndarray) -> np.ndarray:
         """Cosine distance from ``vector`` to every person's prototype (2 for
@@ -354,9 +454,11 @@ class Grouping:
         changes = Changes()
         touched = []
         for face_id in face_ids:
-            row = self.row_of.pop(face_id, None)
+            row = self.row_of.get(face_id)
             if row is None:
                 continue
+            self._undo(self._putting_back(row))
+            del self.row_of[face_id]
             key = self._leave(row)
             self.pool.discard(row)
             touched.append(key)
@@ -373,6 +475,15 @@ class Grouping:
             self.size = last
         self._emptied(touched, changes)
         return changes
+
+    def _putting_back(self, row: int) -> Callable[[], object]:
+        """What undoes removing the face at ``row``."""
+        face_id, photo = int(self.face_ids[row]), self.photo_names[int(self.photos[row])]
+        vector, pinned = self.vectors[row].copy(), bool(self.pinned[row])
+        key, good = int(self.persons[row]), bool(self.good[row])
+        person = None if key == NOBODY else self.person_ids[key]
+        return lambda: self.insert(face_id, photo, vector, person, pinned,
+                                   1.0 if good else -1.0)
 
     def add_photo(self, photo: str, faces: list[tuple[int, np.ndarray, float]]) -> Changes:
         """Group a photo's new faces (``(face id, unit descriptor, quality)``,
@@ -471,7 +582,7 @@ class Grouping:
     def named_now(self, person: str) -> Changes:
         """A person got a name: matching free faces already stored join it."""
         changes = Changes()
-        self.named.add(person)
+        self.set_named(person, True)
         key = self.person_keys.get(person)
         if key is not None:
             self._gather(key, changes)
@@ -485,7 +596,8 @@ class Grouping:
         if person is not None and person not in self.person_keys:
             changes.created.append(person)
         key = self._person_key(person)
-        self.rejected.get(face_id, set()).discard(key)
+        if face_id in self.rejected:
+            self._rejected(face_id, key, False)
         self._set(row, key, changes, pinned=True)
         self._emptied([before], changes)
         return changes
@@ -498,7 +610,7 @@ class Grouping:
         key = int(self.persons[row])
         if key == NOBODY:
             return None, changes
-        self.rejected.setdefault(face_id, set()).add(key)
+        self._rejected(face_id, key, True)
         self._set(row, NOBODY, changes, pinned=False)
         self._emptied([key], changes)
         return self.person_ids[key], changes
@@ -528,31 +640,53 @@ class Grouping:
                 continue
             for row in self._rows_of(source_key):
                 self._set(int(row), key, changes, pinned=True)
-            for keys in self.rejected.values():
+            for face_id, keys in list(self.rejected.items()):
                 if source_key in keys:
-                    keys.add(key)
-            self.different = {frozenset(target if p == source else p for p in pair)
-                              for pair in self.different}
+                    self._rejected(face_id, key, True)
+            self._replace_different(source, target)
             gone.append(source_key)
         self._emptied(gone, changes)
         return changes
+
+    def _replace_different(self, source: str, target: str) -> None:
+        before = self.different
+        self.different = {frozenset(target if p == source else p for p in pair)
+                          for pair in before}
+        self._undo(lambda: setattr(self, "different", before))
 
     def suggestions(self, limit: int = 50) -> list[tuple[str, str, float]]:
         """Pairs of people who may be one ("same person?"): prototypes within
         ``review`` of each other, nearest first, without the pairs the user
         said are different."""
+        return self.snapshot().pairs(limit)
+
+    def snapshot(self) -> Snapshot:
+        """What :meth:`suggestions` reads, copied: its work (quadratic in
+        the number of people) can then run on another thread."""
         live = np.nonzero(self.counts[: len(self.person_ids)] > 0)[0]
-        if len(live) < 2:
+        return Snapshot(self.prototypes[live].copy(), [self.person_ids[k] for k in live],
+                        set(self.different), self.rule.review)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The people's prototypes at one moment, for "same person?"."""
+
+    prototypes: np.ndarray
+    ids: list[str]
+    different: set[frozenset[str]]
+    review: float
+
+    def pairs(self, limit: int) -> list[tuple[str, str, float]]:
+        if len(self.ids) < 2:
             return []
         found: list[tuple[float, str, str]] = []
-        prototypes = self.prototypes[live]
-        for start in range(0, len(live), 1024):
-            block = 1.0 - prototypes[start:start + 1024] @ prototypes.T
-            rows, cols = np.nonzero(block <= self.rule.review)
+        for start in range(0, len(self.ids), 1024):
+            block = 1.0 - self.prototypes[start:start + 1024] @ self.prototypes.T
+            rows, cols = np.nonzero(block <= self.review)
             for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
-                a, b = int(live[start + r]), int(live[c])
-                if a < b:
-                    pair = (self.person_ids[a], self.person_ids[b])
+                if start + r < c:
+                    pair = (self.ids[start + r], self.ids[c])
                     if frozenset(pair) not in self.different:
                         found.append((float(block[r, c]), *pair))
         found.sort()

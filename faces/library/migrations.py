@@ -85,13 +85,20 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE people ADD COLUMN faces INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE people ADD COLUMN photos INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE people ADD COLUMN cover INTEGER REFERENCES faces(id) ON DELETE SET NULL;
+        ALTER TABLE faces ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+        UPDATE faces SET seq = (SELECT seq FROM photos WHERE photos.id = faces.photo);
         DROP INDEX faces_person;
-        CREATE INDEX faces_person ON faces (person, photo);
+        CREATE INDEX faces_person ON faces (person, seq);
+        -- a person's cover, their best face (catalogue_people.COVER): an index look-up
+        CREATE INDEX faces_cover ON faces
+            (person, COALESCE(quality, 0) * MIN(y2 - y1, 300) DESC, y2 - y1 DESC, id)
+            WHERE crop IS NOT NULL;
         UPDATE people SET
             faces = (SELECT COUNT(*) FROM faces WHERE person = people.id),
             photos = (SELECT COUNT(DISTINCT photo) FROM faces WHERE person = people.id),
             cover = (SELECT id FROM faces WHERE person = people.id AND crop IS NOT NULL
-                     ORDER BY (x2 - x1) * (y2 - y1) DESC LIMIT 1);
+                     ORDER BY COALESCE(quality, 0) * MIN(y2 - y1, 300) DESC, y2 - y1 DESC, id
+                     LIMIT 1);
         CREATE INDEX people_by_photos ON people (hidden, photos DESC, id);
     """),
 ]

@@ -10,7 +10,10 @@ Recognition (:mod:`.recognition`) hands each photo's new descriptors to
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +22,7 @@ from ..errors import BadRequest, Conflict, NotFound
 from .catalogue import Catalogue
 from .events import Events, FaceMoved, FacesChanged, PeopleChanged
 from .grouping import DEFAULT_FAMILY, Changes, Grouping
-from .records import FaceOf, Person, Photo
+from .records import Described, FaceOf, Person, Photo
 
 log = logging.getLogger(__name__)
 
@@ -57,22 +60,29 @@ class People:
         self.catalogue = catalogue
         self.events = events
         self.grouping = Grouping()
+        self.changes = 0  # counts every change to the people (what caches key on)
+        self.loaded = False  # the stored faces are in memory
+        self._suggested: tuple[tuple[int, int], list[Suggestion]] | None = None
 
     def load(self, family: str = DEFAULT_FAMILY) -> None:
         """Put every face the recognizer ``family`` described back in memory,
-        with what the user decided."""
-        self.grouping = grouping = Grouping(family)
-        for face_id, photo, blob, person, pinned, quality in self.catalogue.descriptors(family):
-            vector = np.frombuffer(blob, np.float32)
-            if len(vector) != grouping.dimensions:  # (a stray of another model: left out)
-                continue
-            grouping.insert(face_id, photo, vector, person, bool(pinned), quality)
-        for person in self.catalogue.named_people():
-            grouping.set_named(person, True)
-        for face_id, person in self.catalogue.rejections():
-            grouping.reject(face_id, person)
-        for a, b in self.catalogue.differences():
-            grouping.set_different(a, b)
+        with what the user decided. Reads the whole library: run it off the
+        event loop (it reads through a connection of its own); the grouping
+        is swapped in whole when it is ready."""
+        grouping = Grouping(family)
+        with self.catalogue.reader() as reader:
+            # (every face as the count: faces another recognizer described,
+            # if any, are described again by this one soon after)
+            grouping.load(reader.descriptors(family), reader.faces_stored())
+            for person in reader.named_people():
+                grouping.set_named(person, True)
+            for face_id, person in reader.rejections():
+                grouping.reject(face_id, person)
+            for a, b in reader.differences():
+                grouping.set_different(a, b)
+        self.grouping = grouping
+        self.changes += 1
+        self.loaded = True
         log.info("people: %d faces described by %s in memory", len(grouping), family)
 
     # -- reading -------------------------------------------------------------------
@@ -87,6 +97,15 @@ class People:
         """Everyone, most photos first (hidden people only when asked)."""
         return self.catalogue.people(hidden)
 
+    def page(self, limit: int, after: str | None = None, hidden: bool = False
+             ) -> tuple[list[Person], bool]:
+        """A page of people, most photos first, after the person ``after``;
+        and whether more follow. Raises NotFound for an unknown ``after``."""
+        found = self.catalogue.people_page(limit + 1, after, hidden)
+        if found is None:
+            raise NotFound("not_found", "No person has the id given in 'before'.")
+        return found[:limit], len(found) > limit
+
     def faces(self, person_id: str, limit: int, before: int | None = None) -> list[FaceOf]:
         """A person's faces, newest first, older than the face ``before``."""
         self.person(person_id)
@@ -95,14 +114,57 @@ class People:
     def named(self) -> list[Person]:
         return self.catalogue.named()
 
-    def suggestions(self, limit: int = 20) -> list[Suggestion]:
-        """People who may be one, nearest first (none the user answered)."""
+    async def suggestions(self, limit: int = 20) -> list[Suggestion]:
+        """People who may be one, nearest first (none the user answered).
+        Comparing every person with every other runs on another thread (a
+        copy of the prototypes), and is kept until the people change."""
+        key = (self.changes, limit)
+        if self._suggested is not None and self._suggested[0] == key:
+            return self._suggested[1]
+        snapshot = self.grouping.snapshot()
+        pairs = await asyncio.get_running_loop().run_in_executor(None, snapshot.pairs,
+                                                                 limit * 2)
         found = []
-        for a, b, distance in self.grouping.suggestions(limit * 2):
+        for a, b, distance in pairs:
             first, second = self.catalogue.person(a), self.catalogue.person(b)
             if first is not None and second is not None and not (first.hidden or second.hidden):
                 found.append(Suggestion(first, second, round(distance, 4)))
-        return found[:limit]
+        found = found[:limit]
+        if key == (self.changes, limit):  # (nothing changed meanwhile)
+            self._suggested = (key, found)
+        return found
+
+    # -- every change, whole --------------------------------------------------------
+
+    @contextmanager
+    def _whole(self, announce: bool = True) -> Iterator[Changes]:
+        """One change of the people, whole: everything it writes is one
+        catalogue transaction, and if any of it fails, nothing is written and
+        the grouping in memory is undone too (it is again what the catalogue
+        holds); once written, it is told to every page. Collect the changes
+        in what this yields (see :meth:`_write`)."""
+        done = Changes()
+        grouping = self.grouping
+        grouping.begin()
+        try:
+            with self.catalogue.edit():
+                yield done
+        except BaseException:
+            grouping.rollback()
+            raise
+        grouping.commit()
+        self.changes += 1
+        if announce:
+            self.announce(done)
+
+    def _write(self, done: Changes, changes: Changes, pinned: bool | None = False) -> None:
+        """Write a grouping's changes inside :meth:`_whole` (``pinned``: the
+        user's placements, or None for grouping's own, which keep each
+        face's pinned state)."""
+        if changes:
+            self.catalogue.regroup(changes.faces, changes.created, changes.emptied, pinned,
+                                   changes.left)
+            done.update(changes)
 
     # -- photos come and go ----------------------------------------------------------
 
@@ -110,29 +172,33 @@ class People:
         pass  # its faces join people once recognition has described them
 
     def photo_deleted(self, photo: Photo) -> None:
-        """Its faces leave their people; a person left with none is gone."""
-        changes = self.grouping.remove([f["id"] for f in photo.faces if f.get("id")])
-        self.apply(changes, pinned=None)
+        """Its faces leave their people (the catalogue took them out of their
+        counts as it deleted the photo); a person left with none is gone."""
+        with self._whole() as done:
+            changes = self.grouping.remove([f["id"] for f in photo.faces if f.get("id")])
+            self._write(done, changes, pinned=None)
 
-    def group(self, photo_id: str, described: dict[int, tuple[bytes, float]],
-              placed: dict[int, tuple[str | None, bool]]) -> Changes:
-        """Group a recognized photo's faces (face id -> descriptor bytes and
-        quality; largest first) and write the result; the caller announces
-        it. Faces already in a person (``placed``: face id -> person,
-        pinned; a re-described face the user had placed or put in a named
-        person) stay where they are."""
-        fresh = []
-        for face_id, (blob, quality) in described.items():
-            vector = np.frombuffer(blob, np.float32)
-            self.grouping.remove([face_id])  # (described again: the new descriptor counts)
-            person, pinned = placed.get(face_id, (None, False))
-            if person is not None or pinned:
-                self.grouping.insert(face_id, photo_id, vector, person, pinned, quality)
-            else:
-                fresh.append((face_id, vector, quality))
-        changes = self.grouping.add_photo(photo_id, fresh)
-        self.apply(changes, pinned=None, announce=False)
-        return changes
+    def recognized(self, photo_id: str, described: dict[int, Described],
+                   placed: dict[int, tuple[str | None, bool]]) -> Changes:
+        """A photo's faces described (face id -> descriptor, largest
+        first): stored, grouped and written as one change; the caller
+        announces it. Faces already in a person (``placed``: face id ->
+        person, pinned; a re-described face the user had placed or put in a
+        named person) stay where they are."""
+        with self._whole(announce=False) as done:
+            self.catalogue.recognized(photo_id, described)
+            fresh = []
+            for face_id, found in described.items():
+                vector = np.frombuffer(found.vector, np.float32)
+                self.grouping.remove([face_id])  # (described again: the new descriptor counts)
+                person, pinned = placed.get(face_id, (None, False))
+                if person is not None or pinned:
+                    self.grouping.insert(face_id, photo_id, vector, person, pinned,
+                                         found.quality)
+                else:
+                    fresh.append((face_id, vector, found.quality))
+            self._write(done, self.grouping.add_photo(photo_id, fresh), pinned=None)
+        return done
 
     # -- the user's edits ------------------------------------------------------------
 
@@ -141,17 +207,16 @@ class People:
         """Name (a name, or None to take it away) and/or hide a person.
         Naming gathers the stored free faces that match them."""
         self.person(person_id)
-        changes = Changes()
-        if not isinstance(name, Unset):
-            self.catalogue.update_person(person_id, name=name, clear_name=name is None)
-            if name:
-                changes = self.grouping.named_now(person_id)
-            else:
-                self.grouping.set_named(person_id, False)
-        if hidden is not None:
-            self.catalogue.update_person(person_id, hidden=hidden)
-        changes.created.append(person_id)  # announce it, changed or not
-        self.apply(changes, pinned=None)
+        with self._whole() as done:
+            if not isinstance(name, Unset):
+                self.catalogue.update_person(person_id, name=name, clear_name=name is None)
+                if name:
+                    self._write(done, self.grouping.named_now(person_id), pinned=None)
+                else:
+                    self.grouping.set_named(person_id, False)
+            if hidden is not None:
+                self.catalogue.update_person(person_id, hidden=hidden)
+            done.created.append(person_id)  # announce it, changed or not
         return self.person(person_id)
 
     def merge(self, person_id: str, sources: list[str]) -> Person:
@@ -159,15 +224,16 @@ class People:
         found = [self.catalogue.person(person) for person in [person_id, *sources]]
         if None in found:
             raise no_person()
-        if found[0].name is None:  # the merged person keeps a name one of them had
-            names = [p.name for p in found[1:] if p.name]
-            if names:
-                self.catalogue.update_person(person_id, name=names[0])
-                self.grouping.set_named(person_id, True)
-        for source in sources:
-            if source != person_id:
-                self.catalogue.carry_over(person_id, source)
-        self.apply(self.grouping.merge(person_id, sources), pinned=True)
+        with self._whole() as done:
+            if found[0].name is None:  # the merged person keeps a name one of them had
+                names = [p.name for p in found[1:] if p.name]
+                if names:
+                    self.catalogue.update_person(person_id, name=names[0])
+                    self.grouping.set_named(person_id, True)
+            for source in sources:
+                if source != person_id:
+                    self.catalogue.carry_over(person_id, source)
+            self._write(done, self.grouping.merge(person_id, sources), pinned=True)
         return self.person(person_id)
 
     def _described(self, face_id: int) -> tuple[str, str | None]:
@@ -184,16 +250,16 @@ class People:
     def move(self, face_id: int, target: str | None) -> FaceMoved:
         """Put a face in ``target`` (a person id, NEW, or None: nobody); the
         face stays where the user put it."""
-        self._described(face_id)
-        if target == NEW:
-            target, changes = self.grouping.create(face_id)
-        else:
-            if target is not None and self.catalogue.person(target) is None:
-                raise no_person()
-            changes = self.grouping.move(face_id, target)
-        self.apply(changes, pinned=True)
-        photo, person = self.catalogue.face(face_id)
-        return FaceMoved(face_id, photo, person)
+        photo, _ = self._described(face_id)
+        if target not in (None, NEW) and self.catalogue.person(target) is None:
+            raise no_person()
+        with self._whole() as done:
+            if target == NEW:
+                target, changes = self.grouping.create(face_id)
+            else:
+                changes = self.grouping.move(face_id, target)
+            self._write(done, changes, pinned=True)
+        return FaceMoved(face_id, photo, target)
 
     def not_this_person(self, face_id: int) -> FaceMoved:
         """The face is not the person it is in: it leaves them and never goes
@@ -201,9 +267,10 @@ class People:
         photo, person = self._described(face_id)
         if person is None:
             raise Conflict("not_in_a_person", "This face is in no person.")
-        _, changes = self.grouping.not_this_person(face_id)
-        self.catalogue.reject(face_id, person)
-        self.apply(changes, pinned=False)
+        with self._whole() as done:
+            _, changes = self.grouping.not_this_person(face_id)
+            self.catalogue.reject(face_id, person)
+            self._write(done, changes, pinned=False)
         return FaceMoved(face_id, photo, None)
 
     def split(self, person_id: str, face_ids: list[int]) -> Person:
@@ -213,8 +280,9 @@ class People:
             _, person = self._described(face_id)
             if person != person_id:
                 raise BadRequest("bad_request", f"Face {face_id} is not this person's.")
-        new, changes = self.grouping.split(face_ids)
-        self.apply(changes, pinned=True)
+        with self._whole() as done:
+            new, changes = self.grouping.split(face_ids)
+            self._write(done, changes, pinned=True)
         return self.person(new)
 
     def same(self, person_id: str, other: str, same: bool) -> Person | None:
@@ -226,22 +294,12 @@ class People:
         self.person(other)
         if same:
             return self.merge(person_id, [other])
-        self.catalogue.set_different(person_id, other)
-        self.grouping.set_different(person_id, other)
+        with self._whole():
+            self.catalogue.set_different(person_id, other)
+            self.grouping.set_different(person_id, other)
         return None
 
-    # -- writing and telling ---------------------------------------------------------
-
-    def apply(self, changes: Changes, pinned: bool | None = False,
-              announce: bool = True) -> None:
-        """Write a grouping's changes (``pinned``: the user's placements, or
-        None for grouping's own, which keep each face's pinned state)."""
-        if not changes:
-            return
-        self.catalogue.regroup(changes.faces, changes.created, changes.emptied, pinned,
-                               changes.left)
-        if announce:
-            self.announce(changes)
+    # -- telling ---------------------------------------------------------------------
 
     def announce(self, changes: Changes, told: set[str] = frozenset()) -> None:
         """``faces.changed`` and ``people.changed`` for ``changes`` (faces of

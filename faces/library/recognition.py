@@ -115,7 +115,11 @@ class Recognition:
 
     def start(self, family: str, off: str = "") -> None:
         self.load(family, off)
-        if self.config.enabled:
+        self.run()
+
+    def run(self) -> None:
+        """Recognize the queue in the background (from the event loop)."""
+        if self.config.enabled and self._task is None:
             self._task = asyncio.ensure_future(self._run())
 
     def stop(self) -> None:
@@ -224,10 +228,8 @@ class Recognition:
         if self.catalogue.get(photo_id) is None:  # deleted meanwhile: its crops go too
             self.files.remove_crops([d.crop for d in described.values()])
             return
-        self.catalogue.recognized(photo_id, described)
         placed = {face: (person, pinned) for face, (_, person, pinned, _) in state.items()}
-        changes = self.people.group(photo_id, {face_id: (d.vector, d.quality)
-                                               for face_id, d in described.items()}, placed)
+        changes = self.people.recognized(photo_id, described, placed)
         if self.redescribing:
             self.redescribing = max(0, self.redescribing - 1)
         self._recognized.append(photo_id)

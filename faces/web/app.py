@@ -109,11 +109,12 @@ async def drain(web: Web, grace: float) -> None:
 
 
 async def serve(settings: Settings) -> None:
-    """Run until SIGINT or SIGTERM, then stop cleanly."""
+    """Listen at once; start the workers and read the library meanwhile
+    (``/healthz`` answers 503 "starting", changes 503 with Retry-After,
+    until then); run until SIGINT or SIGTERM, then stop cleanly."""
     hub = Hub()
     services = Services.create(settings, events=hub)
     web = Web(services, hub)
-    services.gallery.reconcile()
     app = make_app(web)
     server = make_server(app, settings)
     sockets = bind_sockets(settings.port, settings.address)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from .. import logs
+from ..errors import Starting
 from ..library.records import Photo
 from ..settings import Settings
 from ..vision.contract import Options
@@ -105,6 +106,9 @@ class AccessMixin:
     def require_write(self) -> None:
         if not self.can_write():
             raise unauthorised("An access token is needed to upload or delete")
+        if not self.services.ready:  # the library is still being read: nothing changes yet
+            raise Starting("The server is starting: it is reading the library. Try again "
+                              "in a few seconds.")
 
     def require_view(self) -> None:
         if not self.can_view():

@@ -20,6 +20,7 @@ from ..errors import (
     JobTimeout,
     NotFound,
     Refused,
+    Starting,
     StorageFull,
     Unsupported,
 )
@@ -49,6 +50,7 @@ MACHINE: list[tuple[type[Exception], int, str, str | None, dict[str, str]]] = [
      {"Retry-After": "2"}),
     (BackendUnavailable, 503, "detector_unavailable", "{}; please try again.",
      {"Retry-After": "2"}),
+    (Starting, 503, "starting", None, {"Retry-After": "2"}),
 ]
 
 

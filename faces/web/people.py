@@ -4,12 +4,13 @@ hide, merge, put a face in a person)."""
 from __future__ import annotations
 
 from ..errors import NotFound
-from ..library.records import PERSON_REGEX
+from ..library.records import PERSON_REGEX, Person
 from . import forms
 from .base import ApiOriginCheck, BaseHandler
 from .views import CROPS, face_moved_json, face_of_json, person_json, suggestion_json
 
 SUGGESTIONS = 10  # "same person?" pairs the People page shows at once
+PAGE = 48  # people the People page shows before "more people"
 # What the page's <template> of a person's card is rendered from: every part
 # there (a cover too), for the script to fill in.
 BLANK = {"id": "", "name": None, "hidden": False, "faces": 0, "photos": 0,
@@ -35,25 +36,35 @@ class PeopleBase(ApiOriginCheck, BaseHandler):
                 "redescribing": recognition.redescribing}
 
 
+def named_page(people: list[Person], limit: int, before: str | None) -> tuple[list, bool]:
+    """A page of the named people (a short list, by name)."""
+    start = 0
+    if before is not None:
+        ids = [p.id for p in people]
+        if before not in ids:
+            raise NotFound("not_found", "No person has the id given in 'before'.")
+        start = ids.index(before) + 1
+    return people[start:start + limit], start + limit < len(people)
+
+
 class PeopleApiHandler(PeopleBase):
+    """People, a page at a time: most photos first, ``?before=<id>`` for the
+    page after that person (a cursor into an index, whatever the number of
+    people); ``named=1``: the named ones, by name."""
+
     def get(self) -> None:
         limit = forms.page_limit(self.get_argument("limit", None))
         hidden = forms.flag(self.get_argument("hidden", None), "hidden")
         named = forms.flag(self.get_argument("named", None), "named")
-        everyone = self.services.people.named() if named else \
-            self.services.people.list(hidden)
-        if named and not hidden:
-            everyone = [p for p in everyone if not p.hidden]
         before = self.get_argument("before", None)
-        start = 0
-        if before is not None:
-            ids = [p.id for p in everyone]
-            if before not in ids:
-                raise NotFound("not_found", "No person has the id given in 'before'.")
-            start = ids.index(before) + 1
-        page = everyone[start:start + limit]
+        people = self.services.people
+        if named:
+            everyone = [p for p in people.named() if hidden or not p.hidden]
+            page, more = named_page(everyone, limit, before)
+        else:
+            page, more = people.page(limit, before, hidden)
         following = None
-        if start + limit < len(everyone):
+        if more:
             following = f"/api/people?before={page[-1].id}&limit={limit}" + \
                 ("&hidden=1" if hidden else "") + ("&named=1" if named else "")
         self.write_json({"people": [person_json(p) for p in page], "next": following,
@@ -105,10 +116,10 @@ class SameApiHandler(PeopleBase):
 
 
 class SuggestionsApiHandler(PeopleBase):
-    def get(self) -> None:
+    async def get(self) -> None:
         limit = forms.page_limit(self.get_argument("limit", "20"))
-        self.write_json({"suggestions": [suggestion_json(found) for found in
-                                         self.services.people.suggestions(limit)]})
+        found = await self.services.people.suggestions(limit)
+        self.write_json({"suggestions": [suggestion_json(pair) for pair in found]})
 
 
 class FacePersonApiHandler(PeopleBase):
@@ -125,17 +136,26 @@ class RejectFaceApiHandler(PeopleBase):
 
 
 class PeoplePageHandler(BaseHandler):
-    def get(self) -> None:
+    """/people: the first page of people (more load as you scroll, or with
+    the "more people" link, which works without JavaScript too)."""
+
+    async def get(self) -> None:
         if not self.can_view():
             self.redirect("/login")
             return
         hidden = self.get_argument("hidden", "0") == "1"
-        recognition = self.services.recognition
-        people = [person_json(p) for p in self.services.people.list(hidden)]
-        self.render("people.html", people=people, hidden=hidden, backlog=recognition.backlog,
+        after = self.get_argument("after", None)
+        recognition, people = self.services.recognition, self.services.people
+        try:
+            page, more = people.page(PAGE, after, hidden)
+        except NotFound:
+            page, more = people.page(PAGE, None, hidden)
+        suggestions = await people.suggestions(SUGGESTIONS) if after is None else []
+        self.render("people.html", people=[person_json(p) for p in page], more=more,
+                    page_size=PAGE, hidden=hidden, backlog=recognition.backlog,
                     state=recognition.state, why=recognition.why,
                     redescribing=recognition.redescribing, blank=BLANK, crops=CROPS,
-                    suggestions=self.services.people.suggestions(SUGGESTIONS))
+                    suggestions=suggestions)
 
 
 PERSON = PERSON_REGEX.strip("^$")

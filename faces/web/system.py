@@ -10,7 +10,7 @@ from .base import BaseHandler
 class HealthHandler(BaseHandler):
     def get(self) -> None:
         backend, recognition = self.services.backend, self.services.recognition
-        if not backend.ready:
+        if not (backend.ready and self.services.ready):
             self.write_json({"status": "starting"}, 503)
             return
         about = backend.info
