@@ -111,6 +111,9 @@ class Settings:
                                      "stopped and replaced", STORE)
     max_queue: int = _setting(32, "FACES_MAX_QUEUE",
                               "photos that may wait for a free worker; more get 503")
+    worker_recycle_mb: float = _setting(0.0, "FACES_WORKER_RECYCLE_MB",
+                                        "a worker whose memory grows past this many MB is "
+                                        "replaced after its job (0 = never)")
     request_timeout: float = _setting(60.0, "FACES_REQUEST_TIMEOUT",
                                       "seconds a client may stall sending a request or idle")
     rate_limit: int = _setting(120, "FACES_RATE_LIMIT",
@@ -204,8 +207,8 @@ class Settings:
             raise ValueError("timeouts must be positive")
         if self.concurrency < 1:
             raise ValueError("import concurrency must be 1 or more")
-        if self.max_queue < 0 or self.rate_limit < 0:
-            raise ValueError("max queue and rate limit must be 0 or more")
+        if self.max_queue < 0 or self.rate_limit < 0 or self.worker_recycle_mb < 0:
+            raise ValueError("max queue, rate limit and worker recycle MB must be 0 or more")
         if self.log_format not in logs.FORMATS:
             raise ValueError(f"log format must be {' or '.join(logs.FORMATS)}")
         if self.private and not self.token:

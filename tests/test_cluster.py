@@ -56,7 +56,16 @@ def test_uploads_through_a_cluster_then_it_goes_and_comes_back(
             status, photo = upload(base, "t1.jpg")
             assert status == 201 and len(photo["faces"]) == 6
             assert upload(base, "t1.jpg") == (200, photo)  # the same photo, stored once
-            # The scheduler and its workers go: uploads answer 503 at once.
+            # The workers go, the scheduler stays: an upload is answered 503 within
+            # a few seconds (not at its time limit), and the health check says so.
+            stop(state["workers"])
+            started_at = time.monotonic()
+            answer = refused(base, "kit_with_rose.jpg")
+            assert answer[0] == 503 and answer[1]["Retry-After"]
+            assert answer[2]["error"]["code"] == "detector_unavailable"
+            assert time.monotonic() - started_at < 8, time.monotonic() - started_at
+            assert get_json(base + "/healthz")[0] == 503
+            # The scheduler goes too: uploads answer 503 at once.
             stop(state["workers"])
             stop(state["scheduler"])
             started_at = time.monotonic()
@@ -118,23 +127,34 @@ def refused(base: str, name: str) -> tuple[int, dict, dict]:
 
 
 def test_faults_on_the_cluster(tmp_path: Path, model_path: Path, images: Path) -> None:
+    """A killed worker, a photo that kills every worker it lands on, a job
+    past its time limit. The waits are derived from what this machine
+    measures first (one photo's time, one worker's restart), so the test
+    proves the same on a slow machine as on a fast one."""
     data = photo_bytes("t1.jpg")
 
     async def scenario(address: str) -> dict:
         found = {}
-        backend = await started(address, timeout=4.0)
+        backend = await started(address, timeout=120.0)
         async with distributed.Client(address, asynchronous=True) as spy:
             while len(await spy.nthreads()) < 2:
                 await asyncio.sleep(0.2)
+            begun = time.monotonic()
+            await backend.run(RENDER, data, OPTIONS)
+            found["render_seconds"] = render = time.monotonic() - begun
             # A worker killed while it holds a job: the job runs again elsewhere.
-            job = asyncio.ensure_future(backend.run("tests.support.jobs:slow_render", 1.5, data,
-                                                    OPTIONS))
+            job = asyncio.ensure_future(backend.run("tests.support.jobs:slow_render",
+                                                    1.5 + render, data, OPTIONS))
             _, victim = await holder(address, spy)
             os.kill(victim, signal.SIGKILL)
+            killed_at = time.monotonic()
             found["rerun_faces"] = len((await job).faces)
-            found["victim"] = victim
-            # A photo that kills every worker it lands on: 503 after a few tries,
-            # and every other job keeps working meanwhile.
+            while len(await spy.nthreads()) < 2:  # its nanny brings it back
+                await asyncio.sleep(0.1)
+            found["restart_seconds"] = restart = time.monotonic() - killed_at
+            # A photo that kills every worker it lands on: 503 after a few tries
+            # (each one a restart), and every other job keeps working meanwhile.
+            backend.timeout = 8 * restart + 4 * render + 4
             started_at = time.monotonic()
             poison = asyncio.ensure_future(backend.run("tests.support.jobs:die"))
             found["meanwhile"] = len((await backend.run(RENDER, data,
@@ -145,11 +165,13 @@ def test_faults_on_the_cluster(tmp_path: Path, model_path: Path, images: Path) -
             while len(await spy.nthreads()) < 2:  # the nannies bring them back
                 await asyncio.sleep(0.2)
             # A job past the time limit: JobTimeout, and its worker is restarted.
-            job = asyncio.ensure_future(backend.run("tests.support.jobs:nap", 30))
+            backend.timeout = 4 * render + 2
+            job = asyncio.ensure_future(backend.run("tests.support.jobs:nap",
+                                                    10 * backend.timeout))
             _, stuck = await holder(address, spy)
             with pytest.raises(JobTimeout):
                 await job
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 10 * restart + 10
             while stuck in (await spy.run(os.getpid)).values():
                 assert time.monotonic() < deadline, "the stuck worker was not restarted"
                 await asyncio.sleep(0.2)
@@ -162,7 +184,6 @@ def test_faults_on_the_cluster(tmp_path: Path, model_path: Path, images: Path) -
         found = asyncio.run(scenario(state["address"]))
     print("cluster faults:", found)
     assert found["rerun_faces"] == 6 and found["meanwhile"] == 6
-    assert found["poison_seconds"] < 45
     assert found["after_timeout"] == 6
 
 

@@ -16,6 +16,7 @@ import pytest
 from tornado.iostream import IOStream
 from tornado.testing import gen_test
 
+from faces.errors import BackendUnavailable
 from faces.library.catalogue import Catalogue
 from faces.library.events import Silent
 from faces.library.files import Files
@@ -34,39 +35,76 @@ class TestWorkerFaults(FacesTestCase):
         await asyncio.sleep(0.3)
         return busy
 
-    @gen_test(timeout=60)
-    async def test_killed_worker_gives_503_then_the_pool_recovers(self) -> None:
-        busy = await self.occupy_workers(3)
-        upload = asyncio.ensure_future(self.upload("t1.jpg"))
-        await asyncio.sleep(0.2)
+    PHOTOS = ["t1.jpg", "kit_with_rose.jpg", "obama_small.jpg", "two_people.jpg",
+              "coffee.jpg", "obama_and_biden.jpg", "biden.jpg", "obama.jpg"]
+
+    async def uploads_under_way(self) -> list[asyncio.Future]:
+        """Eight uploads at once; returns once every worker has one."""
+        uploads = [asyncio.ensure_future(self.upload(name)) for name in self.PHOTOS]
+        while self.pool.pending < len(uploads) or self.pool._idle:
+            await asyncio.sleep(0.002)
+        return uploads
+
+    async def replaced(self, *victims: int) -> None:
+        """Wait until every worker is back, none of ``victims`` among them
+        (the pool is shared by the tests: each leaves it whole)."""
+        for _ in range(600):
+            pids = self.pool.worker_pids()
+            if len(pids) == self.pool.size and not set(victims) & set(pids):
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("the workers were not replaced")
+
+    @gen_test(timeout=120)
+    async def test_a_killed_worker_costs_no_upload(self) -> None:
+        """kill -9 of a worker while eight uploads run: the job it had runs
+        again on another worker, and every upload is answered 201."""
+        uploads = await self.uploads_under_way()
         victim = self.pool.worker_pids()[0]
         os.kill(victim, signal.SIGKILL)
-        response = await upload
-        assert response.code == 503
-        assert response.headers["Retry-After"]
-        assert json.loads(response.body)["error"]["code"] == "detector_unavailable"
-        await asyncio.gather(*busy, return_exceptions=True)
-        again = await self.upload("t1.jpg")
-        assert again.code == 201 and len(json.loads(again.body)["faces"]) == 6
-        assert victim not in self.pool.worker_pids()
-        assert self.services.gallery.count() == 1
+        answers = await asyncio.gather(*uploads)
+        assert [a.code for a in answers] == [201] * len(uploads), [a.body for a in answers]
+        await self.replaced(victim)
+        assert self.services.gallery.count() == len(uploads)
+        with pytest.raises(ProcessLookupError):
+            os.kill(victim, 0)
 
-    @gen_test(timeout=60)
-    async def test_detection_past_the_time_limit_is_stopped(self) -> None:
-        before = set(self.pool.worker_pids())
-        self.pool.timeout = 0.01  # far less than any real detection
+    @gen_test(timeout=120)
+    async def test_a_photo_that_kills_its_worker_fails_alone(self) -> None:
+        """A job that kills every worker it runs on is run twice, then
+        answered 503; the uploads meanwhile are all answered 201."""
+        uploads = [asyncio.ensure_future(self.upload(name)) for name in self.PHOTOS[:4]]
+        restarts = self.pool.restarts
+        with pytest.raises(BackendUnavailable, match="twice"):
+            await self.pool.run("tests.support.jobs:die")
+        answers = await asyncio.gather(*uploads)
+        assert [a.code for a in answers] == [201] * 4, [a.body for a in answers]
+        assert self.pool.restarts == restarts + 2  # the two workers it ran on
+        await self.replaced()
+        assert (await self.upload("t1.jpg")).code == 200  # (stored already: the pool works)
+
+    @gen_test(timeout=120)
+    async def test_a_hung_worker_times_out_its_own_job_only(self) -> None:
+        """SIGSTOP of a worker while eight uploads run: its job is answered
+        503 detector_timeout once the time limit passes, the worker is
+        killed and replaced; the other seven are answered 201, no 500."""
+        self.pool.timeout = 5.0  # (far more than any of these photos takes)
         try:
-            response = await self.upload("t1.jpg")
+            uploads = await self.uploads_under_way()
+            victim = self.pool.worker_pids()[0]
+            os.kill(victim, signal.SIGSTOP)
+            answers = await asyncio.gather(*uploads)
         finally:
             self.pool.timeout = 30.0
-        assert response.code == 503
-        assert json.loads(response.body)["error"]["code"] == "detector_timeout"
-        again = await self.upload("t1.jpg")
-        assert again.code == 201
-        assert not before & set(self.pool.worker_pids())  # every old worker was replaced
-        for pid in before:
-            with pytest.raises(ProcessLookupError):
-                os.kill(pid, 0)
+        codes = sorted(a.code for a in answers)
+        assert codes == [201] * 7 + [503], [a.body for a in answers]
+        [stopped] = [a for a in answers if a.code == 503]
+        assert json.loads(stopped.body)["error"]["code"] == "detector_timeout"
+        await self.replaced(victim)
+        with pytest.raises(ProcessLookupError):
+            os.kill(victim, 0)
+        assert (await self.upload(self.PHOTOS[[a.code for a in answers].index(503)])
+                ).code == 201
 
     @gen_test(timeout=60)
     async def test_full_queue_answers_503_with_retry_after(self) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 
 from distributed import Client
 from distributed.client import FutureCancelledError
+from distributed.comm.addressing import get_address_host_port
 from distributed.comm.core import CommClosedError
 from distributed.scheduler import KilledWorker
 
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 WATCH_SECONDS = 1.0  # how often the watcher counts workers and reconnects
 CALL_SECONDS = 3.0  # longest wait for one call to the scheduler
+NANNY_SECONDS = 1.0  # longest wait to reach a worker's nanny
 # Dask spends a few milliseconds of CPU per task (scheduler, comms): when
 # photos queue up, up to MAX_BATCH of them travel as one task, with at most
 # DEPTH tasks per worker in flight. A light load still sends one per task.
@@ -69,11 +71,14 @@ class ClusterBackend(Backend):
         self.pending = 0
         self.restarts = 0
         self._workers = 0
+        self._known: set[str] = set()  # the workers' addresses, last counted
+        self._nannies: set[str] = set()  # their nannies' addresses
         self._client: Client | None = None
         self._watcher: asyncio.Task | None = None
         self._ready = asyncio.Event()
         self._tasks: set[asyncio.Future] = set()  # restarts and closes under way
         self._waiting: list[Entry] = []  # jobs not yet sent to Dask
+        self._riding: list[tuple[Any, list[Entry]]] = []  # Dask tasks sent, not back
         self._flying = 0  # Dask tasks sent, not back
         self.batches = 0  # Dask tasks that carried more than one job
 
@@ -142,6 +147,47 @@ class ClusterBackend(Backend):
         if len(nthreads) != self._workers:
             log.info("%d faces workers on the cluster", len(nthreads))
         self._workers = len(nthreads)
+        if set(nthreads) != self._known:
+            self._known = set(nthreads)
+            with contextlib.suppress(OSError, asyncio.TimeoutError, CommClosedError):
+                found = await asyncio.wait_for(self._client.scheduler.identity(n_workers=-1),
+                                               CALL_SECONDS)
+                self._nannies |= {info["nanny"] for info in found["workers"].values()
+                                  if info.get("nanny")}
+        if not self._workers and (self._waiting or self._riding) and \
+                not await self._restarting():
+            self._no_workers()
+
+    async def _restarting(self) -> bool:
+        """Whether a nanny of the workers seen so far is still there (its
+        worker is being restarted: a photo that kills its workers leaves
+        none for that moment, which is not "no worker")."""
+        for nanny in list(self._nannies):
+            host, port = get_address_host_port(nanny)
+            try:
+                _, writer = await asyncio.wait_for(asyncio.open_connection(host, port),
+                                                   NANNY_SECONDS)
+            except (OSError, asyncio.TimeoutError):
+                self._nannies.discard(nanny)  # gone with its worker
+                continue
+            writer.close()
+            return True
+        return False
+
+    def _no_workers(self) -> None:
+        """No worker left: every job waiting or sent is answered now (Dask
+        would keep them until a worker comes, past their time limit)."""
+        log.error("no detector worker is connected to the cluster: %d photos answered 503",
+                  len(self._waiting) + sum(len(batch) for _, batch in self._riding))
+        error = BackendUnavailable("no detector worker is connected to the cluster")
+        for entry in self._waiting:
+            entry.settle(error=error)
+        self._waiting.clear()
+        for carrier, batch in self._riding:
+            for entry in batch:
+                entry.settle(error=error)
+            if self._client is not None:  # forgotten, or it would run when a worker comes
+                self._background(self._client.cancel([carrier], force=True))
 
     def _submit(self, job: str, *args: Any) -> Any:
         # Alone, a photo may use every thread its worker has (0); with company,
@@ -200,6 +246,7 @@ class ClusterBackend(Backend):
             for entry in batch:
                 entry.carrier = carrier
             self._flying += 1
+            self._riding.append((carrier, batch))
             self._background(self._collect(carrier, batch))
 
     async def _collect(self, carrier: Any, batch: list[Entry]) -> None:
@@ -231,6 +278,7 @@ class ClusterBackend(Backend):
                     entry.settle(value if ok else None, None if ok else value)
         finally:
             self._flying -= 1
+            self._riding = [(c, b) for c, b in self._riding if c is not carrier]
             self._pump()
 
     def _again(self, batch: list[Entry]) -> None:
