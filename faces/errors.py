@@ -76,6 +76,23 @@ class StorageFull(Unavailable):
     """The photo could not be saved: the disk is full or not writable."""
 
 
+class CatalogueError(Unavailable):
+    """The catalogue could not be read or written; the message says why and
+    what to do."""
+
+
+class CatalogueBusy(CatalogueError):
+    """Another program holds the catalogue locked."""
+
+
+class CatalogueUnwritable(CatalogueError):
+    """The catalogue is read-only (a read-only mount, or its file's mode)."""
+
+
+class CatalogueDamaged(CatalogueError):
+    """The catalogue file is damaged."""
+
+
 class ModelError(FacesError):
     """A model file is missing, unreadable, or not a model we know."""
 

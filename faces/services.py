@@ -13,9 +13,11 @@ from pathlib import Path
 
 from . import backends
 from .backends import Backend
+from .errors import DataDirError
+from .library import datadir
 from .library.catalogue import Catalogue
 from .library.events import Events, Silent
-from .library.files import Files
+from .library.files import Files, disk_error, disk_full
 from .library.gallery import Gallery
 from .library.grouping import DEFAULT_FAMILY
 from .library.people import People
@@ -58,6 +60,7 @@ class Services:
     recognition: Recognition = field(init=False)
     recognize: bool = True  # whether recognition runs at all
     ready: bool = False  # started: the library read, the workers warm
+    _adopting: asyncio.Future | None = None  # stored photos without a row, added back
 
     def __post_init__(self) -> None:
         self.people = People(self.catalogue, self.events)
@@ -73,12 +76,31 @@ class Services:
     @classmethod
     def create(cls, settings: Settings, events: Events | None = None,
                backend: Backend | None = None, with_backend: bool = True,
-               recognize: bool = True) -> Services:
-        """Open the data directory and the catalogue; make the backend the
-        settings ask for (not started) unless one is given or none is wanted.
-        Raises DataDirError."""
+               recognize: bool = True, rebuilding: bool = False) -> Services:
+        """Open the data directory and the catalogue, once they are seen to be
+        whole (:mod:`faces.library.datadir`; ``rebuilding``: for `faces
+        reindex`); make the backend the settings ask for (not started) unless
+        one is given or none is wanted. Raises DataDirError."""
+        datadir.check(settings.data_dir, rebuilding)
         files = Files(settings.data_dir)
-        catalogue = Catalogue(settings.data_dir)
+        try:
+            catalogue = Catalogue(settings.data_dir)
+        except DataDirError:
+            # On a full disk SQLite cannot even make the catalogue's -shm file: the
+            # space kept aside for this moment lets it open (to delete photos).
+            if disk_full(files.data_dir) is None or not files.release():
+                raise
+            log.error("the disk holding %s is full: the space kept aside was given back to "
+                      "open the catalogue", files.data_dir)
+            catalogue = Catalogue(settings.data_dir)
+        try:
+            datadir.mark(files.photos_dir)
+        except OSError as exc:
+            catalogue.close()
+            raise (disk_error(exc, settings.data_dir) or exc) from None
+        if not files.reserve() and disk_full(files.data_dir) is not None:
+            log.error("the disk holding %s is full: uploads are refused (507) until space is "
+                      "freed; deleting photos frees it", files.data_dir)
         if backend is None and with_backend:
             backend = backends.create(settings)
         return cls(settings=settings, files=files, catalogue=catalogue, backend=backend,
@@ -110,6 +132,25 @@ class Services:
         await loop.run_in_executor(None, self.recognition.load, family, off)
         self.recognition.run()
         self.ready = True
+        orphans = (await checked).orphans
+        if orphans and self.backend is not None:
+            self._adopting = asyncio.ensure_future(self.gallery.adopt_in_background(orphans))
+
+    def problems(self) -> list[str]:
+        """What keeps the server from doing its work now, each in a sentence
+        (what /healthz says with a 503): People stopped or stalled, the
+        catalogue not writable, the disk full."""
+        found = []
+        recognition = self.recognition
+        if recognition.state in ("stopped", "stalled"):
+            found.append(f"People's recognition is {recognition.state}: {recognition.why}")
+        if self.catalogue.write_error and self.catalogue.probe():
+            found.append(self.catalogue.write_error)
+        free = disk_full(self.files.data_dir)
+        if free is not None:
+            found.append(f"the disk holding {self.files.data_dir} is full ({free} bytes "
+                         f"free): uploads are refused until space is freed")
+        return found
 
     def _stored_family(self) -> str:
         with self.catalogue.reader() as reader:
@@ -135,6 +176,8 @@ class Services:
         return info.recognizer, ""
 
     def stop(self) -> None:
+        if self._adopting is not None:
+            self._adopting.cancel()
         self.recognition.stop()
         if self.backend is not None:
             self.backend.shutdown()

@@ -30,6 +30,7 @@ MIN_TOKEN_LENGTH = 16
 # detection settings; the server's own only `faces serve`.
 SERVE = frozenset({"serve"})
 STORE = frozenset({"serve", "reindex", "people"})
+COPY = frozenset({"backup", "restore", "check"})  # the data directory alone
 DETECTION = frozenset({"serve", "reindex", "detect", "worker", "people"})
 MODEL = DETECTION | {"quantize"}  # which model, and how it is loaded
 
@@ -44,7 +45,7 @@ class Settings:
                          "logged at start)")
     address: str = _setting("0.0.0.0", "FACES_ADDRESS", "address to bind")
     data_dir: Path = _setting(Path("uploads"), "FACES_DATA_DIR",
-                              "where photos and the catalogue live", STORE)
+                              "where photos and the catalogue live", STORE | COPY)
     model: Path = _setting(DEFAULT_MODEL, "FACES_MODEL", "face detector ONNX model file "
                            "(SCRFD or YuNet)", MODEL)
     detector: str = _setting(detectors.AUTO, "FACES_DETECTOR",
@@ -111,9 +112,12 @@ class Settings:
                                      "stopped and replaced", STORE)
     max_queue: int = _setting(32, "FACES_MAX_QUEUE",
                               "photos that may wait for a free worker; more get 503")
-    worker_recycle_mb: float = _setting(0.0, "FACES_WORKER_RECYCLE_MB",
-                                        "a worker whose memory grows past this many MB is "
-                                        "replaced after its job (0 = never)")
+    max_megapixels_in_flight: float = _setting(
+        64.0, "FACES_MAX_MEGAPIXELS_IN_FLIGHT", "megapixels the workers may decode at once "
+        "(what bounds their memory: larger photos wait their turn; 0 = no limit)")
+    worker_recycle_mb: float = _setting(600.0, "FACES_WORKER_RECYCLE_MB",
+                                        "a worker whose memory at rest grows past this many "
+                                        "MB is replaced after its job (0 = never)")
     request_timeout: float = _setting(60.0, "FACES_REQUEST_TIMEOUT",
                                       "seconds a client may stall sending a request or idle")
     rate_limit: int = _setting(120, "FACES_RATE_LIMIT",
@@ -207,8 +211,10 @@ class Settings:
             raise ValueError("timeouts must be positive")
         if self.concurrency < 1:
             raise ValueError("import concurrency must be 1 or more")
-        if self.max_queue < 0 or self.rate_limit < 0 or self.worker_recycle_mb < 0:
-            raise ValueError("max queue, rate limit and worker recycle MB must be 0 or more")
+        if min(self.max_queue, self.rate_limit, self.worker_recycle_mb,
+               self.max_megapixels_in_flight) < 0:
+            raise ValueError("max queue, rate limit, worker recycle MB and megapixels in flight "
+                             "must be 0 or more")
         if self.log_format not in logs.FORMATS:
             raise ValueError(f"log format must be {' or '.join(logs.FORMATS)}")
         if self.private and not self.token:

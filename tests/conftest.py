@@ -159,8 +159,11 @@ def photo_bytes(name: str) -> bytes:
 def started(model: Path):
     """A warmed two-worker local backend; a lone job spreads over two
     threads, as on a two-core server by default."""
+    defaults = Settings()  # the server's own limits on memory
     backend = LocalBackend(WorkerConfig(model=str(model), solo_threads=2,
-                                        recognition_model=str(RECOGNITION_MODEL)), workers=2)
+                                        recognition_model=str(RECOGNITION_MODEL)), workers=2,
+                           recycle_mb=defaults.worker_recycle_mb,
+                           pixel_budget=int(defaults.max_megapixels_in_flight * 1e6))
     asyncio.run(backend.start())
     return backend
 

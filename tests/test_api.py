@@ -17,7 +17,7 @@ from tornado.testing import gen_test
 from faces.vision.detectors.scrfd import SCRFD
 from faces.web import openapi
 from tests.conftest import MODEL, YUNET_MODEL, photo_bytes
-from tests.support.helpers import decode, multipart
+from tests.support.helpers import decode, multipart, stored
 from tests.support.server import FacesTestCase
 
 DOCUMENT = openapi.document()
@@ -78,7 +78,7 @@ class TestApi(FacesTestCase):
         event = json.loads(await asyncio.wait_for(listener.read_message(), 10))
         assert event == {"type": "photo.deleted", "id": photo["id"]}
         assert self.services.gallery.count() == 0
-        assert list(self.files.photos_dir.iterdir()) == []
+        assert stored(self.files.photos_dir) == []
         assert list(self.files.meta_dir.iterdir()) == []
         gone = await self.http_client.fetch(self.get_url(f"/api/photos/{photo['id']}"),
                                             method="DELETE", raise_error=False)
@@ -97,7 +97,7 @@ class TestApi(FacesTestCase):
         assert annotated.headers["X-Faces-Count"] == "2"
         assert decode(annotated.body).shape[:2] == (661, 1126)
         assert self.services.gallery.count() == 0
-        assert list(self.files.photos_dir.iterdir()) == []
+        assert stored(self.files.photos_dir) == []
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(listener.read_message(), 0.5)
         bad = await self.post("/api/detect", "x.png", b"\x89PNG\r\n\x1a\nbroken")

@@ -14,7 +14,7 @@ from faces.web.app import make_app
 from faces.web.hub import Hub
 from faces.web.state import Web
 from tests.conftest import photo_bytes
-from tests.support.helpers import multipart
+from tests.support.helpers import multipart, stored
 from tests.support.jobs import NAP
 from tests.support.server import FacesTestCase
 
@@ -216,7 +216,7 @@ class TestPagesAndErrors(FacesTestCase):
                                                raise_error=False)
         assert unknown.code == 404 and json.loads(unknown.body)["error"]["code"] == "unknown_photo"
         assert self.services.gallery.count() == 0
-        assert list(self.files.photos_dir.iterdir()) == []
+        assert stored(self.files.photos_dir) == []
 
     @gen_test(timeout=30)
     async def test_display_name_is_sanitised(self) -> None:

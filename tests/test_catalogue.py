@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from tornado.testing import gen_test
 
+from faces.errors import DataDirError
 from faces.library import migrations
 from faces.library.catalogue import CATALOGUE, Catalogue
 from faces.library.catalogue_people import COVER
@@ -62,12 +63,18 @@ def test_content_id_is_stable() -> None:
 V0_DUMP = Path(__file__).parent / "data" / "catalogue-v0.sql"
 
 
-def v0_catalogue(data_dir: Path) -> list[dict]:
-    """A catalogue as the first build left it (from its dump), and its photos."""
+def v0_catalogue(data_dir: Path, with_files: bool = False) -> list[dict]:
+    """A catalogue as the first build left it (from its dump), and its photos
+    (``with_files``: and the files it names, as stand-ins, in photos/)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(data_dir / CATALOGUE)
     db.execute("PRAGMA journal_mode=WAL")  # as the first build opened it
     db.executescript(V0_DUMP.read_text())
+    if with_files:
+        (data_dir / "photos").mkdir(exist_ok=True)
+        for names in db.execute("SELECT original, annotated, thumbnail FROM photos"):
+            for name in names:
+                (data_dir / "photos" / name).write_bytes(b"a stand-in")
     rows = db.execute("SELECT id, filename, created, width, height, faces FROM photos "
                       "ORDER BY seq").fetchall()
     db.close()
@@ -123,7 +130,7 @@ def test_a_failed_migration_changes_nothing(tmp_path: Path, monkeypatch) -> None
 def test_a_newer_catalogue_is_refused(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / CATALOGUE) as db:
         db.execute(f"PRAGMA user_version = {migrations.VERSION + 1}")
-    with pytest.raises(RuntimeError, match="newer than this faces"):
+    with pytest.raises(DataDirError, match="newer than this faces"):
         Catalogue(tmp_path)
 
 
@@ -191,7 +198,7 @@ class TestUpgradedGallery(FacesTestCase):
     uploaded again, boxed or blurred, are found under the ids it gave them."""
 
     def get_app(self):
-        v0_catalogue(self.settings.data_dir)
+        v0_catalogue(self.settings.data_dir, with_files=True)
         return super().get_app()
 
     @gen_test(timeout=60)

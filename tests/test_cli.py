@@ -78,12 +78,21 @@ def test_reindex_rebuilds_the_catalogue(images: Path, pool, tmp_path: Path) -> N
     assert set(after) == set(ids)
     assert after[ids[0]] == before[ids[0]]
     assert len(after[ids[1]].faces) == 2  # found again on the stored original
-    # Now a row whose files vanished is dropped.
+    # A row whose files vanished stays, unless the user asks, and sees the count first.
     for name in after[ids[2]].files():
         (data / "photos" / name).unlink()
     catalogue.close()
     result = faces("reindex", "--data-dir", str(data), "--model", str(model_path))
-    assert "1 dropped" in result.stdout
+    assert result.returncode == 0 and "0 rows removed" in result.stdout
+    asked = faces("reindex", "--drop-missing", "--data-dir", str(data), "--model",
+                  str(model_path))  # (no terminal to answer the question: nothing removed)
+    assert asked.returncode == 2 and "1 of the 3 photos in the catalogue" in asked.stdout
+    assert f"{ids[2]}  coffee.jpg" in asked.stdout and "nothing was removed" in asked.stderr
+    with sqlite3.connect(data / "catalogue.sqlite3") as db:
+        assert db.execute("SELECT COUNT(*) FROM photos").fetchone()[0] == 3
+    result = faces("reindex", "--drop-missing", "--yes", "--data-dir", str(data), "--model",
+                   str(model_path))
+    assert result.returncode == 0 and "1 rows removed" in result.stdout
     with sqlite3.connect(data / "catalogue.sqlite3") as db:
         assert db.execute("SELECT COUNT(*) FROM photos").fetchone()[0] == 2
 

@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,9 @@ from faces.library.gallery import Gallery
 from faces.vision.contract import Options
 from faces.web import live
 from tests.conftest import photo_bytes
-from tests.support.jobs import NAP
+from tests.support.disk import OnTmpfs, mount_tmpfs
+from tests.support.helpers import stored
+from tests.support.jobs import NAP, SPAN
 from tests.support.server import FacesTestCase
 
 
@@ -107,6 +108,44 @@ class TestWorkerFaults(FacesTestCase):
                 ).code == 201
 
     @gen_test(timeout=60)
+    async def test_large_photos_take_turns_small_ones_pass(self) -> None:
+        """Jobs are admitted by the pixels they decode: two 40-megapixel
+        jobs never run at once (64 in flight at most), two 10-megapixel
+        ones do, and a small one passes beside a large one."""
+        assert self.pool.pixel_budget == 64_000_000
+
+        async def spans(*sizes: float) -> list[tuple[float, float]]:
+            return await asyncio.gather(*(self.pool.run(SPAN, 0.4, pixels=int(size * 1e6))
+                                          for size in sizes))
+
+        def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+            return a[0] < b[1] and b[0] < a[1]
+
+        big = await spans(40, 40)
+        assert not overlap(*big)
+        assert overlap(*await spans(10, 10))
+        assert overlap(*await spans(40, 12))
+        assert self.pool._pixels == 0 and not self.pool._admitting
+
+    @gen_test(timeout=60)
+    async def test_a_worker_grown_past_its_budget_is_replaced_after_its_job(self) -> None:
+        before = set(self.pool.worker_pids())
+        budget, self.pool.recycle_mb = self.pool.recycle_mb, 1.0  # (every worker is past this)
+        try:
+            first = await self.upload("t1.jpg")
+        finally:
+            self.pool.recycle_mb = budget
+        assert first.code == 201
+        assert self.pool.recycled >= 1
+        for _ in range(600):
+            pids = set(self.pool.worker_pids())
+            if len(pids) == self.pool.size and pids != before:
+                break
+            await asyncio.sleep(0.05)
+        assert len(before - set(self.pool.worker_pids())) >= 1
+        assert (await self.upload("kit_with_rose.jpg")).code == 201
+
+    @gen_test(timeout=60)
     async def test_full_queue_answers_503_with_retry_after(self) -> None:
         self.pool.max_queue = 0
         try:
@@ -123,31 +162,12 @@ class TestWorkerFaults(FacesTestCase):
         assert (await self.upload("obama_small.jpg")).code == 201
 
 
-def mount_tmpfs(path: Path, size: str, *options: str) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join([f"size={size}", *options]),
-                             "tmpfs", str(path)], capture_output=True, text=True)
-    if result.returncode:
-        message = f"cannot mount a tmpfs here: {result.stderr.strip()}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-class TestDiskFaults(FacesTestCase):
-    def setUp(self) -> None:
-        self.mount = self.settings.data_dir
-        mount_tmpfs(self.mount, "400k")
-        super().setUp()
-
-    def tearDown(self) -> None:
-        super().tearDown()
-        subprocess.run(["umount", "-R", "-l", str(self.mount)], check=False)
+class TestDiskFaults(OnTmpfs, FacesTestCase):
 
     def leftovers(self) -> list[str]:
         files = self.services.files
         return [p.name for d in (files.photos_dir, files.meta_dir, files.tmp_dir)
-                for p in d.iterdir()]
+                for p in stored(d)]
 
     @gen_test(timeout=30)
     async def test_full_disk_gives_507_and_leaves_nothing(self) -> None:
@@ -223,8 +243,8 @@ def test_start_up_after_a_crash_removes_nothing_and_says_what_it_found(
         found = Gallery(files, catalogue, backend=None, events=Silent(),
                         defaults=Options(max_pixels=1)).audit()
     assert [p.id for p in catalogue.since(None)] == [kept.id, lost.id]  # nothing dropped
-    assert found.missing == [lost.id] and found.orphans == ["f" * 24]
+    assert found.missing == [lost.id] and [p.stem for p in found.orphans] == ["f" * 24]
     assert "1 of the 2 photos in the catalogue have no original file" in caplog.text
     assert "nothing was removed" in caplog.text and "--drop-missing" in caplog.text
-    assert "1 stored photos have no catalogue row; `faces reindex` adds them" in caplog.text
+    assert "1 stored photos have no catalogue row: they are added back" in caplog.text
     assert photo_bytes  # the shared photos are not needed here

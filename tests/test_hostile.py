@@ -13,7 +13,7 @@ from tornado.testing import gen_test
 
 from tests.conftest import photo_bytes
 from tests.support import hostile
-from tests.support.helpers import multipart
+from tests.support.helpers import multipart, stored
 from tests.support.server import FacesTestCase
 
 
@@ -24,7 +24,7 @@ class HostileCase(FacesTestCase):
         assert json.loads(health.body)["status"] == "ok"
         files = self.services.files
         assert self.services.gallery.count() == 0
-        assert list(files.photos_dir.iterdir()) == [] and list(files.meta_dir.iterdir()) == []
+        assert stored(files.photos_dir) == [] and list(files.meta_dir.iterdir()) == []
         assert list(files.tmp_dir.iterdir()) == []
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(listener.read_message(), 0.3)
@@ -149,5 +149,5 @@ class TestAcceptedOddFiles(FacesTestCase):
                 assert photo["filename"] == shown
             else:
                 assert len(photo["filename"]) <= 120 and photo["filename"].endswith(".jpg")
-        names = {p.name for p in self.files.photos_dir.iterdir()}
+        names = {p.name for p in stored(self.files.photos_dir)}
         assert all(len(n) < 50 and "/" not in n for n in names)

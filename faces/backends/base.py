@@ -51,8 +51,10 @@ class Backend(ABC):
         """Start the workers, load the model in each, warm them."""
 
     @abstractmethod
-    async def run(self, job: str, *args: Any) -> Any:
+    async def run(self, job: str, *args: Any, pixels: int = 0) -> Any:
         """Run one job and return its result; its own exceptions propagate.
+        ``pixels``: how many the job decodes (what memory it needs), for a
+        backend that admits jobs by the pixels in flight.
 
         Raises BackendBusy when too many jobs wait, JobTimeout past the time
         limit, BackendUnavailable when no worker could run it.

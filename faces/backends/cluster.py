@@ -196,7 +196,8 @@ class ClusterBackend(Backend):
         threads = 0 if self.pending <= 1 else 1
         return self._client.submit(worker.run_in_process, threads, job, *args, pure=False)
 
-    async def run(self, job: str, *args: Any) -> Any:
+    async def run(self, job: str, *args: Any, pixels: int = 0) -> Any:
+        # (``pixels`` is not needed here: a Dask worker runs one job at a time)
         if self._client is not None and self._client.status == "running" and not self._workers:
             await self._count()  # workers may have come back since the watcher looked
         if self._client is None or self._client.status != "running" or not self._workers:

@@ -9,8 +9,11 @@ worker that dies costs only the job it had, which is run once more on a
 fresh worker (then failed: it may be the photo that kills it); a job past
 its time limit has only its own worker killed and replaced; every other
 job goes on. Jobs wait for a free worker in arrival order, up to a bounded
-queue. A worker whose memory has grown past a budget (``recycle_mb``) is
-replaced after its job, warm before it takes the next.
+queue. Memory is bounded two ways: jobs are admitted by the pixels they
+decode (``pixel_budget`` in flight at once: two 49-megapixel photos go one
+after the other, a small one passes beside a large one), and a worker whose
+memory has grown past a budget (``recycle_mb``) is replaced after its job,
+warm before it takes the next.
 """
 
 from __future__ import annotations
@@ -70,12 +73,15 @@ class _WorkerDied(Exception):
 
 class LocalBackend(Backend):
     def __init__(self, config: WorkerConfig, workers: int, timeout: float = 30.0,
-                 max_queue: int = 32, recycle_mb: float = 0.0) -> None:
+                 max_queue: int = 32, recycle_mb: float = 0.0, pixel_budget: int = 0) -> None:
         self.config = config
         self.size = workers
         self.timeout = timeout
         self.max_queue = max_queue
         self.recycle_mb = recycle_mb  # 0: never
+        self.pixel_budget = pixel_budget  # decoded pixels in flight at once (0: no limit)
+        self._pixels = 0  # decoded pixels of the jobs admitted now
+        self._admitting: deque[tuple[int, asyncio.Future[None]]] = deque()
         self.ready = False
         self.pending = 0  # jobs running or waiting
         self.restarts = 0
@@ -91,7 +97,8 @@ class LocalBackend(Backend):
         values = {"config": WorkerConfig.from_settings(settings),
                   "workers": settings.worker_count, "timeout": settings.detect_timeout,
                   "max_queue": settings.max_queue,
-                  "recycle_mb": settings.worker_recycle_mb, **overrides}
+                  "recycle_mb": settings.worker_recycle_mb,
+                  "pixel_budget": int(settings.max_megapixels_in_flight * 1e6), **overrides}
         return cls(**values)
 
     @property
@@ -181,7 +188,40 @@ class LocalBackend(Backend):
 
     # -- running jobs -------------------------------------------------------------------
 
-    async def run(self, job: str, *args: Any) -> Any:
+    async def _admit(self, pixels: int) -> None:
+        """Wait until ``pixels`` more fit in the budget (in arrival order; a
+        job alone always fits)."""
+        if not (self.pixel_budget and pixels):
+            return
+        if self._admitting or (self._pixels and self._pixels + pixels > self.pixel_budget):
+            turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._admitting.append((pixels, turn))
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self._admitted(-pixels)  # (admitted just as it was cancelled)
+                else:
+                    self._admitting = deque(e for e in self._admitting if e[1] is not turn)
+                raise
+        else:
+            self._pixels += pixels
+
+    def _admitted(self, change: int) -> None:
+        """The pixels in flight changed by ``change``: admit whoever now fits."""
+        self._pixels += change
+        while self._admitting:
+            pixels, turn = self._admitting[0]
+            if turn.cancelled():
+                self._admitting.popleft()
+                continue
+            if self._pixels and self._pixels + pixels > self.pixel_budget:
+                return
+            self._admitting.popleft()
+            self._pixels += pixels
+            turn.set_result(None)
+
+    async def run(self, job: str, *args: Any, pixels: int = 0) -> Any:
         if self._closed or (not self._slots and not self._tasks):
             raise BackendUnavailable("the detector pool is not running")
         if self.pending >= self.size + self.max_queue:
@@ -190,7 +230,10 @@ class LocalBackend(Backend):
         # each job keeps to one, as that gets the most photos through.
         threads = self.config.solo_threads if self.pending == 0 else 1
         self.pending += 1
+        admitted = False
         try:
+            await self._admit(pixels)
+            admitted = True
             for attempt in range(RETRIES + 1):
                 try:
                     return await self._run_once(threads, job, args)
@@ -204,6 +247,8 @@ class LocalBackend(Backend):
                 threads = 1
         finally:
             self.pending -= 1
+            if admitted and self.pixel_budget and pixels:
+                self._admitted(-pixels)
 
     async def _run_once(self, threads: int, job: str, args: tuple) -> Any:
         slot = await self._acquire()

@@ -9,6 +9,7 @@ import dataclasses
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -57,6 +58,19 @@ def provided(found: settings.Settings) -> settings.Settings:
         except ModelError as exc:  # People is off without it; everything else works
             log.error("%s", exc)
     return dataclasses.replace(found, model=model, recognition_model=recognition)
+
+
+def command(commands: argparse._SubParsersAction, name: str,
+            handler: Callable[[argparse.Namespace], int], settings_of: str | None = None,
+            **described: str) -> argparse.ArgumentParser:
+    """A sub-command: its parser (``help``, ``description``), the function
+    that runs it, and the flags of the settings it uses (those of
+    ``settings_of``, another command's; "" for none)."""
+    parser = commands.add_parser(name, **described)
+    parser.set_defaults(handler=handler)
+    if settings_of != "":
+        settings.add_arguments(parser, settings_of or name)
+    return parser
 
 
 class Progress:

@@ -20,10 +20,9 @@ from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
-from .. import settings
 from ..library.records import content_id
 from ..vision.probe import SUFFIXES
-from .common import CommandError, Progress, config
+from .common import CommandError, Progress, command, config
 
 MAX_RETRIES = 20  # 429/503 answers one file may get before it counts as failed
 MAX_WAIT = 60.0  # longest pause asked by a Retry-After that we honour
@@ -156,11 +155,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    bring = commands.add_parser(
-        "import", help="send a whole photo library to a running gallery",
+    bring = command(
+        commands, "import", run,
+        help="send a whole photo library to a running gallery",
         description="Walk the folders and upload every photo through the gallery's API "
         "(the server does the work; open galleries fill live). Photos already stored are "
         "skipped by content hash, so an interrupted import resumes. Exits 1 if any failed.")
     bring.add_argument("folders", nargs="+", metavar="DIR", help="folders (or files)")
-    settings.add_arguments(bring, "import")
-    bring.set_defaults(handler=run)

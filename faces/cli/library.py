@@ -14,22 +14,42 @@ from .. import settings
 from ..errors import DataDirError, ModelError
 from ..services import OFF_HINT, Services
 from ..web.views import person_json
-from .common import CommandError, Progress, config
+from .common import CommandError, Progress, command, config
 
 
-async def _reindex(found: settings.Settings) -> str:
-    services = Services.create(found, recognize=False)
+async def _reindex(found: settings.Settings, drop_missing: bool, yes: bool) -> str:
+    services = Services.create(found, recognize=False, rebuilding=True)
     try:
+        drop = []
+        if drop_missing:
+            missing = services.gallery.missing()
+            if missing:
+                print(f"{len(missing)} of the {services.gallery.count()} photos in the "
+                      f"catalogue have no original file in {services.files.photos_dir}:")
+                for photo_id, filename in missing[:10]:
+                    print(f"  {photo_id}  {filename}")
+                if len(missing) > 10:
+                    print(f"  ... and {len(missing) - 10} more")
+                if not (yes or _confirmed(f"remove these {len(missing)} rows, their faces "
+                                          f"and what People knows of them?")):
+                    raise CommandError("nothing was removed (--yes answers for scripts)")
+                drop = [photo_id for photo_id, _ in missing]
         await services.backend.start()
-        return (await services.gallery.reindex(Progress(0))).summary()
+        return (await services.gallery.reindex(Progress(0), drop)).summary()
     finally:
         services.stop()
+
+
+def _confirmed(question: str) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
 def reindex(args: argparse.Namespace) -> int:
     found = config(args)
     try:
-        summary = asyncio.run(_reindex(found))
+        summary = asyncio.run(_reindex(found, args.drop_missing, args.yes))
     except (ModelError, DataDirError) as exc:
         raise CommandError(str(exc)) from None
     print(f"reindexed {found.data_dir}: {summary}")
@@ -82,16 +102,21 @@ def people(args: argparse.Namespace) -> int:
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    rebuild = commands.add_parser(
-        "reindex", help="rebuild the catalogue from the files in the data directory",
-        description="Drop catalogue rows whose files are gone and add rows for stored "
-        "photos that have none (from their metadata, or by detecting again). "
-        "Run it while the server is stopped.")
-    settings.add_arguments(rebuild, "reindex")
-    rebuild.set_defaults(handler=reindex)
+    rebuild = command(
+        commands, "reindex", reindex,
+        help="rebuild the catalogue from the files in the data directory",
+        description="Add rows for stored photos that have none (from their metadata, or by "
+        "detecting again); a lost catalogue is rebuilt this way. With --drop-missing, also "
+        "remove the rows whose original file is gone, after showing how many. Run it while "
+        "the server is stopped.")
+    rebuild.add_argument("--drop-missing", action="store_true",
+                         help="remove rows whose original file is gone (asks first)")
+    rebuild.add_argument("--yes", action="store_true",
+                         help="do not ask before removing rows (for scripts)")
 
-    folks = commands.add_parser(
-        "people", help="list the people found in the gallery",
+    folks = command(
+        commands, "people", people,
+        help="list the people found in the gallery",
         description="List the people (most faces first). With --recognize, first run "
         "recognition on the photos still waiting for it, such as photos stored before People "
         "existed (resumable: run it again after an interruption). Run that with the server "
@@ -99,5 +124,3 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     folks.add_argument("--recognize", "--recognise", action="store_true",
                        help="recognize the photos waiting first, with a progress bar")
     folks.add_argument("--json", action="store_true", help="one JSON object per person")
-    settings.add_arguments(folks, "people")
-    folks.set_defaults(handler=people)

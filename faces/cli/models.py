@@ -9,11 +9,10 @@ import json
 import sys
 from pathlib import Path
 
-from .. import settings
 from ..errors import ImageRejected, ModelError
 from ..vision import detectors, fetch, recognizers
 from ..vision.models import sha256_file
-from .common import CommandError, Progress, config
+from .common import CommandError, Progress, command, config
 
 
 def detect(args: argparse.Namespace) -> int:
@@ -151,8 +150,9 @@ def quantize(args: argparse.Namespace) -> int:
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    find = commands.add_parser(
-        "detect", help="find faces in image files, without a server",
+    find = command(
+        commands, "detect", detect,
+        help="find faces in image files, without a server",
         description="Run the same pipeline as the server on local files. Prints one line "
         "per file (JSON lines with --json); exits 1 if any file failed.")
     find.add_argument("files", nargs="+", metavar="FILE", help="image files")
@@ -161,11 +161,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                       help="write an annotated copy of each image into DIR")
     find.add_argument("--blur", action="store_true",
                       help="blur faces instead of boxing them (with --annotate)")
-    settings.add_arguments(find, "detect")
-    find.set_defaults(handler=detect)
 
-    getter = commands.add_parser(
-        "fetch-model", help="download and verify a detector model",
+    getter = command(
+        commands, "fetch-model", fetch_model, settings_of="",
+        help="download and verify a detector model",
         description="Download a detector model and verify it: SCRFD-2.5G from InsightFace's "
         "buffalo_m pack (the default; non-commercial weights), or YuNet from the OpenCV Zoo "
         "(MIT, sha256 pinned).")
@@ -188,10 +187,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     getter.add_argument("--by-name", action="store_true",
                         help="the model whose own file name --dest has (how a server "
                         "fetches a missing model at start)")
-    getter.set_defaults(handler=fetch_model)
 
-    quant = commands.add_parser(
-        "quantize", help="make the int8 copy of the model (done by itself when first needed)",
+    quant = command(
+        commands, "quantize", quantize,
+        help="make the int8 copy of the model (done by itself when first needed)",
         description="Make the int8 copy of the model from the calibration table that ships "
         "with faces (or, with --calibrate, from a table measured on your photos), and time "
         "it against the float model on this CPU. Servers and workers do this by themselves "
@@ -201,6 +200,4 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                        "faces has no table for; 16 photos are used)")
     quant.add_argument("--save-table", metavar="DIR", default=None,
                        help="also copy the calibration table into DIR")
-    settings.add_arguments(quant, "quantize")
-    quant.set_defaults(handler=quantize)
 

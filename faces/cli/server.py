@@ -13,7 +13,7 @@ from pathlib import Path
 from .. import settings
 from ..errors import DataDirError, ModelError
 from ..vision import fetch
-from .common import CommandError, config
+from .common import CommandError, command, config
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -50,14 +50,12 @@ def token(args: argparse.Namespace) -> int:
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    run = commands.add_parser("serve", help="run the web server",
-                              description="Run the web server. Every option is also an "
-                              "environment variable.")
-    settings.add_arguments(run, "serve")
-    run.set_defaults(handler=serve)
+    command(commands, "serve", serve, help="run the web server",
+            description="Run the web server. Every option is also an environment variable.")
 
-    work = commands.add_parser(
-        "worker", help="run detection workers for a Dask cluster",
+    work = command(
+        commands, "worker", worker,
+        help="run detection workers for a Dask cluster",
         description="Start Dask worker processes (one thread each) that load the model once "
         "and take the server's detection jobs. The scheduler is Dask's own `dask scheduler`; "
         "the server points at it with FACES_CLUSTER. Arguments after -- go to `dask worker` "
@@ -65,10 +63,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     work.add_argument("scheduler", help="the scheduler's address, e.g. tcp://10.0.0.5:8786")
     work.add_argument("--nworkers", type=int, default=0,
                       help="worker processes (default: one per CPU core)")
-    settings.add_arguments(work, "worker")
-    work.set_defaults(handler=worker)
 
-    strong = commands.add_parser(
-        "token", help="print a strong random access token",
+    command(
+        commands, "token", token, settings_of="",
+        help="print a strong random access token",
         description="Print a random access token (256 bits, URL-safe) for FACES_TOKEN.")
-    strong.set_defaults(handler=token)

@@ -10,6 +10,7 @@ kept up to date), never a scan of the library; the few that read it all
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -17,8 +18,17 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+from ..errors import (
+    CatalogueBusy,
+    CatalogueDamaged,
+    CatalogueUnwritable,
+    DataDirError,
+    FacesError,
+    StorageFull,
+)
 from . import migrations
 from .catalogue_people import COVER, PeopleRows
+from .files import disk_full
 from .records import Described, Photo
 
 CATALOGUE = "catalogue.sqlite3"
@@ -46,14 +56,53 @@ def face_json(row: tuple) -> dict:
             "person": person}
 
 
+def catalogue_error(exc: sqlite3.Error, path: Path) -> FacesError | None:
+    """SQLite's refusal as faces' own error, saying what to do; None for one
+    that is not the machine's (a bug: it stays as it is)."""
+    text = str(exc).lower()
+    if isinstance(exc, (sqlite3.IntegrityError, sqlite3.ProgrammingError,
+                        sqlite3.InterfaceError)):
+        return None
+    if "full" in text:
+        return StorageFull(f"The catalogue could not be written: the disk holding {path.parent} "
+                           f"is full. Free some space (deleting photos frees it).")
+    if "locked" in text or "busy" in text:
+        return CatalogueBusy(f"The catalogue {path} is locked by another program (another "
+                             f"faces server on the same data directory?); try again soon.")
+    if "readonly" in text or "read-only" in text:
+        return CatalogueUnwritable(f"The catalogue {path} cannot be written: it or its folder "
+                                   f"is read-only (a read-only mount?).")
+    if "disk i/o" in text and disk_full(path.parent) is not None:  # (its journal, its -shm)
+        return StorageFull(f"The catalogue could not be opened or written: the disk holding "
+                           f"{path.parent} is full. Free some space.")
+    if "malformed" in text or "not a database" in text or "disk i/o" in text or \
+            "corrupt" in text:
+        return CatalogueDamaged(f"The catalogue {path} is damaged ({exc}): run `faces check`, "
+                                f"then restore a backup (`faces restore`) or rebuild it with "
+                                f"`faces reindex`.")
+    return None
+
+
 class Catalogue(PeopleRows):
     def __init__(self, data_dir: str | os.PathLike) -> None:
         self.path = Path(data_dir) / CATALOGUE
-        self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        migrations.migrate(self.db, self.path)
+        self.write_error = ""  # why the last write failed ("" once one succeeds)
+        try:
+            self.db = sqlite3.connect(self.path, check_same_thread=False,
+                                      isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            migrations.migrate(self.db, self.path)
+            for table in ("photos", "faces", "people"):  # every table read once, through
+                self.db.execute(f"SELECT COUNT(*) FROM {table}")  # its smallest index
+            self.db.execute("BEGIN IMMEDIATE")  # (can it be written at all?)
+            self.db.execute("ROLLBACK")
+        except sqlite3.DatabaseError as exc:
+            mapped = catalogue_error(exc, self.path)
+            if mapped is None:
+                raise  # (not the machine's: a bug, with its traceback)
+            raise DataDirError(str(mapped)) from None
 
     def close(self) -> None:
         self.db.close()
@@ -80,18 +129,45 @@ class Catalogue(PeopleRows):
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        """One transaction; one inside another is part of the outer one."""
+        """One transaction; one inside another is part of the outer one.
+        SQLite's refusals of the machine's making (a full disk, a lock held
+        by another program, a read-only file, damage) are raised as faces'
+        own errors, saying what to do, and remembered in ``write_error``
+        until a write succeeds again."""
         if self.db.in_transaction:
             yield
             return
-        self.db.execute("BEGIN IMMEDIATE")
         try:
-            yield
-        except BaseException:
-            if self.db.in_transaction:  # (SQLite may have rolled back already)
-                self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:  # (SQLite may have rolled back already)
+                    self.db.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as exc:
+            mapped = catalogue_error(exc, self.path)
+            if mapped is None:
+                raise
+            self.write_error = str(mapped)
+            raise mapped from exc
+        self.write_error = ""
+
+    def probe(self) -> str:
+        """Try to take the write lock (briefly, on a connection of its own):
+        "" when the catalogue can be written, else why not. Clears
+        ``write_error`` when it can."""
+        try:
+            with contextlib.closing(sqlite3.connect(self.path, timeout=1.0,
+                                                    isolation_level=None)) as db:
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("ROLLBACK")
+        except sqlite3.DatabaseError as exc:
+            mapped = catalogue_error(exc, self.path)
+            return str(mapped or exc)
+        self.write_error = ""
+        return ""
 
     def edit(self) -> AbstractContextManager[None]:
         """Several writes as one: all of them, or none (a use case's edit)."""
@@ -156,6 +232,10 @@ class Catalogue(PeopleRows):
                 self.db.executemany("DELETE FROM people WHERE id = ? AND faces = 0",
                                     [(person,) for person in people])
         return photo
+
+    def originals(self) -> Iterator[tuple[str, str, str]]:
+        """Every photo's id, original file name and uploaded file name, oldest first."""
+        yield from self.db.execute("SELECT id, original, filename FROM photos ORDER BY seq")
 
     def all_ids(self) -> set[str]:
         return {row[0] for row in self.db.execute("SELECT id FROM photos")}

@@ -9,9 +9,11 @@ a file: names derive from content. Safe to call from any thread.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +43,50 @@ def unwritable(folder: Path, why: str) -> DataDirError:
         f"into the container: `sudo chown -R {uid}:{gid} <the host folder>`){other}.")
 
 
+LOW_SPACE = 1 << 20  # bytes free below which a disk counts as full (1 % on a tiny one)
+DISK_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
+RESERVE = ".reserve"  # space kept aside so that a delete can be made on a full disk
+SECRET_FILE = "cookie-secret"  # noqa: S105 (a file name: the web side's cookie key)
+
+
+def disk_error(exc: OSError, folder: Path) -> DataDirError | None:
+    """An error creating something in the data directory, said plainly."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DataDirError(f"no space left on the disk holding {folder}: free some space, "
+                            f"then start again")
+    if exc.errno == errno.EROFS:
+        return DataDirError(f"{folder} is on a read-only filesystem: mount it read-write")
+    return None
+
+
+def read_only(folder: Path) -> bool:
+    """Whether ``folder`` (or its nearest existing parent) is on a read-only mount."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def disk_full(folder: Path) -> int | None:
+    """The bytes free on the disk holding ``folder`` when it counts as full
+    (under 1 MiB, or under 1 % of a disk smaller than 100 MiB); else None."""
+    try:
+        usage = shutil.disk_usage(folder)
+    except OSError:
+        return None
+    return usage.free if usage.free < min(LOW_SPACE, usage.total // 100) else None
+
+
+def space_left(folder: Path) -> int:
+    """Bytes free for this user on the disk holding ``folder``."""
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return 0
+
+
 class Files:
     def __init__(self, data_dir: str | os.PathLike) -> None:
         self.data_dir = Path(data_dir)
@@ -48,16 +94,55 @@ class Files:
         self.meta_dir = self.data_dir / "meta"
         self.crops_dir = self.data_dir / "crops"
         self.tmp_dir = self.data_dir / "tmp"
+        if read_only(self.data_dir):
+            raise DataDirError(f"the data directory {self.data_dir} is on a read-only "
+                               f"filesystem: mount it read-write")
         for folder in (self.data_dir, self.photos_dir, self.meta_dir, self.crops_dir,
                        self.tmp_dir):
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except PermissionError as exc:
                 raise unwritable(self.data_dir, exc.strerror) from None
+            except OSError as exc:
+                raise (disk_error(exc, self.data_dir) or exc) from None
             if not os.access(folder, os.W_OK | os.X_OK):
                 raise unwritable(self.data_dir, f"{folder.name}/ is not writable")
         for leftover in self.tmp_dir.glob("*.part"):  # from a crash mid-write
             leftover.unlink(missing_ok=True)
+
+    # -- space kept aside ------------------------------------------------------------
+
+    def reserve(self) -> bool:
+        """Keep a little space aside (1 % of the disk, from 256 KiB to 8 MiB)
+        in ``.reserve``, made only while the disk has room for it twice
+        over: on a full disk, deleting a photo must still write the
+        catalogue's journal, and deleting is how space comes back. Returns
+        whether the space is kept."""
+        path = self.data_dir / RESERVE
+        if path.is_file():
+            return True
+        try:
+            total = shutil.disk_usage(self.data_dir).total
+        except OSError:
+            return False
+        size = min(8 << 20, max(256 << 10, total // 100))
+        if space_left(self.data_dir) < 2 * size + LOW_SPACE:
+            return False
+        try:
+            with path.open("wb") as handle:
+                os.posix_fallocate(handle.fileno(), 0, size)
+        except OSError:
+            path.unlink(missing_ok=True)
+            return False
+        return True
+
+    def release(self) -> bool:
+        """Give the space kept aside back to the disk; whether there was any."""
+        path = self.data_dir / RESERVE
+        if not path.is_file():
+            return False
+        path.unlink()
+        return True
 
     @staticmethod
     def names(photo_id: str, extension: str) -> dict[str, str]:

@@ -9,7 +9,6 @@ command line) only translate to these calls and back; the errors they raise
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import time
 from collections.abc import Callable
@@ -19,18 +18,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..backends import Backend
-from ..errors import BadRequest, NotFound, StorageFull
+from ..errors import BadRequest, FacesError, ImageRejected, NotFound, StorageFull
 from ..vision.contract import Options, Rendered
 from ..vision.jobs import DETECT, LOCATE, RENDER
 from ..vision.probe import check_limits, probe
 from .catalogue import Catalogue
 from .events import Events, PhotoAdded, PhotoChanged, PhotoDeleted
-from .files import Files
+from .files import DISK_ERRORS, Files
 from .records import ID_PATTERN, PAGE_SIZE, Photo, content_id, utc_now
 
 log = logging.getLogger(__name__)
 
-DISK_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
 MIN_DRAWN = 8  # pixels: the smallest face a user may draw
 
 
@@ -38,13 +36,13 @@ MIN_DRAWN = 8  # pixels: the smallest face a user may draw
 class Report:
     """What :meth:`Gallery.reindex` did."""
 
-    dropped: list[str] = field(default_factory=list)   # rows whose files were gone
+    dropped: list[str] = field(default_factory=list)   # rows removed (their files were gone)
     restored: list[str] = field(default_factory=list)  # rows rebuilt from metadata sidecars
     detected: list[str] = field(default_factory=list)  # rows rebuilt by detecting again
 
     def summary(self) -> str:
         return (f"{len(self.restored)} restored from metadata, {len(self.detected)} re-detected, "
-                f"{len(self.dropped)} dropped (files missing)")
+                f"{len(self.dropped)} rows removed (files missing)")
 
 
 @dataclass(frozen=True)
@@ -52,7 +50,7 @@ class Audit:
     """What :meth:`Gallery.audit` found."""
 
     missing: list[str]  # photos in the catalogue whose original file is not there
-    orphans: list[str]  # stored originals with no catalogue row
+    orphans: list[Path]  # stored originals with no catalogue row
 
 
 @dataclass(frozen=True)
@@ -91,10 +89,10 @@ class Gallery:
         self.on_job = on_job  # told each job's seconds in the backend (metrics)
         self.listeners = listeners or []
 
-    async def _run(self, job: str, *args: Any) -> Any:
+    async def _run(self, job: str, *args: Any, pixels: int = 0) -> Any:
         started = time.perf_counter()
         try:
-            return await self.backend.run(job, *args)
+            return await self.backend.run(job, *args, pixels=pixels)
         finally:
             if self.on_job is not None:
                 self.on_job(time.perf_counter() - started)
@@ -159,10 +157,15 @@ class Gallery:
         existing = self.catalogue.get(photo_id)
         if existing is not None:
             return existing, False
-        rendered: Rendered = await self._run(RENDER, data, options)
+        rendered: Rendered = await self._run(RENDER, data, options, pixels=pixels(data))
         photo = self._photo(photo_id, filename, utc_now(), rendered)
         await self._save(photo, rendered.files(self.files.names(photo_id, rendered.extension)))
-        if not self.catalogue.add(photo):  # the same bytes finished first elsewhere
+        try:
+            added = self.catalogue.add(photo)
+        except FacesError:  # (the disk, the catalogue) not stored: no file is left behind
+            await loop.run_in_executor(None, self.files.remove, photo)
+            raise
+        if not added:  # the same bytes finished first elsewhere
             return self.catalogue.get(photo_id), False
         photo = self.catalogue.get(photo_id)  # with its faces' ids
         self.events.publish(PhotoAdded(photo))
@@ -175,7 +178,7 @@ class Gallery:
         """Faces in a photo, stored nowhere: ``{"width", "height", "faces"}``,
         plus ``"image"`` and ``"extension"`` (the annotated copy) with ``annotate``."""
         self.check(data, options)
-        return await self._run(DETECT, data, options, annotate)
+        return await self._run(DETECT, data, options, annotate, pixels=pixels(data))
 
     async def add_face(self, photo_id: str, box: list[float]) -> Photo:
         """A face the detector missed, drawn by the user (``[x1, y1, x2, y2]``
@@ -191,7 +194,8 @@ class Gallery:
             raise BadRequest("bad_box", f"A face is at least {MIN_DRAWN} pixels wide and high.")
         data = await asyncio.get_running_loop().run_in_executor(None, self.files.read_original,
                                                                 photo)
-        face = await self._run(LOCATE, data, [float(v) for v in box], self.defaults.max_pixels)
+        face = await self._run(LOCATE, data, [float(v) for v in box], self.defaults.max_pixels,
+                               pixels=photo.width * photo.height)
         self.catalogue.add_face(photo.id, face)
         photo = self.catalogue.get(photo.id)
         self.events.publish(PhotoChanged(photo))
@@ -203,11 +207,24 @@ class Gallery:
     # -- deleting ----------------------------------------------------------------
 
     async def delete(self, photo_id: str) -> Photo:
-        """Remove a photo's row and files and tell every page; raises NotFound."""
-        photo = self.catalogue.delete(photo_id) if ID_PATTERN.match(photo_id) else None
+        """Remove a photo's row and files and tell every page; raises NotFound.
+        On a full disk too: deleting is how space comes back (the space kept
+        aside is given back for it if the catalogue needs it)."""
+        if not ID_PATTERN.match(photo_id):
+            raise unknown_photo()
+        try:
+            photo = self.catalogue.delete(photo_id)
+        except StorageFull:
+            if not self.files.release():
+                raise
+            log.warning("the disk is full: the space kept aside was given back to delete %s",
+                        photo_id)
+            photo = self.catalogue.delete(photo_id)
         if photo is None:
             raise unknown_photo()
-        await asyncio.get_running_loop().run_in_executor(None, self.files.remove, photo)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.files.remove, photo)
+        await loop.run_in_executor(None, self.files.reserve)  # (again, if there is room now)
         self.events.publish(PhotoDeleted(photo.id))
         for listener in self.listeners:
             listener.photo_deleted(photo)
@@ -216,14 +233,20 @@ class Gallery:
 
     # -- putting the catalogue right ------------------------------------------
 
-    def drop_missing(self) -> list[str]:
-        """Remove rows whose original file is gone (after a crash or by hand)."""
+    def missing(self) -> list[tuple[str, str]]:
+        """Rows whose original file is not there: (photo id, file name)."""
+        return [(photo_id, filename) for photo_id, original, filename in
+                self.catalogue.originals() if not (self.files.photos_dir / original).is_file()]
+
+    def drop(self, photo_ids: list[str]) -> list[str]:
+        """Remove these rows and whatever files of theirs are left (what
+        `faces reindex --drop-missing` does once the user has seen the count)."""
         dropped = []
-        for photo in self.catalogue.since(None):
-            if not self.files.has_original(photo):
-                self.catalogue.delete(photo.id)
+        for photo_id in photo_ids:
+            photo = self.catalogue.delete(photo_id)
+            if photo is not None:
                 self.files.remove(photo)
-                dropped.append(photo.id)
+                dropped.append(photo_id)
         return dropped
 
     def orphans(self) -> list[Path]:
@@ -240,25 +263,46 @@ class Gallery:
             stored = dict(reader.db.execute("SELECT id, original FROM photos"))
         present = {path.name for path in self.files.photos_dir.iterdir()}
         found = Audit(missing=sorted(i for i, name in stored.items() if name not in present),
-                      orphans=sorted(i for i, _ in self.files.originals() if i not in stored))
+                      orphans=sorted(path for i, path in self.files.originals()
+                                     if i not in stored))
         if found.missing:
             log.warning("%d of the %d photos in the catalogue have no original file in %s; "
                         "nothing was removed. If a volume or share is not mounted, mount it "
                         "and restart; `faces reindex --drop-missing` removes those rows",
                         len(found.missing), len(stored), self.files.photos_dir)
         if found.orphans:
-            log.warning("%d stored photos have no catalogue row; `faces reindex` adds them",
-                        len(found.orphans))
+            log.warning("%d stored photos have no catalogue row: they are added back in the "
+                        "background", len(found.orphans))
         return found
 
-    async def reindex(self, progress: Callable[[int, int], None] | None = None) -> Report:
-        """Drop rows whose original file is gone; add rows for files without one.
+    async def reindex(self, progress: Callable[[int, int], None] | None = None,
+                      drop: list[str] = ()) -> Report:
+        """Add rows for stored photos without one; remove the rows ``drop``
+        (photos whose files are gone, as the user decided)."""
+        report = Report(dropped=self.drop(list(drop)))
+        found = await self.adopt(self.orphans(), progress, report)
+        for photo in sorted(found, key=lambda p: p.created):
+            self.catalogue.add(photo)
+        return report
 
-        A photo's metadata sidecar restores it exactly; without one, the stored
-        original is run through the detector again.
-        """
-        report = Report(dropped=self.drop_missing())
-        orphans = self.orphans()
+    async def adopt_in_background(self, orphans: list[Path]) -> None:
+        """Stored photos without a row (a crash between the files and the
+        catalogue), found at start: back in the gallery, told to every page."""
+        report = Report()
+        for photo in sorted(await self.adopt(orphans, None, report), key=lambda p: p.created):
+            if self.catalogue.add(photo):
+                stored = self.catalogue.get(photo.id)
+                self.events.publish(PhotoAdded(stored))
+                for listener in self.listeners:
+                    listener.photo_added(stored)
+        log.warning("adopted %d stored photos that had no catalogue row: %s", len(orphans),
+                    report.summary())
+
+    async def adopt(self, orphans: list[Path], progress: Callable[[int, int], None] | None,
+                    report: Report) -> list[Photo]:
+        """The photos of stored originals without a row: a photo's metadata
+        sidecar restores it exactly; without one, the stored original is run
+        through the detector again (its files written as an upload's)."""
         found: list[Photo] = []
         for done, path in enumerate(orphans, 1):
             photo_id = path.name.split(".")[0]
@@ -268,7 +312,8 @@ class Gallery:
                 report.restored.append(photo_id)
                 found.append(known)
             else:
-                rendered = await self._run(RENDER, path.read_bytes(), self.defaults)
+                data = path.read_bytes()
+                rendered = await self._run(RENDER, data, self.defaults, pixels=pixels(data))
                 photo = self._photo(photo_id, known.filename if known else path.name,
                                     known.created if known else _mtime(path), rendered)
                 # The stored original stays as it is: existing files are never replaced.
@@ -277,9 +322,7 @@ class Gallery:
                 found.append(photo)
             if progress:
                 progress(done, len(orphans))
-        for photo in sorted(found, key=lambda p: p.created):
-            self.catalogue.add(photo)
-        return report
+        return found
 
     def _photo(self, photo_id: str, filename: str, created: str, rendered: Rendered) -> Photo:
         names = self.files.names(photo_id, rendered.extension)
@@ -297,6 +340,16 @@ class Gallery:
             log.error("cannot store %s in %s: %s", photo.id, self.files.photos_dir, exc)
             raise StorageFull("The server could not save the photo: its disk is full or "
                               "not writable.") from None
+
+
+def pixels(data: bytes) -> int:
+    """How many pixels an image decodes to, from its header (0 if unreadable:
+    the worker says why)."""
+    try:
+        info = probe(data)
+    except ImageRejected:
+        return 0
+    return info.width * info.height
 
 
 def _mtime(path: Path) -> str:

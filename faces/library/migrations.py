@@ -10,6 +10,8 @@ import logging
 import sqlite3
 from pathlib import Path
 
+from ..errors import DataDirError
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -114,8 +116,9 @@ def migrate(db: sqlite3.Connection, path: Path) -> int:
     VERSION; returns the version it had. Refuses a newer catalogue."""
     found = version(db)
     if found > VERSION:
-        raise RuntimeError(f"{path} has schema version {found}, newer than this faces "
-                           f"({VERSION}): upgrade faces, or restore a backup")
+        raise DataDirError(f"the catalogue {path} has schema version {found}, newer than "
+                           f"this faces ({VERSION}): upgrade faces, or restore a backup made "
+                           f"for this version")
     if found == VERSION:
         return found
     has_tables = db.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"

@@ -172,11 +172,13 @@ class People:
         pass  # its faces join people once recognition has described them
 
     def photo_deleted(self, photo: Photo) -> None:
-        """Its faces leave their people (the catalogue took them out of their
-        counts as it deleted the photo); a person left with none is gone."""
-        with self._whole() as done:
-            changes = self.grouping.remove([f["id"] for f in photo.faces if f.get("id")])
-            self._write(done, changes, pinned=None)
+        """Its faces leave their people in memory too; a person left with
+        none is gone. (The catalogue took them out of their people's counts,
+        and removed the empty people, as it deleted the photo: nothing is
+        written here, which a full disk could refuse.)"""
+        changes = self.grouping.remove([f["id"] for f in photo.faces if f.get("id")])
+        self.changes += 1
+        self.announce(changes)
 
     def recognized(self, photo_id: str, described: dict[int, Described],
                    placed: dict[int, tuple[str | None, bool]]) -> Changes:

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backends import Backend
-from ..errors import BackendUnavailable, ModelError
+from ..errors import BackendUnavailable, CatalogueError, ModelError, StorageFull
 from ..vision.contract import FaceDescription
 from ..vision.jobs import DESCRIBE
 from .catalogue import Catalogue
 from .events import Events, PhotosRecognized, RecognitionState
-from .files import Files
+from .files import DISK_ERRORS, Files
 from .grouping import Changes, quality
 from .people import People
 from .records import Described, Photo, crop_name
@@ -39,6 +39,9 @@ FACES_PER_JOB = 8  # about 0.6 s of one worker: an upload waits at most that lon
 # The user's own edits go out at once.
 GATHER_SECONDS = 1.0
 IDLE_POLL = 0.05  # seconds between looks for an idle worker
+# A photo whose results cannot be written (a full disk, a locked or read-only
+# catalogue) is tried again after these many seconds, doubling up to the last.
+STALL_RETRY = (2.0, 60.0)
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class Recognition:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self.failed: str = ""  # why recognition stopped, if it did
+        self.stalled: str = ""  # why its results cannot be written now, if so
         self.off: str = "" if config.enabled else "recognition is off"  # why it is off
         self.family: str = ""  # the recognizer family describing faces
         self.redescribing = 0  # photos queued again for a new recognizer
@@ -135,14 +139,17 @@ class Recognition:
 
     @property
     def state(self) -> str:
+        """"on", "off" (not configured), "stopped" (for good: the recognizer
+        failed) or "stalled" (its results cannot be written now; it goes on
+        by itself once they can)."""
         if not self.config.enabled:
             return "off"
-        return "stopped" if self.failed else "on"
+        return "stopped" if self.failed else "stalled" if self.stalled else "on"
 
     @property
     def why(self) -> str:
-        """Why recognition is off or stopped ("" while it is on)."""
-        return self.failed or self.off
+        """Why recognition is off, stopped or stalled ("" while it is on)."""
+        return self.failed or self.stalled or self.off
 
     # -- photos come and go ----------------------------------------------------
 
@@ -161,6 +168,7 @@ class Recognition:
     # -- the background queue -------------------------------------------------
 
     async def _run(self) -> None:
+        wait = STALL_RETRY[0]
         while True:
             if not self.queue:
                 self._wake.clear()
@@ -170,6 +178,20 @@ class Recognition:
             self.busy = photo_id
             try:
                 await self.recognize(photo_id)
+                if self.stalled:
+                    log.warning("recognition goes on: its results can be written again")
+                    self.stalled, wait = "", STALL_RETRY[0]
+            except (StorageFull, CatalogueError) as exc:  # the disk, the catalogue: wait
+                if not self.stalled:
+                    log.error("recognition is stalled: %s It goes on by itself once this "
+                              "is put right.", exc)
+                    wait = STALL_RETRY[0]
+                self.stalled = str(exc)
+                self.queue.appendleft(photo_id)
+                self.busy = None
+                self._later()
+                await asyncio.sleep(wait)
+                wait = min(2 * wait, STALL_RETRY[1])
             except BackendUnavailable as exc:  # workers restarting: try again soon
                 log.warning("recognition of %s postponed: %s", photo_id, exc)
                 self.queue.appendleft(photo_id)
@@ -213,7 +235,8 @@ class Recognition:
                 await self._idle_worker()
                 results: list[FaceDescription] = await self.backend.run(
                     DESCRIBE, data, [{"box": f["box"], "landmarks": f["landmarks"]}
-                                     for f in chunk], self.config.max_pixels)
+                                     for f in chunk], self.config.max_pixels,
+                    pixels=photo.width * photo.height)
                 scores = quality(self.family, [r.norm for r in results],
                                  np.array([f["landmarks"] for f in chunk], np.float32))
                 for face, result, score in zip(chunk, results, scores, strict=True):
@@ -222,7 +245,14 @@ class Recognition:
                                          f"not {self.family}: restart every worker with the "
                                          f"same FACES_RECOGNITION_MODEL")
                     name = crop_name(photo_id, face["id"])
-                    await loop.run_in_executor(None, self.files.write_crop, name, result.crop)
+                    try:
+                        await loop.run_in_executor(None, self.files.write_crop, name,
+                                                   result.crop)
+                    except OSError as exc:
+                        if exc.errno not in DISK_ERRORS:
+                            raise
+                        raise StorageFull(f"A face's crop could not be written in "
+                                          f"{self.files.crops_dir}: {exc.strerror}.") from None
                     described[face["id"]] = Described(result.vector, float(score),
                                                       self.family, name)
         if self.catalogue.get(photo_id) is None:  # deleted meanwhile: its crops go too

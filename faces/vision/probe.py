@@ -41,6 +41,8 @@ def _unreadable(fmt: str) -> ImageRejected:
 def _jpeg(data: bytes) -> ImageInfo:
     pos = 2
     size = len(data)
+    orientation = 1  # from the first Exif block (APP1), as decoders read it
+    seen_exif = False
     while pos + 4 <= size:
         if data[pos] != 0xFF:
             raise _unreadable("jpeg")
@@ -59,7 +61,10 @@ def _jpeg(data: bytes) -> ImageInfo:
             if pos + 9 > size:
                 break
             height, width = struct.unpack(">HH", data[pos + 5:pos + 9])
-            return ImageInfo("jpeg", width, height)
+            return ImageInfo("jpeg", width, height, orientation=orientation)
+        if marker == 0xE1 and not seen_exif and data[pos + 4:pos + 10] == b"Exif\x00\x00":
+            seen_exif = True
+            orientation = exif_orientation(data[pos + 4:pos + 2 + length])
         if marker == 0xDA:  # start of scan before any frame header
             break
         pos += 2 + length

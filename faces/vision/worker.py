@@ -9,6 +9,8 @@ loading any of them.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import os
 import threading
@@ -18,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelError
 from .jobs import call
+
+TRIM_ABOVE_MB = 64  # memory past the worker's at rest after which a job gives it back
 
 if TYPE_CHECKING:
     from .detectors.base import Detector
@@ -75,8 +79,11 @@ class WorkerInfo:
 
 class Worker:
     """One worker's state: a one-thread detector and, when ``solo_threads``
-    is above 1, a lean second one that spreads a lone photo over that many
-    threads. :meth:`use_threads` picks the one the next job uses."""
+    is above 1, a second one that spreads a lone photo over that many
+    threads. :meth:`use_threads` picks the one the next job uses. Both are
+    lean (no onnxruntime memory arena kept between runs): 60 MB less per
+    worker at rest and after large photos, measured no slower (a 512-pixel
+    photo 21-24 ms either way, 12 megapixels 80-82 ms against 88)."""
 
     def __init__(self, config: WorkerConfig) -> None:
         # Read by OpenCV when it is imported: a second guard behind our own
@@ -86,7 +93,8 @@ class Worker:
 
         cv2.setNumThreads(1)
         self.config = config
-        self.detectors: dict[int, Detector] = {1: config.load(config.detector, threads=1)}
+        self.detectors: dict[int, Detector] = {1: config.load(config.detector, threads=1,
+                                                              lean=True)}
         if config.solo_threads > 1:
             self.detectors[config.solo_threads] = config.load(
                 self.family, config.solo_threads, lean=True)
@@ -137,11 +145,11 @@ class Worker:
 class Process:
     """A worker process's own state, for backends whose workers are plain
     processes (the local pool): its Worker, or why it could not load one,
-    and the warm-up barrier shared with its sibling workers."""
+    and its memory at rest (after warming)."""
 
     worker: Worker | None = None
     error: Exception | None = None
-    barrier: Any = None
+    rest_mb: float = 0.0
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -152,7 +160,7 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(0)
 
 
-def start_process(config: WorkerConfig, barrier: Any = None) -> None:
+def start_process(config: WorkerConfig) -> None:
     """Initializer of a pool process: watch the parent, load the Worker.
 
     A model that cannot be loaded is kept as the process's error and raised
@@ -160,7 +168,6 @@ def start_process(config: WorkerConfig, barrier: Any = None) -> None:
     """
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True,
                      name="parent-watch").start()
-    Process.barrier = barrier
     try:
         Process.worker = Worker(config)
     except ModelError as exc:
@@ -168,15 +175,36 @@ def start_process(config: WorkerConfig, barrier: Any = None) -> None:
 
 
 def warm_process() -> WorkerInfo:
-    """Warm this process's Worker, then wait for the other workers' warm-up
-    (so every worker gets one). Returns what :func:`about` does."""
+    """Warm this process's Worker. Returns what :func:`about` does."""
     if Process.error is not None:
         raise Process.error
     worker = _process_worker()
     worker.warm()
-    if Process.barrier is not None:
-        Process.barrier.wait(timeout=120)
+    _trim()  # (what warming every session at its full input size took and freed: 60 MB)
+    Process.rest_mb = _rss_mb()
     return about(worker)
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _give_back() -> None:
+    """After a job that grew the process well past its memory at rest (a
+    large photo), hand the freed memory back to the system: the C
+    allocator keeps it otherwise. Not after small jobs, where taking it
+    again costs more than it saves (measured: up to 65 % slower)."""
+    if Process.rest_mb and _rss_mb() > Process.rest_mb + TRIM_ABOVE_MB:
+        _trim()
+
+
+def _trim() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def about(worker: Worker) -> WorkerInfo:
@@ -193,7 +221,10 @@ def run_in_process(threads: int, job: str, *args: Any) -> Any:
     """A pool job: ``job`` with detection on ``threads`` threads."""
     worker = _process_worker()
     worker.use_threads(threads)
-    return call(worker, job, *args)
+    try:
+        return call(worker, job, *args)
+    finally:
+        _give_back()
 
 
 def run_batch_in_process(threads: int, jobs: list[tuple[str, tuple]]) -> list[tuple[bool, Any]]:

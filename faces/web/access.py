@@ -16,11 +16,11 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ..library.files import SECRET_FILE
 from ..settings import Network
 
 COOKIE = "faces_auth"
 COOKIE_DAYS = 30
-SECRET_FILE = "cookie-secret"  # noqa: S105 (a file name)
 
 
 def token_matches(supplied: str, token: str) -> bool:

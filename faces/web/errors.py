@@ -8,13 +8,18 @@ the base handler answers them through :func:`answer`, as a page or as
 from __future__ import annotations
 
 import math
+import sqlite3
 from http import HTTPStatus
+from pathlib import Path
 
 from tornado.web import HTTPError
 
 from ..errors import (
     BackendBusy,
     BackendUnavailable,
+    CatalogueBusy,
+    CatalogueDamaged,
+    CatalogueUnwritable,
     Conflict,
     ImageRejected,
     JobTimeout,
@@ -24,6 +29,7 @@ from ..errors import (
     StorageFull,
     Unsupported,
 )
+from ..library.catalogue import CATALOGUE, catalogue_error
 
 
 class ApiError(HTTPError):
@@ -35,6 +41,8 @@ class ApiError(HTTPError):
         self.message = message
         self.headers = headers or {}
 
+
+CATALOGUE_PATH = Path(CATALOGUE)  # (reads name the file only: the log has the rest)
 
 # An image refused for what it is: by its code (any other: 422, a damaged file).
 IMAGE_STATUS = {"too_many_pixels": 413, "unsupported_type": 415, "animated_image": 415,
@@ -51,6 +59,9 @@ MACHINE: list[tuple[type[Exception], int, str, str | None, dict[str, str]]] = [
     (BackendUnavailable, 503, "detector_unavailable", "{}; please try again.",
      {"Retry-After": "2"}),
     (Starting, 503, "starting", None, {"Retry-After": "2"}),
+    (CatalogueBusy, 503, "catalogue_busy", None, {"Retry-After": "5"}),
+    (CatalogueUnwritable, 503, "catalogue_unwritable", None, {}),
+    (CatalogueDamaged, 503, "catalogue_damaged", None, {}),
 ]
 
 
@@ -73,6 +84,8 @@ def answer(exc: BaseException) -> ApiError | None:
         return exc
     if isinstance(exc, Refused):
         return ApiError(refused_status(exc), exc.code, exc.message)
+    if isinstance(exc, sqlite3.DatabaseError):  # a read the catalogue refused
+        exc = catalogue_error(exc, CATALOGUE_PATH) or exc
     for kind, status, code, message, headers in MACHINE:
         if isinstance(exc, kind):
             text = str(exc) if message is None else message.format(exc)

@@ -33,6 +33,7 @@ class Live:
     recognition_backlog: int = 0  # photos waiting for recognition
     recognition_redescribing: int = 0  # of them, described again for a new recognizer
     recognition_on: bool = False
+    recognition_stalled: bool = False  # its results cannot be written now (disk, catalogue)
 
 
 class _LiveCollector(Collector):
@@ -61,7 +62,11 @@ class _LiveCollector(Collector):
                                 "described again for a new recognizer",
                                 live.recognition_redescribing)
         yield GaugeMetricFamily("faces_recognition_up", "1 while People's recognition runs "
-                                "(0: off or stopped)", int(live.recognition_on))
+                                "(0: off, stopped or stalled)", int(live.recognition_on))
+        yield GaugeMetricFamily("faces_recognition_stalled", "1 while recognition waits "
+                                "because its results cannot be written (a full disk, a "
+                                "locked or read-only catalogue); /healthz says why",
+                                int(live.recognition_stalled))
 
 
 class Metrics:

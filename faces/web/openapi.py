@@ -234,7 +234,7 @@ SCHEMAS = {
         "type": "object",
         "required": ["status"],
         "properties": {
-            "status": {"type": "string", "enum": ["ok", "starting"]},
+            "status": {"type": "string", "enum": ["ok", "starting", "failing"]},
             "model": {"type": "string"},
             "detector": {"type": "string", "description": "the detector family loaded"},
             "precision": {"type": "string", "enum": ["fp32", "int8"],
@@ -243,8 +243,13 @@ SCHEMAS = {
                            "description": "long side of the first detection pass, pixels "
                            "(0: the model's fixed input)"},
             "workers": {"type": "integer", "minimum": 1},
-            "recognition": {"type": "string", "enum": ["on", "off", "stopped"],
-                            "description": "People's recognition: off without its model"},
+            "recognition": {"type": "string", "enum": ["on", "off", "stopped", "stalled"],
+                            "description": "People's recognition: off without its model; "
+                            "stopped when the recognizer failed; stalled while its results "
+                            "cannot be written (it goes on by itself)"},
+            "problems": {"type": "array", "items": {"type": "string"},
+                         "description": "with status failing: what is wrong, each in a "
+                         "sentence"},
             "recognizer": {"type": ["string", "null"],
                            "description": "the recognizer family describing faces"},
             "recognition_backlog": {"type": "integer", "minimum": 0,
@@ -501,7 +506,7 @@ PATHS = {
             "summary": "Ready once every detector worker has loaded the model",
             "operationId": "health",
             "responses": {"200": _json(_ref("Health"), "ready"),
-                          "503": _json(_ref("Health"), "starting")},
+                          "503": _json(_ref("Health"), "starting, or failing (problems)")},
         },
     },
     "/api/openapi.json": {

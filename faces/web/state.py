@@ -41,4 +41,5 @@ class Web:
                     websocket_clients=len(self.hub.clients), broadcast_drops=self.hub.dropped,
                     recognition_backlog=recognition.backlog,
                     recognition_redescribing=recognition.redescribing,
-                    recognition_on=recognition.state == "on")
+                    recognition_on=recognition.state == "on",
+                    recognition_stalled=recognition.state == "stalled")

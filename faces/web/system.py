@@ -3,24 +3,38 @@ load balancers), ``/metrics`` (Prometheus) and the OpenAPI document."""
 
 from __future__ import annotations
 
+import asyncio
+
 from . import metrics, openapi
 from .base import BaseHandler
 
 
 class HealthHandler(BaseHandler):
-    def get(self) -> None:
-        backend, recognition = self.services.backend, self.services.recognition
-        if not (backend.ready and self.services.ready):
+    """200 "ok"; 503 "starting" until the library is read and the workers
+    are warm (or while no worker is there); 503 "failing" with the
+    ``problems`` in sentences when People has stopped or stalled, the
+    catalogue cannot be written or the disk is full (what a container's
+    health check reports)."""
+
+    async def get(self) -> None:
+        services = self.services
+        backend, recognition = services.backend, services.recognition
+        if not (backend.ready and services.ready):
             self.write_json({"status": "starting"}, 503)
             return
+        # (off the event loop: it may try the catalogue's write lock)
+        problems = await asyncio.get_running_loop().run_in_executor(None, services.problems)
         about = backend.info
-        self.write_json({"status": "ok", "model": backend.model, "detector": backend.family,
-                         "precision": about.precision if about else None,
-                         "first_pass": about.first_pass if about else None,
-                         "workers": backend.workers, "recognition": recognition.state,
-                         "recognizer": recognition.family or None,
-                         "recognition_backlog": recognition.backlog,
-                         "recognition_redescribing": recognition.redescribing})
+        found = {"status": "failing" if problems else "ok", "model": backend.model,
+                 "detector": backend.family, "precision": about.precision if about else None,
+                 "first_pass": about.first_pass if about else None,
+                 "workers": backend.workers, "recognition": recognition.state,
+                 "recognizer": recognition.family or None,
+                 "recognition_backlog": recognition.backlog,
+                 "recognition_redescribing": recognition.redescribing}
+        if problems:
+            found["problems"] = problems
+        self.write_json(found, 503 if problems else 200)
 
 
 class MetricsHandler(BaseHandler):

@@ -110,7 +110,7 @@ class FakeBackend(Backend):
                                640, 0, self.worker.recognizer.family)
         self.ready = True
 
-    async def run(self, job: str, *args: Any) -> Any:
+    async def run(self, job: str, *args: Any, pixels: int = 0) -> Any:
         if self._stopped:
             raise BackendUnavailable("the fake backend is shut down")
         if self.pending >= 1 + self.max_queue:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -69,3 +70,10 @@ def with_exif(jpeg: bytes, orientation: int, gps: bool = False) -> bytes:
     """Insert an EXIF segment right after SOI."""
     assert jpeg[:2] == b"\xff\xd8"
     return jpeg[:2] + exif_segment(orientation, gps) + jpeg[2:]
+
+
+def stored(folder: Path) -> list[Path]:
+    """A folder's files, without the gallery's marker (photos/.faces-gallery)."""
+    from faces.library.datadir import MARKER
+
+    return [path for path in folder.iterdir() if path.name != MARKER]

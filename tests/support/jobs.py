@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 NAP = "tests.support.jobs:nap"
+SPAN = "tests.support.jobs:span"
 THREADS = "tests.support.jobs:threads"
 
 
@@ -13,6 +14,13 @@ def nap(worker: object, seconds: float) -> float:
     """Keep a worker busy for ``seconds``."""
     time.sleep(seconds)
     return seconds
+
+
+def span(worker: object, seconds: float) -> tuple[float, float]:
+    """Keep a worker busy for ``seconds``; when it started and ended."""
+    started = time.time()
+    time.sleep(seconds)
+    return started, time.time()
 
 
 def threads(worker) -> int:

@@ -44,10 +44,11 @@ def get_json(url: str, insecure: bool = False) -> tuple[int, dict]:
 @contextmanager
 def server(data_dir: Path, model: Path, port: int | None = None, extra: tuple[str, ...] = (),
            log: IO | None = None, env: dict | None = None, https: bool = False,
-           ) -> Iterator[tuple[subprocess.Popen, str]]:
+           failing: bool = False) -> Iterator[tuple[subprocess.Popen, str]]:
     """A real `faces serve` on loopback (with ``extra`` flags), yielded once
-    /healthz answers 200. Its output is piped (read it once it has stopped),
-    or written to ``log`` for a server that will answer many requests."""
+    /healthz answers 200 (``failing``: or 503 "failing", started but unwell).
+    Its output is piped (read it once it has stopped), or written to ``log``
+    for a server that will answer many requests."""
     port = port or free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "faces", "serve", "--address", "127.0.0.1", "--port", str(port),
@@ -60,7 +61,8 @@ def server(data_dir: Path, model: Path, port: int | None = None, extra: tuple[st
         while True:
             assert process.poll() is None, process.stdout.read() if process.stdout else log
             try:
-                if get_json(base + "/healthz", insecure=https)[0] == 200:
+                status, health = get_json(base + "/healthz", insecure=https)
+                if status == 200 or (failing and health.get("status") == "failing"):
                     break
             except OSError:
                 pass
