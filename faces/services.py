@@ -61,6 +61,7 @@ class Services:
     recognize: bool = True  # whether recognition runs at all
     ready: bool = False  # started: the library read, the workers warm
     _adopting: asyncio.Future | None = None  # stored photos without a row, added back
+    broken_recognizer: str = ""  # why the recognition model set cannot be used, if so
 
     def __post_init__(self) -> None:
         self.people = People(self.catalogue, self.events)
@@ -144,6 +145,8 @@ class Services:
         recognition = self.recognition
         if recognition.state in ("stopped", "stalled"):
             found.append(f"People's recognition is {recognition.state}: {recognition.why}")
+        elif self.broken_recognizer:
+            found.append(f"People is off: {self.broken_recognizer} (FACES_RECOGNITION_MODEL)")
         if self.catalogue.write_error and self.catalogue.probe():
             found.append(self.catalogue.write_error)
         free = disk_full(self.files.data_dir)
@@ -171,6 +174,8 @@ class Services:
         info = self.backend.info if self.backend is not None else None
         if info is None or not info.recognizer:
             why = info.recognizer_error if info is not None else "no worker"
+            if info is not None:  # a model is set, and there, but the workers cannot use it
+                self.broken_recognizer = why
             log.error(OFF_HINT.format(why))
             return "", why
         return info.recognizer, ""

@@ -467,15 +467,19 @@ class TestCorrections(PeopleCase):
 def test_a_file_that_is_no_recognizer_turns_people_off_in_one_line(
         tmp_path: Path, model_path: Path) -> None:
     """FACES_RECOGNITION_MODEL naming a detector's file: one line naming the
-    setting, People off, uploads work."""
+    setting, People off, uploads work; the health check says People cannot
+    run (503 "failing": a container reports it unhealthy)."""
     from tests.support.process import get_json, server, upload
 
     log = tmp_path / "server.log"
-    with open(log, "w") as out, server(tmp_path / "data", model_path, log=out,
+    with open(log, "w") as out, server(tmp_path / "data", model_path, log=out, failing=True,
                                        extra=("--recognition-model", str(model_path))) \
             as (_, base):
-        health = get_json(base + "/healthz")[1]
+        status, health = get_json(base + "/healthz")
         assert health["recognition"] == "off" and health["recognizer"] is None
+        assert status == 503 and health["status"] == "failing"
+        assert "People is off" in health["problems"][0]
+        assert "FACES_RECOGNITION_MODEL" in health["problems"][0]
         status, photo = upload(base, "t1.jpg")
         assert status == 201 and len(photo["faces"]) == 6
     lines = [line for line in log.read_text().splitlines() if "People is off" in line]
