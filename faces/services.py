@@ -72,7 +72,8 @@ class Services:
                                        self.events, config)
         self.recognition.off = off
         self.gallery = Gallery(self.files, self.catalogue, self.backend, self.events,
-                               self.options, listeners=[self.recognition, self.people])
+                               self.options, listeners=[self.recognition, self.people],
+                               namer=self.people.name_faces)
 
     @classmethod
     def create(cls, settings: Settings, events: Events | None = None,
@@ -174,7 +175,8 @@ class Services:
         info = self.backend.info if self.backend is not None else None
         if info is None or not info.recognizer:
             why = info.recognizer_error if info is not None else "no worker"
-            if info is not None:  # a model is set, and there, but the workers cannot use it
+            if info is not None and not info.recognizer_missing:
+                # a model is there, but the workers cannot use it: a fault, not a choice
                 self.broken_recognizer = why
             log.error(OFF_HINT.format(why))
             return "", why

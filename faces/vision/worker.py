@@ -75,6 +75,9 @@ class WorkerInfo:
     detail_pass: int  # long side of the detail pass for large photos (0: none)
     recognizer: str = ""  # the recognizer family People's jobs use ("": none usable)
     recognizer_error: str = ""  # why there is none
+    # no recognition model file here (People simply off, as on a server
+    # without one), rather than a file that cannot be used (a fault)
+    recognizer_missing: bool = False
 
 
 class Worker:
@@ -214,7 +217,8 @@ def about(worker: Worker) -> WorkerInfo:
     return WorkerInfo(os.getpid(), worker.family, os.path.basename(worker.config.model),
                       detector.default_score, detector.precision, detector.precision_reason,
                       max(detector.input_size) if detector.dynamic else 0,
-                      detector.detail_size if detector.dynamic else 0, family, error)
+                      detector.detail_size if detector.dynamic else 0, family, error,
+                      not family and not os.path.isfile(worker.config.recognition_model or ""))
 
 
 def run_in_process(threads: int, job: str, *args: Any) -> Any:
