@@ -30,7 +30,7 @@ MIN_TOKEN_LENGTH = 16
 # detection settings; the server's own only `faces serve`.
 SERVE = frozenset({"serve"})
 STORE = frozenset({"serve", "reindex", "people"})
-COPY = frozenset({"backup", "restore", "check"})  # the data directory alone
+COPY = frozenset({"backup", "restore", "check", "export"})  # the data directory alone
 DETECTION = frozenset({"serve", "reindex", "detect", "worker", "people"})
 MODEL = DETECTION | {"quantize"}  # which model, and how it is loaded
 

@@ -80,6 +80,9 @@ export function createViewer({ known, people, canWrite, onDeleted, onChanged }) 
   function showPeople(photo) {
     if (!photo) return;
     drawBoxes(photo);
+    const names = document.getElementById("dl-xmp");  // an XMP sidecar, for other tools
+    names.href = photo.urls.xmp;
+    names.hidden = !photo.faces.some((face) => face.person && people.get(face.person)?.name);
     faceList.replaceChildren();
     photo.faces.forEach((face, index) => {
       const li = document.createElement("li");

@@ -512,3 +512,72 @@ def test_a_large_library_grows_as_it_is_scrolled_and_by_keyboard(
                                                 "li.dataset.id)")
             assert shown == everyone and len(everyone) > 2 * first
         assert errors == []
+
+
+def test_face_tags_from_another_tool_show_on_the_people_page(
+        browser, tmp_path: Path, model_path: Path, images: Path, recognition_model: Path
+        ) -> None:
+    """Photos tagged by ExifTool as digiKam tags them (MWG face regions in
+    the file; a sidecar with a name) go in with `faces import`: the People
+    page shows the people named, and the viewer offers their names back as a
+    sidecar ("Download face names")."""
+    import urllib.request
+
+    from tests.test_xmp import EXIFTOOL, mwg, sidecar, tagged
+
+    if EXIFTOOL is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("ExifTool not found (apt-get install libimage-exiftool-perl)")
+        pytest.skip("ExifTool not found (apt-get install libimage-exiftool-perl)")
+    library = tmp_path / "library"
+    library.mkdir()
+    with server(tmp_path / "data", model_path,
+                extra=("--recognition-model", str(recognition_model))) as (_, base):
+        _, plain = upload(base, "kit_with_rose.jpg")  # where its faces are, for the tags
+        urllib.request.urlopen(urllib.request.Request(f"{base}/api/photos/{plain['id']}",
+                                                      method="DELETE"), timeout=10)
+        width, height = plain["width"], plain["height"]
+        rose, kit = sorted((f["box"][0] / width, f["box"][1] / height, f["box"][2] / width,
+                            f["box"][3] / height) for f in plain["faces"])  # (left to right)
+        shutil.copy(images / "kit_with_rose.jpg", library / "kit_with_rose.jpg")
+        tagged(library / "kit_with_rose.jpg", mwg([("Kit Harington", kit),
+                                                   ("Rose Leslie", rose)]))
+        for name in ("john1.jpg", "john2.jpg"):
+            shutil.copy(images / "people" / "kit_harington" / name, library / name)
+            sidecar(library / name, library / f"{name}.xmp",
+                    "-XMP-iptcExt:PersonInImage=Kit Harington")
+        done = subprocess.run([sys.executable, "-m", "faces", "import", str(library),
+                               "--server", base], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "3 stored" in done.stdout
+
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(base + "/people")
+        expect(page.locator("#recognition")).to_have_text(
+            "Every photo has been through recognition.", timeout=60_000)
+        cards = page.locator("#people .person")
+        expect(cards).to_have_count(2)
+        expect(cards.first.locator("input[name=name]")).to_have_value("Kit Harington")
+        expect(cards.first.locator(".counts")).to_have_text("3 photos")
+        expect(cards.nth(1).locator("input[name=name]")).to_have_value("Rose Leslie")
+        shot(page, "70-people-from-xmp")
+
+        page.goto(base + "/")
+        card = page.locator("#gallery .card", has_text="kit_with_rose.jpg")
+        card.locator("a.thumb").focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#viewer")).to_be_visible()
+        link = page.locator("#dl-xmp")
+        expect(link).to_be_visible()
+        expect(link).to_have_text("Download face names")
+        shot(page, "71-viewer-face-names")
+        with page.expect_download() as download:
+            link.focus()
+            page.keyboard.press("Enter")
+        assert download.value.suggested_filename == "kit_with_rose.jpg.xmp"
+        saved = tmp_path / "saved.xmp"
+        download.value.save_as(saved)
+        assert b"Rose Leslie" in saved.read_bytes() and b"Kit Harington" in saved.read_bytes()
+        assert errors == []

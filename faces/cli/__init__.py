@@ -1,7 +1,7 @@
 """The ``faces`` command. Each module here adds its sub-commands:
 :mod:`.server` (serve, worker, token), :mod:`.models` (fetch-model,
 quantize, detect), :mod:`.library` (reindex, people), :mod:`.backup`
-(backup, restore, check) and :mod:`.importer` (import)."""
+(backup, restore, check, export) and :mod:`.importer` (import)."""
 
 from __future__ import annotations
 

@@ -1,15 +1,17 @@
 """`faces backup` (a consistent copy of the data directory, while the
-server runs), `faces restore` (a copy put back into a new data directory)
-and `faces check` (the catalogue's integrity and its rows against the
-files, reading only). The work is :mod:`faces.library.backup`'s."""
+server runs), `faces restore` (a copy put back into a new data directory),
+`faces check` (the catalogue's integrity and its rows against the files,
+reading only) and `faces export` (the photos and their face names as plain
+files with XMP sidecars). The work is :mod:`faces.library.backup`'s and
+:mod:`faces.library.export`'s."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from ..errors import DataDirError
-from ..library import backup
+from ..errors import DataDirError, NotFound
+from ..library import backup, export
 from ..library.catalogue import CATALOGUE
 from .common import CommandError, Progress, command, config
 
@@ -55,6 +57,18 @@ def check(args: argparse.Namespace) -> int:
     return 0 if checked.whole else 1
 
 
+def export_command(args: argparse.Namespace) -> int:
+    found = config(args)
+    try:
+        done = export.export(found.data_dir, Path(args.dest), args.person,
+                             Progress(0, "photos"))
+    except (DataDirError, NotFound, OSError) as exc:
+        raise CommandError(str(exc)) from None
+    print(f"exported {done.summary()} to {args.dest}")
+    print(f"into a gallery: faces import {args.dest}")
+    return 0
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:
     save = command(
         commands, "backup", backup_command,
@@ -78,3 +92,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         description="SQLite's integrity check of the catalogue, then every file it names "
         "looked for, and stored photos without a row counted. Read only: safe while the "
         "server runs. Exit status 1 if anything is wrong.")
+
+    out = command(
+        commands, "export", export_command,
+        help="the photos and their face names as plain files, for other tools",
+        description="Copy each stored photo into DEST under its own file name (clashes "
+        "get \" (2)\"), with an XMP sidecar beside it (NAME.xmp) naming its faces: MWG and "
+        "Microsoft face regions and PersonInImage, as digiKam, Lightroom and ExifTool read "
+        "them. `faces import DEST` into an empty gallery gives the same photos and named "
+        "people. Read only: safe while the server runs.")
+    out.add_argument("dest", help="a new or empty folder")
+    out.add_argument("--person", metavar="PERSON",
+                     help="only the photos of this person (an id, or a name)")

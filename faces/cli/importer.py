@@ -2,7 +2,9 @@
 its HTTP API, so the server (and its cluster) does the work and every open
 gallery fills live. Photos already stored are skipped by content hash,
 asked of the server before any bytes are sent, so an interrupted import
-just resumes; 429 and 503 answers are retried after their Retry-After.
+just resumes; 429 and 503 answers are retried after their Retry-After. A
+photo's XMP sidecar (``IMG_1234.jpg.xmp``, else ``IMG_1234.xmp``) goes with
+it: the people its face regions name are put on its faces.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ..library.records import content_id
 from ..vision.probe import SUFFIXES
 from .common import CommandError, Progress, command, config
 
+MAX_SIDECAR = 2 << 20  # bytes of an XMP sidecar sent along (the server reads no more)
 MAX_RETRIES = 20  # 429/503 answers one file may get before it counts as failed
 MAX_WAIT = 60.0  # longest pause asked by a Retry-After that we honour
 
@@ -44,6 +47,17 @@ class Summary:
         refused = ", ".join(f"{n} {code}" for code, n in sorted(self.refused.items()))
         return (f"{self.stored} stored ({self.faces} faces), {self.duplicates} already there"
                 + (f", {sum(self.refused.values())} refused: {refused}" if refused else ""))
+
+
+def sidecar(path: Path) -> bytes | None:
+    """The XMP sidecar beside a photo (``name.jpg.xmp``, else ``name.xmp``)."""
+    for candidate in (path.with_name(path.name + ".xmp"), path.with_suffix(".xmp")):
+        try:
+            if candidate.is_file() and candidate.stat().st_size <= MAX_SIDECAR:
+                return candidate.read_bytes()
+        except OSError:
+            continue
+    return None
 
 
 def photos(folders: Iterable[Path]) -> Iterator[Path]:
@@ -94,7 +108,8 @@ class Importer:
         if status == 200:
             summary.duplicates += 1
             return
-        status, answer = await self.call("POST", "/api/photos", data, path.name)
+        status, answer = await self.call("POST", "/api/photos", data, path.name,
+                                         sidecar(path))
         if status in (200, 201):
             summary.stored += status == 201
             summary.duplicates += status == 200
@@ -105,16 +120,21 @@ class Importer:
         summary.failures.append(f"{path}: {error.get('message', f'HTTP {status}')}")
 
     async def call(self, method: str, path: str, data: bytes | None = None,
-                   name: str = "") -> tuple[int, dict[str, Any]]:
+                   name: str = "", xmp: bytes | None = None) -> tuple[int, dict[str, Any]]:
         """One request, retried after the server's Retry-After on 429 / 503."""
         headers = dict(self.headers)
         body = None
         if data is not None:
             boundary = uuid.uuid4().hex
             safe = name.replace('"', "_").replace("\r", "_").replace("\n", "_")
-            body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-                    f'filename="{safe}"\r\nContent-Type: application/octet-stream\r\n\r\n'
-                    ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+            parts = [("file", safe, "application/octet-stream", data)]
+            if xmp is not None:
+                parts.append(("xmp", safe + ".xmp", "application/rdf+xml", xmp))
+            body = b"".join(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
+                f'filename="{filename}"\r\nContent-Type: {kind}\r\n\r\n'.encode()
+                + content + b"\r\n" for field, filename, kind, content in parts
+            ) + f"--{boundary}--\r\n".encode()
             headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
         for _ in range(MAX_RETRIES):
             request = HTTPRequest(self.server + path, method=method, body=body,

@@ -183,8 +183,10 @@ class Catalogue(PeopleRows):
                     (photo.id, photo.filename, photo.created, photo.width, photo.height,
                      photo.original, photo.annotated, photo.thumbnail)).lastrowid
                 self.db.executemany(
-                    f"INSERT INTO faces ({FACE_COLUMNS}, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(*face_row(photo.id, n, face), seq) for n, face in enumerate(photo.faces)])
+                    f"INSERT INTO faces ({FACE_COLUMNS}, seq, added) "
+                    f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(*face_row(photo.id, n, face), seq, int(bool(face.get("added"))))
+                     for n, face in enumerate(photo.faces)])
         except sqlite3.IntegrityError:
             return False
         return True
@@ -232,6 +234,13 @@ class Catalogue(PeopleRows):
                 self.db.executemany("DELETE FROM people WHERE id = ? AND faces = 0",
                                     [(person,) for person in people])
         return photo
+
+    def named_faces(self, photo_id: str) -> list[tuple[tuple[float, ...], str]]:
+        """The photo's faces that are in a named person: box and name."""
+        return [((x1, y1, x2, y2), name) for x1, y1, x2, y2, name in self.db.execute(
+            "SELECT f.x1, f.y1, f.x2, f.y2, p.name FROM faces AS f JOIN people AS p "
+            "ON p.id = f.person WHERE f.photo = ? AND p.name IS NOT NULL ORDER BY f.position",
+            (photo_id,))]
 
     def originals(self) -> Iterator[tuple[str, str, str]]:
         """Every photo's id, original file name and uploaded file name, oldest first."""

@@ -146,6 +146,13 @@ class PeopleRows:
             " ORDER BY p.photos DESC, p.id LIMIT ?"
         return [person_from_row(r) for r in self.db.execute(sql, (*values, limit))]
 
+    def person_named(self, name: str) -> str | None:
+        """The person with this name (case aside; the one with most photos
+        if several have it)."""
+        row = self.db.execute("SELECT id FROM people WHERE name = ? COLLATE NOCASE "
+                              "ORDER BY photos DESC, id LIMIT 1", (name,)).fetchone()
+        return row[0] if row else None
+
     def named(self) -> list[Person]:
         """The people with a name, by name."""
         rows = self.db.execute(PERSON_QUERY + " WHERE p.name IS NOT NULL ORDER BY p.name, p.id")

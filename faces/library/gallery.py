@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from ..backends import Backend
 from ..errors import BadRequest, FacesError, ImageRejected, NotFound, StorageFull
+from ..vision import xmp
 from ..vision.contract import Options, Rendered
 from ..vision.jobs import DETECT, LOCATE, RENDER
 from ..vision.probe import check_limits, probe
@@ -80,7 +81,8 @@ def unknown_photo() -> NotFound:
 class Gallery:
     def __init__(self, files: Files, catalogue: Catalogue, backend: Backend, events: Events,
                  defaults: Options, on_job: Callable[[float], None] | None = None,
-                 listeners: list[Listener] | None = None) -> None:
+                 listeners: list[Listener] | None = None,
+                 namer: Callable[[dict[int, str]], None] | None = None) -> None:
         self.files = files
         self.catalogue = catalogue
         self.backend = backend
@@ -88,6 +90,7 @@ class Gallery:
         self.defaults = defaults  # the server's processing options
         self.on_job = on_job  # told each job's seconds in the backend (metrics)
         self.listeners = listeners or []
+        self.namer = namer  # puts the faces an XMP names in their people (People.name_faces)
 
     async def _run(self, job: str, *args: Any, pixels: int = 0) -> Any:
         started = time.perf_counter()
@@ -143,9 +146,11 @@ class Gallery:
         header alone (cheap: run it before queueing). Raises ImageRejected."""
         check_limits(probe(data), options.max_pixels)
 
-    async def add(self, data: bytes, filename: str, options: Options) -> tuple[Photo, bool]:
+    async def add(self, data: bytes, filename: str, options: Options,
+                  sidecar: bytes | None = None) -> tuple[Photo, bool]:
         """Store an uploaded photo; returns it and whether it is new (the same
-        bytes with the same options are the same photo, stored once).
+        bytes with the same options are the same photo, stored once). The
+        people its XMP (or ``sidecar``) names are put on its faces.
 
         Raises ImageRejected, the backend's errors, or StorageFull; on any of
         them nothing is stored and nothing is broadcast.
@@ -157,7 +162,8 @@ class Gallery:
         existing = self.catalogue.get(photo_id)
         if existing is not None:
             return existing, False
-        rendered: Rendered = await self._run(RENDER, data, options, pixels=pixels(data))
+        rendered: Rendered = await self._run(RENDER, data, options, sidecar,
+                                             pixels=pixels(data))
         photo = self._photo(photo_id, filename, utc_now(), rendered)
         await self._save(photo, rendered.files(self.files.names(photo_id, rendered.extension)))
         try:
@@ -168,6 +174,13 @@ class Gallery:
         if not added:  # the same bytes finished first elsewhere
             return self.catalogue.get(photo_id), False
         photo = self.catalogue.get(photo_id)  # with its faces' ids
+        if rendered.names and self.namer is not None:
+            ids = [face["id"] for face in photo.faces]
+            try:
+                self.namer({ids[n]: name for n, name in rendered.names.items() if n < len(ids)})
+            except FacesError as exc:  # (stored all the same: the names can be imported again)
+                log.error("the names in %s's XMP could not be stored: %s", filename, exc)
+            photo = self.catalogue.get(photo_id)
         self.events.publish(PhotoAdded(photo))
         log.info("stored %s (%s): %d faces", photo_id, filename, len(photo.faces))
         for listener in self.listeners:
@@ -203,6 +216,14 @@ class Gallery:
         for listener in self.listeners:
             listener.photo_added(photo)
         return photo
+
+    def xmp(self, photo_id: str) -> tuple[str, bytes]:
+        """An XMP sidecar naming the photo's faces that are in a named person
+        (MWG and Microsoft regions, PersonInImage), for its stored original;
+        and the sidecar's file name. Raises NotFound."""
+        photo = self.photo(photo_id)
+        named = self.catalogue.named_faces(photo.id)
+        return photo.export_name() + ".xmp", xmp.sidecar(photo.width, photo.height, named)
 
     # -- deleting ----------------------------------------------------------------
 

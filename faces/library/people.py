@@ -202,6 +202,23 @@ class People:
             self._write(done, self.grouping.add_photo(photo_id, fresh), pinned=None)
         return done
 
+    def name_faces(self, names: dict[int, str]) -> None:
+        """Faces a photo's XMP names (face id -> name), as the photo is
+        stored: each goes to the person of that name, made if there is none,
+        as the user's own placement (grouping never moves it). Told to every
+        page."""
+        with self._whole() as done:
+            for face_id, name in names.items():
+                person = self.catalogue.person_named(name)
+                if person is None:
+                    person = self.grouping.new_id()
+                    self.catalogue.regroup({}, [person], [])
+                    self.catalogue.update_person(person, name=name)
+                    self.grouping.set_named(person, True)
+                    done.created.append(person)
+                self.catalogue.regroup({face_id: person}, [], [], pinned=True)
+                done.faces[face_id] = person
+
     # -- the user's edits ------------------------------------------------------------
 
     def edit(self, person_id: str, name: str | Unset | None = UNSET,

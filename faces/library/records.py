@@ -10,6 +10,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import PurePath
 
 ID_LENGTH = 24  # hex characters of the SHA-256 of the uploaded bytes (96 bits)
 ID_REGEX = rf"^[0-9a-f]{{{ID_LENGTH}}}$"
@@ -55,6 +56,12 @@ class Photo:
 
     def files(self) -> list[str]:
         return [self.original, self.annotated, self.thumbnail]
+
+    def export_name(self) -> str:
+        """Its file name with its stored original's extension (a HEIC upload
+        is stored as JPEG)."""
+        stem = PurePath(self.filename).stem or self.id
+        return stem + PurePath(self.original).suffix
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ use cases and the API document share it with the workers.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BadRequest
@@ -71,6 +71,9 @@ class Rendered:
     original: bytes
     annotated: bytes
     thumbnail: bytes
+    # The people the photo's XMP names: face position -> name (the faces
+    # include those added for a named region no detected face matched).
+    names: dict[int, str] = field(default_factory=dict)
 
     def files(self, names: dict[str, str]) -> dict[str, bytes]:
         """File name -> bytes, for the names a store gave each kind."""

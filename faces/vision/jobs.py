@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-# (data, options) -> Rendered: an upload's whole job (decode, detect, annotate, encode)
+# (data, options[, XMP sidecar]) -> Rendered: an upload's whole job (decode, detect,
+# the people its XMP names, annotate, encode)
 RENDER = "faces.vision.pipeline:render"
 # (data, options, annotate) -> faces JSON [+ the annotated image]: detect, store nothing
 DETECT = "faces.vision.pipeline:detect_only"

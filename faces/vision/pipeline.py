@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from . import tagging
 from .annotate import blur, draw
 from .contract import Options, Rendered
 from .decode import decode
+from .xmp import overlap
 
 if TYPE_CHECKING:
     from .detectors.base import Detector, Face
@@ -84,14 +86,19 @@ def detect_only(worker: Worker, data: bytes, options: Options, annotated: bool) 
     return result
 
 
-def render(worker: Worker, data: bytes, options: Options) -> Rendered:
-    """Process one upload. Raises ImageRejected for a bad image.
+def render(worker: Worker, data: bytes, options: Options, sidecar: bytes | None = None
+           ) -> Rendered:
+    """Process one upload (``sidecar``: the XMP beside it, if any). Raises
+    ImageRejected for a bad image.
 
     The boxes are drawn on the decoded pixels once the original is encoded,
     so a 12-megapixel photo never needs a second full-size copy. In blur
     mode the faces are hidden first: no unblurred pixels are ever kept.
+    The people its XMP names are put on its faces (:mod:`.tagging`).
     """
     image, faces = analyse(worker.detector, data, options)
+    faces, names, added = tagging.name(image, faces, data, sidecar,
+                                       lambda box: locate_in(worker, image, box))
     extension = extension_for(image)
     if options.mode == "blur":
         blur(image, faces)
@@ -103,11 +110,13 @@ def render(worker: Worker, data: bytes, options: Options) -> Rendered:
     return Rendered(
         width=image.shape[1],
         height=image.shape[0],
-        faces=[face.to_json() for face in faces],
+        faces=[{**face.to_json(), "added": True} if n in added else face.to_json()
+               for n, face in enumerate(faces)],
         extension=extension,
         original=original,
         annotated=annotated,
         thumbnail=encode(thumbnail(image), extension, THUMBNAIL_QUALITY),
+        names=names,
     )
 
 
@@ -120,19 +129,20 @@ LOCATE_SCORE = 0.2  # a face the user drew is there: a weak detection will do
 LOCATE_OVERLAP = 0.3
 
 
-def _overlap(a: tuple, b: tuple) -> float:
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def locate(worker: Worker, data: bytes, box: list[float], max_pixels: int) -> dict:
     """A job: a face the user drew on a stored photo, as a face: its box,
     and its landmarks from the detector run around the box (at a low
     score), else placed in the box as on an average frontal face."""
-    image = decode(data, max_pixels)
+    face = locate_in(worker, decode(data, max_pixels), box)
+    return {"box": [round(v, 1) for v in face.box], "score": round(float(face.score), 4),
+            "landmarks": [[round(x, 1), round(y, 1)] for x, y in face.landmarks]}
+
+
+def locate_in(worker: Worker, image: np.ndarray, box: list[float] | tuple[float, ...]
+              ) -> Face:
+    """The face at ``box`` of a decoded image (see :func:`locate`)."""
+    from .detectors.base import Face
+
     height, width = image.shape[:2]
     x1, y1, x2, y2 = (float(v) for v in box)
     margin = 0.5 * max(x2 - x1, y2 - y1)
@@ -141,12 +151,11 @@ def locate(worker: Worker, data: bytes, box: list[float], max_pixels: int) -> di
     patch = np.ascontiguousarray(image[top:bottom, left:right, :3])
     found = worker.detector.detect(patch, LOCATE_SCORE, 0.4, 0, upscale=True, fit=True)
     drawn = (x1 - left, y1 - top, x2 - left, y2 - top)
-    best = max(found, key=lambda face: _overlap(face.box, drawn), default=None)
-    if best is not None and best.landmarks and _overlap(best.box, drawn) >= LOCATE_OVERLAP:
+    best = max(found, key=lambda face: overlap(face.box, drawn), default=None)
+    if best is not None and best.landmarks and overlap(best.box, drawn) >= LOCATE_OVERLAP:
         marks = [[x + left, y + top] for x, y in best.landmarks]
         score = best.score
     else:
         marks = (BOX_LANDMARKS * [x2 - x1, y2 - y1] + [x1, y1]).tolist()
         score = 0.0
-    return {"box": [round(v, 1) for v in (x1, y1, x2, y2)], "score": round(float(score), 4),
-            "landmarks": [[round(x, 1), round(y, 1)] for x, y in marks]}
+    return Face((x1, y1, x2, y2), float(score), tuple((float(x), float(y)) for x, y in marks))

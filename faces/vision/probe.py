@@ -96,6 +96,19 @@ def _png_orientation(data: bytes) -> int:
     return 1
 
 
+def stored_orientation(data: bytes) -> int:
+    """The EXIF orientation decoding turns an image's stored pixels upright
+    with (JPEG, and PNG's eXIf chunk; 1 for the rest)."""
+    if data[:3] == b"\xff\xd8\xff":
+        try:
+            return _jpeg(data).orientation
+        except ImageRejected:
+            return 1
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return _png_orientation(data)
+    return 1
+
+
 def exif_orientation(tiff: bytes) -> int:
     """The Orientation tag (0x0112) of IFD0 in a TIFF-structured EXIF block."""
     if tiff[:6] == b"Exif\x00\x00":

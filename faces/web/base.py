@@ -212,6 +212,7 @@ class UploadHandlerBase(BaseHandler):
     from the headers, before the body is read."""
 
     _counted = False
+    sidecar: bytes | None = None
     outcome = ""  # for the metrics: stored, duplicate, detected, or the refusal's code
 
     def prepare(self) -> None:
@@ -260,18 +261,20 @@ class UploadHandlerBase(BaseHandler):
             self._chunks.append(chunk)
 
     def upload(self) -> tuple[bytes, str, Options]:
-        """The file, its display name and the upload's options."""
+        """The file, its display name and the upload's options (its XMP
+        sidecar, if one came, in ``self.sidecar``)."""
         body = b"".join(self._chunks)
         self._chunks = []
         upload = forms.multipart_file(self.request.headers.get("Content-Type", ""), body,
                                       self.config.max_upload_bytes, self.too_large())
         query = {name: self.get_query_argument(name, None) for name in ("mode", "threshold")}
         options = forms.upload_options(self.services.options, query, upload.fields)
+        self.sidecar = upload.sidecar
         return upload.data, upload.filename, options
 
     async def add(self) -> tuple[Photo, bool]:
         data, filename, options = self.upload()
-        photo, created = await self.services.gallery.add(data, filename, options)
+        photo, created = await self.services.gallery.add(data, filename, options, self.sidecar)
         self.outcome = "stored" if created else "duplicate"
         return photo, created
 

@@ -86,11 +86,15 @@ def json_body(raw: bytes | None) -> Any:
         raise BadRequest("bad_json", "The body must be JSON.") from None
 
 
+MAX_SIDECAR = 2 << 20  # an XMP sidecar's bytes (faces.vision.xmp reads no more)
+
+
 @dataclass(frozen=True)
 class Upload:
     data: bytes
     filename: str  # sanitised, for display
     fields: dict[str, str]  # the form's other fields
+    sidecar: bytes | None = None  # the XMP sidecar sent beside the photo (``xmp``)
 
 
 def multipart_file(content_type: str, body: bytes, max_bytes: int, too_large: Exception
@@ -115,8 +119,15 @@ def multipart_file(content_type: str, body: bytes, max_bytes: int, too_large: Ex
     part = parts[0]
     if len(part.body) > max_bytes:
         raise too_large
+    sidecars = files.get("xmp", [])
+    if len(sidecars) > 1:
+        raise BadRequest("too_many_files", "Send one XMP sidecar per photo.")
+    sidecar = sidecars[0].body if sidecars else None
+    if sidecar is not None and len(sidecar) > MAX_SIDECAR:
+        raise BadRequest("sidecar_too_large", f"The XMP sidecar is over "
+                         f"{MAX_SIDECAR >> 20} MB.")
     fields = {name: values[-1].decode("utf-8", "replace") for name, values in arguments.items()}
-    return Upload(part.body, display_name(part.filename), fields)
+    return Upload(part.body, display_name(part.filename), fields, sidecar)
 
 
 def upload_options(defaults: Options, query: dict[str, str | None], form: dict[str, str]

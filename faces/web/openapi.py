@@ -53,6 +53,19 @@ _UPLOAD_BODY = {
         },
     }}},
 }
+# An upload that is stored may bring its XMP sidecar: the people it names (face
+# regions: MWG, Microsoft Photo; IPTC PersonInImage) are put on the faces.
+_PHOTO_UPLOAD_BODY = {**_UPLOAD_BODY, "content": {"multipart/form-data": {"schema": {
+    **_UPLOAD_BODY["content"]["multipart/form-data"]["schema"],
+    "properties": {
+        **_UPLOAD_BODY["content"]["multipart/form-data"]["schema"]["properties"],
+        "xmp": {"type": "string", "contentMediaType": "application/rdf+xml",
+                "maxLength": 2 << 20,
+                "description": "the photo's XMP sidecar (IMG_1234.jpg.xmp): named face "
+                               "regions (MWG, Microsoft Photo) and IPTC PersonInImage name "
+                               "its faces; read in place of the XMP in the file"},
+    },
+}}}}
 _OPTION_PARAMETERS = [
     {"name": "mode", "in": "query", "required": False,
      "description": "box: draw boxes on faces (default); blur: hide them (no unblurred copy "
@@ -204,10 +217,13 @@ SCHEMAS = {
             "faces": {"type": "array", "items": _ref("StoredFace")},
             "urls": {
                 "type": "object",
-                "required": ["annotated", "original", "thumbnail"],
+                "required": ["annotated", "original", "thumbnail", "xmp"],
                 "additionalProperties": False,
-                "properties": {k: {"type": "string", "pattern": "^/uploads/"}
-                               for k in ("annotated", "original", "thumbnail")},
+                "properties": {
+                    **{k: {"type": "string", "pattern": "^/uploads/"}
+                       for k in ("annotated", "original", "thumbnail")},
+                    "xmp": {"type": "string", "pattern": "^/api/photos/",
+                            "description": "the face names as an XMP sidecar"}},
             },
         },
     },
@@ -297,7 +313,7 @@ PATHS = {
             "summary": "Upload a photo: detect, annotate, store and broadcast it",
             "operationId": "uploadPhoto",
             "parameters": _OPTION_PARAMETERS,
-            "requestBody": _UPLOAD_BODY,
+            "requestBody": _PHOTO_UPLOAD_BODY,
             "responses": {
                 "201": {**_json(_ref("Photo"), "stored; broadcast as photo.added"),
                         "links": {
@@ -499,6 +515,23 @@ PATHS = {
                           "401": _error("an access token is needed"),
                           "404": _error("no such photo"),
                           "503": _error("the detector is restarting; retry later")},
+        },
+    },
+    "/api/photos/{id}/xmp": {
+        "parameters": [{"name": "id", "in": "path", "required": True,
+                        "schema": {"type": "string"}}],
+        "get": {
+            "summary": "The photo's face names as an XMP sidecar: MWG and Microsoft Photo "
+                       "regions and IPTC PersonInImage for every face in a named person, in "
+                       "the stored original's pixels (what ExifTool, digiKam and Lightroom "
+                       "read)",
+            "operationId": "photoXmp",
+            "responses": {"200": {"description": "the sidecar (Content-Disposition: "
+                                                 "attachment, <filename>.xmp)",
+                                  "content": {"application/rdf+xml": {
+                                      "schema": {"type": "string"}}}},
+                          "401": _error("an access token is needed to view"),
+                          "404": _error("no such photo")},
         },
     },
     "/healthz": {

@@ -4,6 +4,7 @@ API (list, upload, one photo, delete, detect without storing)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from ..errors import NotFound
 from ..library.records import PAGE_SIZE, Photo
@@ -116,6 +117,26 @@ class PhotoFacesApiHandler(ApiOriginCheck, BaseHandler):
         self.write_json(photo_json(photo), 201)
 
 
+class PhotoXmpHandler(ApiOriginCheck, BaseHandler):
+    """The photo's face names as an XMP sidecar, for other tools."""
+
+    def prepare(self) -> None:
+        self.require_view()
+
+    def get(self, photo_id: str) -> None:
+        name, body = self.services.gallery.xmp(photo_id)
+        self.set_header("Content-Type", "application/rdf+xml")
+        self.set_header("Content-Disposition", attachment(name))
+        self.finish(body)
+
+
+def attachment(name: str) -> str:
+    """A Content-Disposition that saves as ``name`` (any characters)."""
+    plain = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_"
+                    for c in name)
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
 class DetectApiHandler(ApiOriginCheck, UploadHandlerBase):
     """Detect only: nothing is stored or broadcast."""
 
@@ -139,5 +160,6 @@ ROUTES = [
     (r"/api/photos", PhotosApiHandler),
     (r"/api/photos/([^/]+)", PhotoApiHandler),
     (r"/api/photos/([^/]+)/faces", PhotoFacesApiHandler),
+    (r"/api/photos/([^/]+)/xmp", PhotoXmpHandler),
     (r"/api/detect", DetectApiHandler),
 ]

@@ -16,7 +16,7 @@ CROPS = "/crops/"  # the faces' crops
 
 def photo_urls(photo: Photo) -> dict[str, str]:
     return {"annotated": UPLOADS + photo.annotated, "original": UPLOADS + photo.original,
-            "thumbnail": UPLOADS + photo.thumbnail}
+            "thumbnail": UPLOADS + photo.thumbnail, "xmp": f"/api/photos/{photo.id}/xmp"}
 
 
 def photo_json(photo: Photo) -> dict[str, Any]:

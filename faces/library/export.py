@@ -1,0 +1,152 @@
+"""`faces export`: the gallery's photos as plain files with the People
+work beside them, readable by other tools as it is and by `faces import`.
+
+Each stored original is copied under its own file name (its upload's name,
+with the stored original's extension; a clash gets " (2)", " (3)"...), and
+beside it an XMP sidecar ``<name>.xmp`` (``IMG_1234.jpg.xmp``, as digiKam
+and darktable name theirs) with a MWG and a Microsoft region and
+``PersonInImage`` for every face in a named person. The originals are
+stored upright (the EXIF orientation applied), so the sidecar's areas need
+no turning. Nothing is written into the photos themselves.
+
+What travels: the photos, and which face is which named person. What does
+not: people without a name (recognition groups them again), hidden
+people's hiding, the "not this person" and "not the same person" answers,
+albums of one upload's options. Read only: safe while the server runs (one
+read transaction, so the export is one moment of the catalogue; a photo
+deleted meanwhile is left out).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sqlite3
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path, PurePath
+
+from ..errors import DataDirError, NotFound
+from ..vision import xmp
+from .backup import _is_catalogue, _ro
+from .catalogue import CATALOGUE
+from .records import Photo
+
+
+@dataclass
+class Exported:
+    """What an export did."""
+
+    photos: int = 0
+    named_faces: int = 0
+    people: set[str] = field(default_factory=set)  # names
+    bytes: int = 0
+    left_out: list[str] = field(default_factory=list)  # photos deleted while exporting
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        text = (f"{self.photos} photos ({self.bytes / 2**20:.1f} MB) with their sidecars, "
+                f"{self.named_faces} faces of {len(self.people)} named people")
+        if self.left_out:
+            text += f", {len(self.left_out)} photos deleted meanwhile left out"
+        return text + f" in {self.seconds:.1f} s"
+
+
+def unique(name: str, taken: set[str]) -> str:
+    """``name``, or "stem (2).ext", "stem (3).ext"... if a file of that
+    name (case aside, for case-blind file systems) is taken; the result is
+    taken too."""
+    path = PurePath(name)
+    candidate, n = name, 1
+    while candidate.lower() in taken or (candidate + ".xmp").lower() in taken:
+        n += 1
+        candidate = f"{path.stem} ({n}){path.suffix}"
+    taken.add(candidate.lower())
+    return candidate
+
+
+def _safe(name: str) -> str:
+    """A stored file name as one plain file name here (the gallery keeps
+    names as uploaded, within its own rules: no folder, no control
+    character; this is the belt to those braces)."""
+    name = name.replace("/", "_").replace("\\", "_").strip()
+    return name if name not in ("", ".", "..") else "photo"
+
+
+def _find_person(db: sqlite3.Connection, person: str) -> tuple[str, str | None]:
+    """A person by id, else by name (case aside): id and name."""
+    row = db.execute("SELECT id, name FROM people WHERE id = ?", (person,)).fetchone() or \
+        db.execute("SELECT id, name FROM people WHERE name = ? COLLATE NOCASE "
+                   "ORDER BY photos DESC, id LIMIT 1", (person,)).fetchone()
+    if row is None:
+        raise NotFound(f"no person {person!r} in this gallery (give an id from the People "
+                       f"page's address, or a name)")
+    return row[0], row[1]
+
+
+def export(data_dir: Path, dest: Path, person: str | None = None,
+           progress: Callable[[int, int], None] | None = None) -> Exported:
+    """Export the gallery in ``data_dir`` (all of it, or the photos of
+    ``person``, an id or a name) into ``dest``, a new or empty folder.
+    Raises DataDirError, NotFound."""
+    started = time.monotonic()
+    catalogue = data_dir / CATALOGUE
+    if not _is_catalogue(catalogue):
+        raise DataDirError(f"{data_dir} holds no faces catalogue ({CATALOGUE}): nothing to "
+                           f"export")
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise DataDirError(f"{dest} is not an empty folder: give a new one (an export never "
+                           f"overwrites files)")
+    with contextlib.closing(_ro(catalogue)) as db:
+        db.execute("BEGIN")  # one moment of the catalogue for all that is read
+        chosen = _find_person(db, person)[0] if person else None
+        where = "" if chosen is None else \
+            " WHERE id IN (SELECT photo FROM faces WHERE person = ?)"
+        photos = db.execute("SELECT id, filename, created, width, height, original FROM photos"
+                            + where + " ORDER BY seq", (() if chosen is None else (chosen,))
+                            ).fetchall()
+        named: dict[str, list[tuple[tuple[float, ...], str]]] = defaultdict(list)
+        for photo_id, x1, y1, x2, y2, name in db.execute(
+                "SELECT f.photo, f.x1, f.y1, f.x2, f.y2, p.name FROM faces AS f "
+                "JOIN people AS p ON p.id = f.person WHERE p.name IS NOT NULL "
+                "ORDER BY f.photo, f.position"):
+            named[photo_id].append(((x1, y1, x2, y2), name))
+        db.rollback()
+    dest.mkdir(parents=True, exist_ok=True)
+    found = Exported()
+    taken: set[str] = set()
+    for done, (photo_id, filename, created, width, height, original) in enumerate(photos, 1):
+        source = data_dir / "photos" / original
+        record = Photo(photo_id, filename, created, width, height, [], original, "", "")
+        name = unique(_safe(record.export_name()), taken)
+        part = dest / f".{name}.part"
+        try:
+            shutil.copyfile(source, part)
+        except FileNotFoundError:
+            found.left_out.append(photo_id)
+            continue
+        faces = named.get(photo_id, [])
+        (dest / f"{name}.xmp").write_bytes(xmp.sidecar(width, height, faces))
+        os.replace(part, dest / name)
+        when = _timestamp(created)
+        if when is not None:
+            os.utime(dest / name, (when, when))
+        found.photos += 1
+        found.bytes += (dest / name).stat().st_size
+        found.named_faces += len(faces)
+        found.people.update(face_name for _, face_name in faces)
+        if progress:
+            progress(done, len(photos))
+    found.seconds = time.monotonic() - started
+    return found
+
+
+def _timestamp(created: str) -> float | None:
+    try:
+        return datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
