@@ -257,6 +257,12 @@ class TestRecognitionNeverSlowsUploads(PeopleCase):
             "SELECT COUNT(*) FROM faces WHERE photo = ? AND descriptor IS NOT NULL",
             (stored["id"],)).fetchone()[0]
         assert described == self.settings.recognition_max_faces  # capped, largest first
+        # A page that connects now hears where recognition stands first (the
+        # last change went out before it connected: its text would stay behind)
+        page = await self.ws()
+        assert json.loads(await page.read_message()) == \
+            {"type": "recognition", "state": "on", "backlog": 0, "redescribing": 0}
+        page.close()
 
 
 class TestPeopleOff(FacesTestCase):

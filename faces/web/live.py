@@ -1,7 +1,9 @@
 """The live connection: every page's WebSocket, to which the hub
 (:mod:`faces.web.hub`) sends each event. ``/ws?after=<id>`` first replays
 every photo newer than ``<id>``, oldest first, so a page that reconnects
-misses nothing."""
+misses nothing; with People on, every connection first hears where
+recognition stands (its last change may have come before the page
+connected)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from tornado.iostream import StreamBufferFullError
 from tornado.web import HTTPError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from ..library.events import PhotoAdded
+from ..library.events import PhotoAdded, RecognitionState
 from .base import AccessMixin
 from .views import event_json
 
@@ -41,6 +43,10 @@ class GalleryWebSocket(AccessMixin, WebSocketHandler):
             else:
                 for photo in backlog:
                     self.send(json.dumps(event_json(PhotoAdded(photo)), separators=(",", ":")))
+        recognition = self.services.recognition
+        if recognition.state != "off":  # where it stands now: the page may be older than that
+            self.send(json.dumps(event_json(RecognitionState(
+                recognition.state, recognition.backlog, recognition.redescribing))))
         self.web.hub.join(self)  # same IOLoop turn as the backlog: nothing is missed
 
     def send(self, text: str) -> None:
