@@ -49,8 +49,11 @@ class Exported:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        text = (f"{self.photos} photos ({self.bytes / 2**20:.1f} MB) with their sidecars, "
-                f"{self.named_faces} faces of {len(self.people)} named people")
+        one, people = self.photos == 1, len(self.people)
+        text = (f"{self.photos} photo{'' if one else 's'} ({self.bytes / 2**20:.1f} MB) with "
+                f"{'its sidecar' if one else 'their sidecars'}, {self.named_faces} "
+                f"face{'' if self.named_faces == 1 else 's'} of {people} named "
+                f"{'person' if people == 1 else 'people'}")
         if self.left_out:
             text += f", {len(self.left_out)} photos deleted meanwhile left out"
         return text + f" in {self.seconds:.1f} s"
