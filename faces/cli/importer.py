@@ -24,9 +24,9 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from ..library.records import content_id
 from ..vision.probe import SUFFIXES
+from ..vision.xmp import MAX_PACKET  # (a larger sidecar is not read: not sent either)
 from .common import CommandError, Progress, command, config
 
-MAX_SIDECAR = 2 << 20  # bytes of an XMP sidecar sent along (the server reads no more)
 MAX_RETRIES = 20  # 429/503 answers one file may get before it counts as failed
 MAX_WAIT = 60.0  # longest pause asked by a Retry-After that we honour
 
@@ -53,7 +53,7 @@ def sidecar(path: Path) -> bytes | None:
     """The XMP sidecar beside a photo (``name.jpg.xmp``, else ``name.xmp``)."""
     for candidate in (path.with_name(path.name + ".xmp"), path.with_suffix(".xmp")):
         try:
-            if candidate.is_file() and candidate.stat().st_size <= MAX_SIDECAR:
+            if candidate.is_file() and candidate.stat().st_size <= MAX_PACKET:
                 return candidate.read_bytes()
         except OSError:
             continue

@@ -62,10 +62,11 @@ class Exported:
 def unique(name: str, taken: set[str]) -> str:
     """``name``, or "stem (2).ext", "stem (3).ext"... if a file of that
     name (case aside, for case-blind file systems) is taken; the result is
-    taken too."""
+    taken too. (Its sidecar, ``name.xmp``, is then free as well: no photo's
+    name ends in .xmp.)"""
     path = PurePath(name)
     candidate, n = name, 1
-    while candidate.lower() in taken or (candidate + ".xmp").lower() in taken:
+    while candidate.lower() in taken:
         n += 1
         candidate = f"{path.stem} ({n}){path.suffix}"
     taken.add(candidate.lower())

@@ -17,6 +17,7 @@ from ..errors import BadRequest, NotFound, Unsupported
 from ..library.people import MAX_NAME, UNSET, Unset
 from ..library.records import ID_PATTERN, MAX_PAGE_SIZE, PAGE_SIZE, PERSON_PATTERN
 from ..vision.contract import Options
+from ..vision.xmp import MAX_PACKET
 
 MAX_LENGTH = 120
 
@@ -86,7 +87,7 @@ def json_body(raw: bytes | None) -> Any:
         raise BadRequest("bad_json", "The body must be JSON.") from None
 
 
-MAX_SIDECAR = 2 << 20  # an XMP sidecar's bytes (faces.vision.xmp reads no more)
+MAX_SIDECAR = MAX_PACKET  # an XMP sidecar's bytes (faces.vision.xmp reads no more)
 
 
 @dataclass(frozen=True)
