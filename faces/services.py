@@ -73,7 +73,9 @@ class Services:
         self.recognition.off = off
         self.gallery = Gallery(self.files, self.catalogue, self.backend, self.events,
                                self.options, listeners=[self.recognition, self.people],
-                               namer=self.people.name_faces)
+                               namer=self.people.name_faces,
+                               wants_recognition=self.recognition.wants)
+        self.recognition.uploading = lambda: self.gallery.adding > 0
 
     @classmethod
     def create(cls, settings: Settings, events: Events | None = None,
@@ -116,11 +118,12 @@ class Services:
         files. Then background recognition. ``ready`` once all is done; the
         event loop stays free throughout (the server answers meanwhile)."""
         loop = asyncio.get_running_loop()
+        self.catalogue.serve()  # (reads here on their own connection; changes on the writer)
         started = asyncio.ensure_future(self.backend.start()) if self.backend else None
         guess = self.settings.recognizer
         if guess == "auto":
             guess = await loop.run_in_executor(None, self._stored_family)
-        loaded = loop.run_in_executor(None, self.people.load, guess)
+        loaded = asyncio.ensure_future(self.catalogue.write(self.people.load, guess))
         checked = loop.run_in_executor(None, self.gallery.audit)
         try:
             if started is not None:
@@ -130,8 +133,8 @@ class Services:
         await loaded
         family, off = self.recognizer()
         if family and family != guess:
-            await loop.run_in_executor(None, self.people.load, family)
-        await loop.run_in_executor(None, self.recognition.load, family, off)
+            await self.catalogue.write(self.people.load, family)
+        await self.catalogue.write(self.recognition.load, family, off)
         self.recognition.run()
         self.ready = True
         orphans = (await checked).orphans

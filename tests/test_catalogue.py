@@ -211,3 +211,54 @@ class TestUpgradedGallery(FacesTestCase):
         assert (boxed.code, blurred.code) == (200, 200)  # already there: nothing stored
         assert json.loads(boxed.body)["id"] == "47f682e945b659f93a9e490b"
         assert json.loads(blurred.body)["id"] == "e6c89031c60799f2f6a6a6f4"
+
+
+def test_every_read_a_request_makes_is_planned_on_an_index(tmp_path: Path) -> None:
+    """Each statement the catalogue runs for a page, a photo, a person or a
+    photo's recognition, captured as it is run (with its values), then
+    planned by SQLite after `PRAGMA optimize`: a search of an index, never a
+    scan of a table or a sort in a temporary tree; a plan that does not
+    depend on how the library happens to look."""
+    catalogue = Catalogue(tmp_path)
+    photos, faces = [], []
+    for n in range(60):
+        stored = photo(n)
+        stored = dataclasses.replace(stored, faces=stored.faces * 3)
+        assert catalogue.add(stored)
+        photos.append(stored.id)
+        faces += [f["id"] for f in catalogue.get(stored.id).faces]
+    people = [f"{n:012x}" for n in range(6)]
+    catalogue.regroup({face: people[n % 6] for n, face in enumerate(faces[::2])}, people, [])
+    catalogue.update_person(people[0], name="Ada")
+    catalogue.update_person(people[1], hidden=True)
+    catalogue.close()
+    catalogue = Catalogue(tmp_path)  # (opened as the server opens it: optimized)
+    statements: list[str] = []
+    catalogue.db.set_trace_callback(statements.append)
+    catalogue.get(photos[5])
+    catalogue.newest(20)
+    catalogue.newest(20, before=photos[30])
+    catalogue.newest_of([people[0]], 20)
+    catalogue.newest_of([people[0], people[2]], 20, before=photos[40])
+    catalogue.count([people[0]])
+    catalogue.people_page(10)
+    catalogue.people_page(10, people[2])
+    catalogue.people_page(10, people[2], hidden=True)
+    catalogue.person(people[3])
+    catalogue.person_named("ada")
+    catalogue.faces_of(people[0], 10)
+    catalogue.faces_of(people[0], 10, faces[10])
+    catalogue.is_recognized(photos[7])
+    catalogue.description_state(photos[7])
+    catalogue.named_faces(photos[0])
+    catalogue.face(faces[3])
+    catalogue.db.set_trace_callback(None)
+    assert len(statements) > 20
+    for sql in statements:
+        plan = " ".join(row[3] for row in catalogue.db.execute("EXPLAIN QUERY PLAN " + sql))
+        scans = [part for part in plan.split("SCAN ")[1:]
+                 if not part.startswith(("CONSTANT", "p USING", "f USING", "faces USING",
+                                         "photos USING", "people USING", "o USING"))]
+        if "FROM photos ORDER BY seq DESC LIMIT" in sql:  # (a walk of its own key, stopped)
+            scans = [part for part in scans if not part.startswith("photos")]
+        assert not scans and "TEMP B-TREE" not in plan, (sql, plan)

@@ -183,8 +183,8 @@ def test_deleting_the_last_face_empties_the_person() -> None:
 def test_arcface_descriptors_have_their_own_rule() -> None:
     g = Grouping("arcface")
     assert g.dimensions == 512 and g.rule == grouping.RULES["arcface"]
-    base = np.random.default_rng(0).normal(size=512).astype(np.float32)
-    base /= np.linalg.norm(base)
+    base = np.random.default_rng(512).normal(size=512).astype(np.float32)
+    base /= np.linalg.norm(base)  # (a seed of its own: near()'s steps use 0 and 1)
     g.add_photo("m0", [face(0, near(base, 0, 0.2))])
     g.add_photo("m1", [face(1, near(base, 1, 0.2))])
     assert g.person_of(0) == g.person_of(1) is not None
@@ -301,3 +301,56 @@ def test_an_edit_that_is_rolled_back_leaves_no_trace() -> None:
     g.move(5, people[2])
     g.commit()
     assert g.person_of(5) == people[2] and g._journal is None
+
+
+def test_gathering_in_bulk_is_gathering_one_face_at_a_time() -> None:
+    """Naming a person gathers the waiting faces near them: compared with
+    the person's faces as one matrix product and then against those joined
+    since, in blocks, it takes the very faces that checking each one in
+    turn against the person as they are at that moment takes (here over
+    hundreds of candidates, more than one block of them)."""
+    import copy
+
+    from faces.library import grouping as rules
+
+    rng = np.random.default_rng(7)
+    g = Grouping()
+    centre = identity(21)
+    pid = "p" * 12
+    key = g._person_key(pid)
+    for n in range(60):  # the person: placed by the user
+        g.insert(n, f"m{n}", near(centre, 100 + n, 0.25), pid, pinned=True)
+    for n in range(700):  # waiting faces: some of them, some near them, some strangers
+        spread = rng.choice([0.2, 0.35, 0.5, 0.9])
+        g.insert(1000 + n, f"w{n % 650}", near(centre, 5000 + n, float(spread)))
+        g.pool.add(g.row_of[1000 + n], g.vectors[g.row_of[1000 + n]])
+    g.reject(1003, pid)
+    reference = copy.deepcopy(g)
+
+    def one_at_a_time(g: Grouping) -> dict:
+        changes = rules.Changes()
+        free, gaps = g.pool.search(g.prototypes[key])
+        near_ = gaps <= g.rule.join
+        free, gaps = free[near_].copy(), gaps[near_]
+        photos = g._photos_of(key)
+        for index in np.argsort(gaps):
+            row = int(free[index])
+            face_id = int(g.face_ids[row])
+            if int(g.photos[row]) in photos or g._is_rejected(face_id, key):
+                continue
+            vector = g.vectors[row]
+            if 1.0 - float(vector @ g.prototypes[key]) > g.rule.join or \
+                    not g._supported(vector, key):
+                continue
+            g._set(row, key, changes)
+            photos.add(int(g.photos[row]))
+        return changes.faces
+
+    saved = rules.JOINED_BLOCK
+    rules.JOINED_BLOCK = 16  # (blocks small enough that many are folded in)
+    try:
+        bulk = g.named_now(pid).faces
+    finally:
+        rules.JOINED_BLOCK = saved
+    expected = one_at_a_time(reference)
+    assert len(expected) > 2 * 16 and bulk == expected, (len(expected), len(bulk))

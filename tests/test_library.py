@@ -136,25 +136,25 @@ def test_recognition_groups_people_and_every_edit_is_told(tmp_path: Path,
         blue = next(p for p in everyone if p.id != red.id)
         # Name, hide, merge, move: each written and told at once.
         told.events.clear()
-        assert people.edit(red.id, name="Ruth").name == "Ruth"
+        assert (await people.edit(red.id, name="Ruth")).name == "Ruth"
         assert told.of(events.PeopleChanged)[0].people[0].name == "Ruth"
-        assert people.edit(red.id, hidden=True).hidden
+        assert (await people.edit(red.id, hidden=True)).hidden
         assert [p.id for p in people.list()] == [blue.id]
-        merged = people.merge(red.id, [blue.id])
+        merged = await people.merge(red.id, [blue.id])
         assert merged.photos == 3 and merged.name == "Ruth"
         assert told.of(events.PeopleChanged)[-1].removed == [blue.id]
         green_face = gallery.photo(added[3].id).faces[0]["id"]
-        moved = people.move(green_face, red.id)
+        moved = await people.move(green_face, red.id)
         assert moved == events.FaceMoved(green_face, added[3].id, red.id)
-        alone = people.move(green_face, NEW)
+        alone = await people.move(green_face, NEW)
         assert alone.person not in (None, red.id)
-        assert people.move(green_face, None).person is None
+        assert (await people.move(green_face, None)).person is None
         with pytest.raises(NotFound):
             people.person("0" * 12)
         with pytest.raises(NotFound):
-            people.move(green_face, "0" * 12)
+            await people.move(green_face, "0" * 12)
         with pytest.raises(NotFound):
-            people.move(10**9, None)
+            await people.move(10**9, None)
         assert_counts_true(services)
         # Deleting a photo takes its faces out of their person.
         await gallery.delete(added[0].id)
@@ -173,7 +173,7 @@ def test_a_face_without_a_descriptor_cannot_be_placed(tmp_path: Path) -> None:
         stored, _ = await services.gallery.add(photo([(RED, 50, 50, 90)]), "r.png",
                                                services.gallery.defaults)
         with pytest.raises(Conflict):
-            services.people.move(stored.faces[0]["id"], NEW)
+            await services.people.move(stored.faces[0]["id"], NEW)
         services.stop()
 
     run(scenario())
@@ -222,7 +222,7 @@ def test_an_edit_that_fails_half_way_changes_nothing_and_tells_nothing(tmp_path:
         blue = gallery.photo(added[2].id).faces[0]["person"]
         green = gallery.photo(added[3].id).faces[0]["person"]
         assert len({red, blue, green}) == 3 and None not in (red, blue, green)
-        people.edit(red, name="Ruth")
+        await people.edit(red, name="Ruth")
         before = people_state(services)
         # Faces cannot change person: every edit's first writes succeed, then this fails.
         db.execute("CREATE TEMP TRIGGER refuse BEFORE UPDATE OF person ON faces "
@@ -238,7 +238,7 @@ def test_an_edit_that_fails_half_way_changes_nothing_and_tells_nothing(tmp_path:
         ]
         for attempt in attempts:
             with pytest.raises(sqlite3.IntegrityError):
-                attempt()
+                await attempt()
             assert people_state(services) == before
         # A photo whose faces cannot be grouped: neither its descriptors nor
         # any grouping of them is kept (it is left out of People, whole).
@@ -252,10 +252,50 @@ def test_an_edit_that_fails_half_way_changes_nothing_and_tells_nothing(tmp_path:
         assert people_state(services)[1] == before[1]
         assert told.of(events.PeopleChanged) == told.of(events.FacesChanged) == []
         db.execute("DROP TRIGGER refuse")
-        merged = people.merge(blue, [red])
+        merged = await people.merge(blue, [red])
         assert merged.name == "Ruth" and merged.photos == 3
         assert told.of(events.PeopleChanged)[-1].removed == [red]
         assert_counts_true(services)
         services.stop()
 
     run(scenario())
+
+
+def test_recognition_comes_second_and_costs_nothing_without_a_face(tmp_path: Path) -> None:
+    """A photo with no face to describe is stored as done (no job, never in
+    the backlog, nothing left for a restart); a photo with one waits while
+    an upload is being stored, then is described. With recognition off,
+    every photo waits for the day it is on."""
+    from faces.vision.jobs import DESCRIBE
+
+    services, _ = library(tmp_path)
+    gallery, recognition, backend = services.gallery, services.recognition, services.backend
+
+    async def scenario() -> None:
+        await services.start()
+        bare, _ = await gallery.add(photo([], seed=1), "bare.png", gallery.defaults)
+        assert recognition.backlog == 0 and services.catalogue.is_recognized(bare.id)
+        gallery.adding += 1  # an upload under way: recognition waits for it
+        red, _ = await gallery.add(photo([(RED, 50, 50, 90)], seed=2), "red.png",
+                                   gallery.defaults)
+        for _ in range(10):
+            await asyncio.sleep(0.02)
+        assert DESCRIBE not in backend.jobs and recognition.backlog == 1
+        gallery.adding -= 1
+        await recognized(services)
+        assert backend.jobs.count(DESCRIBE) == 1  # the bare photo never had one
+        assert services.catalogue.is_recognized(red.id)
+        services.stop()
+
+    run(scenario())
+    services.catalogue.close()
+    (tmp_path / "off").mkdir()
+    off, _ = library(tmp_path / "off", recognize=False)
+
+    async def without() -> None:
+        await off.start()
+        bare, _ = await off.gallery.add(photo([], seed=3), "bare.png", off.gallery.defaults)
+        assert not off.catalogue.is_recognized(bare.id)  # (People may be turned on later)
+        off.stop()
+
+    run(without())

@@ -2,21 +2,32 @@
 photos, their faces and (:mod:`.catalogue_people`) the people they are
 grouped into. Its schema is kept by :mod:`faces.library.migrations`.
 
-Calls are meant for one thread (the IOLoop's): each is one short statement
-or transaction, bounded by an index (a page, a photo, a person's counts
-kept up to date), never a scan of the library; the few that read it all
-(loading People, putting the catalogue right) run off the event loop.
+One writer, as Datasette does it: every change runs on the catalogue's own
+writer thread (:meth:`Catalogue.write`), on a connection only it uses, one
+change after another; the server's event loop awaits it and never holds a
+write lock or waits for one. Reads made on the event loop (a page, a photo,
+a person: each bounded by an index, never a scan of the library) go to a
+read connection of their own (:meth:`Catalogue.serve`), which sees what is
+committed and never an edit half done. Work that reads it all (loading
+People, putting the catalogue right) reads through :meth:`Catalogue.reader`
+off the event loop. Without :meth:`serve` (the command line, scripts)
+everything runs on the write connection.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 from ..errors import (
     CatalogueBusy,
@@ -35,6 +46,7 @@ CATALOGUE = "catalogue.sqlite3"
 COLUMNS = "id, filename, created, width, height, original, annotated, thumbnail"
 FACE_COLUMNS = "photo, position, x1, y1, x2, y2, score, landmarks"
 FACES_PER_QUERY = 500  # photos whose faces one query reads (SQLite caps bound values)
+OPTIMIZE_EVERY = 3600.0  # seconds between two `PRAGMA optimize` on a long-lived connection
 
 
 def photo_from_row(row: tuple, faces: list[dict]) -> Photo:
@@ -83,43 +95,87 @@ def catalogue_error(exc: sqlite3.Error, path: Path) -> FacesError | None:
     return None
 
 
+def optimize(db: sqlite3.Connection, first: bool = False) -> None:
+    """SQLite's own upkeep of its query planner's statistics, as its
+    documentation recommends for a long-lived connection: at open (with the
+    flag that analyses what has never been), then now and then. It keeps
+    each plan on the index made for it whatever the library's shape."""
+    with contextlib.suppress(sqlite3.DatabaseError):  # (upkeep: never a reason to fail)
+        db.execute("PRAGMA optimize=0x10002" if first else "PRAGMA optimize")
+
+
 class Catalogue(PeopleRows):
     def __init__(self, data_dir: str | os.PathLike) -> None:
         self.path = Path(data_dir) / CATALOGUE
         self.write_error = ""  # why the last write failed ("" once one succeeds)
+        self._reads: sqlite3.Connection | None = None  # the event loop's (see serve())
+        self._loop_thread: int | None = None
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="catalogue-writer")
+        self._optimized = time.monotonic()
         try:
-            self.db = sqlite3.connect(self.path, check_same_thread=False,
-                                      isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            migrations.migrate(self.db, self.path)
+            self._db = sqlite3.connect(self.path, check_same_thread=False,
+                                       isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            migrations.migrate(self._db, self.path)
             for table in ("photos", "faces", "people"):  # every table read once, through
-                self.db.execute(f"SELECT COUNT(*) FROM {table}")  # its smallest index
-            self.db.execute("BEGIN IMMEDIATE")  # (can it be written at all?)
-            self.db.execute("ROLLBACK")
+                self._db.execute(f"SELECT COUNT(*) FROM {table}")  # its smallest index
+            self._db.execute("BEGIN IMMEDIATE")  # (can it be written at all?)
+            self._db.execute("ROLLBACK")
         except sqlite3.DatabaseError as exc:
+            self._writer.shutdown()
             mapped = catalogue_error(exc, self.path)
             if mapped is None:
                 raise  # (not the machine's: a bug, with its traceback)
             raise DataDirError(str(mapped)) from None
+        optimize(self._db, first=True)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection for this thread: the read connection on the
+        event loop's thread once :meth:`serve` was called; else the write
+        connection."""
+        if self._reads is not None and threading.get_ident() == self._loop_thread:
+            return self._reads
+        return self._db
+
+    def serve(self) -> None:
+        """From now on reads made on this thread (the event loop's) go to a
+        connection of their own, and changes must go through :meth:`write`."""
+        if self._reads is None:
+            self._reads = sqlite3.connect(self.path, check_same_thread=False,
+                                          isolation_level=None)
+            self._reads.execute("PRAGMA query_only=1")
+            optimize(self._reads, first=True)
+        self._loop_thread = threading.get_ident()
+
+    async def write(self, change: Callable[..., Any], *args: Any) -> Any:
+        """Run ``change(*args)`` on the writer thread, after the changes
+        asked before it; its answer or its error."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer, change, *args)
 
     def close(self) -> None:
-        self.db.close()
+        self._writer.shutdown(wait=True)
+        optimize(self._db)
+        self._db.close()
+        if self._reads is not None:
+            self._reads.close()
 
     @contextmanager
     def reader(self) -> Iterator[Catalogue]:
         """A read-only view of the catalogue on a connection of its own, for
         work that reads the whole library on another thread (WAL lets it
-        read while the event loop writes)."""
+        read while the writer writes)."""
         view = object.__new__(type(self))
         view.path = self.path
-        view.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
-                                  check_same_thread=False)
+        view._reads, view._loop_thread = None, None
+        view._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                                   check_same_thread=False)
         try:
             yield view
         finally:
-            view.db.close()
+            view._db.close()
 
     def stored_family(self) -> str | None:
         """The recognizer that described most of the stored faces."""
@@ -134,9 +190,15 @@ class Catalogue(PeopleRows):
         by another program, a read-only file, damage) are raised as faces'
         own errors, saying what to do, and remembered in ``write_error``
         until a write succeeds again."""
+        if self._reads is not None and threading.get_ident() == self._loop_thread:
+            raise RuntimeError("a catalogue change on the event loop: run it with "
+                               "Catalogue.write")
         if self.db.in_transaction:
             yield
             return
+        if time.monotonic() - self._optimized > OPTIMIZE_EVERY:
+            self._optimized = time.monotonic()
+            optimize(self.db)
         try:
             self.db.execute("BEGIN IMMEDIATE")
             try:
@@ -173,15 +235,18 @@ class Catalogue(PeopleRows):
         """Several writes as one: all of them, or none (a use case's edit)."""
         return self._transaction()
 
-    def add(self, photo: Photo) -> bool:
+    def add(self, photo: Photo, recognized: bool = False) -> bool:
         """Insert ``photo`` and its faces; False when a photo with that id
-        already exists."""
+        already exists. ``recognized``: it has no face for recognition to
+        describe (it never waits for it)."""
         try:
             with self._transaction():
                 seq = self.db.execute(
-                    f"INSERT INTO photos ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO photos ({COLUMNS}, recognized) "
+                    f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (photo.id, photo.filename, photo.created, photo.width, photo.height,
-                     photo.original, photo.annotated, photo.thumbnail)).lastrowid
+                     photo.original, photo.annotated, photo.thumbnail,
+                     int(recognized))).lastrowid
                 self.db.executemany(
                     f"INSERT INTO faces ({FACE_COLUMNS}, seq, added) "
                     f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -335,6 +400,12 @@ class Catalogue(PeopleRows):
             "SELECT id FROM photos WHERE recognized = 0 ORDER BY EXISTS (SELECT 1 FROM faces "
             "AS f JOIN people AS h ON h.id = f.person WHERE f.photo = photos.id AND "
             "(h.name IS NOT NULL OR h.hidden = 1)) DESC, seq")]
+
+    def is_recognized(self, photo_id: str) -> bool:
+        """Whether a photo has been through recognition (or had nothing for it)."""
+        row = self.db.execute("SELECT recognized FROM photos WHERE id = ?",
+                              (photo_id,)).fetchone()
+        return bool(row and row[0])
 
     def recognized(self, photo_id: str, described: dict[int, Described]) -> None:
         """Keep each face's descriptor, quality, recognizer and crop file name,

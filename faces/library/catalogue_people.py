@@ -10,7 +10,7 @@ one transaction, and costs in proportion to the faces it moves.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .records import FaceOf, Person, utc_now
@@ -36,6 +36,10 @@ RECOUNT = f"""
         cover = ({COVER})
     WHERE id = ?
 """
+
+
+BULK = 64  # faces moved at once past which they are written in bulk, then counted
+CHUNK = 500  # faces written per statement batch (and per progress report)
 
 
 def person_from_row(row: tuple) -> Person:
@@ -92,6 +96,30 @@ class PeopleRows:
             if has_crop:
                 self._better_cover(person, face_id)
 
+    def _place_many(self, faces: dict[int, str | None], pinned: bool | None,
+                    progress: Callable[[int, int], None] | None) -> None:
+        """Move many faces at once: written a chunk at a time, then every
+        person who lost or gained one counted again (in proportion to their
+        size, once each, instead of per face)."""
+        items = list(faces.items())
+        touched: set[str] = set()
+        for start in range(0, len(items), CHUNK):
+            chunk = items[start:start + CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            touched.update(row[0] for row in self.db.execute(
+                f"SELECT DISTINCT person FROM faces WHERE id IN ({marks}) AND person IS NOT NULL",
+                [face_id for face_id, _ in chunk]))
+            if pinned is None:
+                self.db.executemany("UPDATE faces SET person = ? WHERE id = ?",
+                                    [(person, face_id) for face_id, person in chunk])
+            else:
+                self.db.executemany("UPDATE faces SET person = ?, pinned = ? WHERE id = ?",
+                                    [(person, int(pinned), face_id) for face_id, person in chunk])
+            touched.update(person for _, person in chunk if person is not None)
+            if progress is not None:
+                progress(start + len(chunk), len(items))
+        self._recount(sorted(touched))
+
     def _better_cover(self, person: str, face_id: int) -> None:
         """``face_id`` is the person's cover if it beats the one they have
         (in COVER's order: score, then height, then the older face)."""
@@ -102,16 +130,22 @@ class PeopleRows:
             f"({rank} ?) > ({rank} people.cover))", (face_id, person, face_id, face_id))
 
     def regroup(self, faces: dict[int, str | None], created: list[str], emptied: list[str],
-                pinned: bool | None = False, left: Iterable[str] = ()) -> None:
+                pinned: bool | None = False, left: Iterable[str] = (),
+                progress: Callable[[int, int], None] | None = None) -> None:
         """Apply a grouping's changes, whole: new people, faces' people
         (pinned by the user, or by grouping: ``pinned`` None keeps what each
-        face had), empty people gone."""
+        face had), empty people gone. A few faces are placed one by one
+        (index look-ups); many at once in bulk, chunk by chunk (``progress``
+        hears how far), then the people they touched counted again."""
         with self._transaction():
             now = utc_now()
             self.db.executemany("INSERT OR IGNORE INTO people (id, created) VALUES (?, ?)",
                                 [(person, now) for person in created])
-            for face_id, person in faces.items():
-                self._place(face_id, person, pinned)
+            if len(faces) <= BULK:
+                for face_id, person in faces.items():
+                    self._place(face_id, person, pinned)
+            else:
+                self._place_many(faces, pinned, progress)
             self.db.executemany("DELETE FROM people WHERE id = ? AND NOT EXISTS "
                                 "(SELECT 1 FROM faces WHERE person = people.id)",
                                 [(person,) for person in emptied])

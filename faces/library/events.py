@@ -60,8 +60,20 @@ class RecognitionState:
     redescribing: int = 0  # of them, photos described again for a new recognizer
 
 
+@dataclass(frozen=True)
+class EditProgress:
+    """How far a long edit of the people is (one that moves thousands of
+    faces): ``stage`` "looking" (for the faces it gathers) or "writing"."""
+
+    action: str  # "naming", "merging", "splitting", "editing"
+    person: str | None
+    stage: str
+    done: int
+    total: int
+
+
 Event = PhotoAdded | PhotoDeleted | PhotoChanged | PhotosRecognized | FacesChanged | \
-    PeopleChanged | RecognitionState
+    PeopleChanged | RecognitionState | EditProgress
 
 
 class Events(Protocol):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -82,7 +82,8 @@ class Gallery:
     def __init__(self, files: Files, catalogue: Catalogue, backend: Backend, events: Events,
                  defaults: Options, on_job: Callable[[float], None] | None = None,
                  listeners: list[Listener] | None = None,
-                 namer: Callable[[dict[int, str]], None] | None = None) -> None:
+                 namer: Callable[[dict[int, str]], Awaitable[None]] | None = None,
+                 wants_recognition: Callable[[Photo], bool] | None = None) -> None:
         self.files = files
         self.catalogue = catalogue
         self.backend = backend
@@ -91,6 +92,10 @@ class Gallery:
         self.on_job = on_job  # told each job's seconds in the backend (metrics)
         self.listeners = listeners or []
         self.namer = namer  # puts the faces an XMP names in their people (People.name_faces)
+        # whether a photo has faces for recognition to describe (decided as it is
+        # stored: one without goes in as done, and costs recognition nothing)
+        self.wants_recognition = wants_recognition or (lambda photo: True)
+        self.adding = 0  # uploads being detected and stored now (recognition waits for them)
 
     async def _run(self, job: str, *args: Any, pixels: int = 0) -> Any:
         started = time.perf_counter()
@@ -156,6 +161,14 @@ class Gallery:
         them nothing is stored and nothing is broadcast.
         """
         self.check(data, options)
+        self.adding += 1
+        try:
+            return await self._add(data, filename, options, sidecar)
+        finally:
+            self.adding -= 1
+
+    async def _add(self, data: bytes, filename: str, options: Options,
+                   sidecar: bytes | None) -> tuple[Photo, bool]:
         loop = asyncio.get_running_loop()
         variant = options.variant(self.defaults, self.backend.default_score)
         photo_id = await loop.run_in_executor(None, content_id, data, variant)
@@ -167,7 +180,8 @@ class Gallery:
         photo = self._photo(photo_id, filename, utc_now(), rendered)
         await self._save(photo, rendered.files(self.files.names(photo_id, rendered.extension)))
         try:
-            added = self.catalogue.add(photo)
+            added = await self.catalogue.write(self.catalogue.add, photo,
+                                               not self.wants_recognition(photo))
         except FacesError:  # (the disk, the catalogue) not stored: no file is left behind
             await loop.run_in_executor(None, self.files.remove, photo)
             raise
@@ -177,7 +191,8 @@ class Gallery:
         if rendered.names and self.namer is not None:
             ids = [face["id"] for face in photo.faces]
             try:
-                self.namer({ids[n]: name for n, name in rendered.names.items() if n < len(ids)})
+                await self.namer({ids[n]: name for n, name in rendered.names.items()
+                                  if n < len(ids)})
             except FacesError as exc:  # (stored all the same: the names can be imported again)
                 log.error("the names in %s's XMP could not be stored: %s", filename, exc)
             photo = self.catalogue.get(photo_id)
@@ -209,7 +224,7 @@ class Gallery:
                                                                 photo)
         face = await self._run(LOCATE, data, [float(v) for v in box], self.defaults.max_pixels,
                                pixels=photo.width * photo.height)
-        self.catalogue.add_face(photo.id, face)
+        await self.catalogue.write(self.catalogue.add_face, photo.id, face)
         photo = self.catalogue.get(photo.id)
         self.events.publish(PhotoChanged(photo))
         log.info("face drawn on %s at %s", photo.id, face["box"])
@@ -234,13 +249,13 @@ class Gallery:
         if not ID_PATTERN.match(photo_id):
             raise unknown_photo()
         try:
-            photo = self.catalogue.delete(photo_id)
+            photo = await self.catalogue.write(self.catalogue.delete, photo_id)
         except StorageFull:
             if not self.files.release():
                 raise
             log.warning("the disk is full: the space kept aside was given back to delete %s",
                         photo_id)
-            photo = self.catalogue.delete(photo_id)
+            photo = await self.catalogue.write(self.catalogue.delete, photo_id)
         if photo is None:
             raise unknown_photo()
         loop = asyncio.get_running_loop()
@@ -259,12 +274,12 @@ class Gallery:
         return [(photo_id, filename) for photo_id, original, filename in
                 self.catalogue.originals() if not (self.files.photos_dir / original).is_file()]
 
-    def drop(self, photo_ids: list[str]) -> list[str]:
+    async def drop(self, photo_ids: list[str]) -> list[str]:
         """Remove these rows and whatever files of theirs are left (what
         `faces reindex --drop-missing` does once the user has seen the count)."""
         dropped = []
         for photo_id in photo_ids:
-            photo = self.catalogue.delete(photo_id)
+            photo = await self.catalogue.write(self.catalogue.delete, photo_id)
             if photo is not None:
                 self.files.remove(photo)
                 dropped.append(photo_id)
@@ -300,10 +315,11 @@ class Gallery:
                       drop: list[str] = ()) -> Report:
         """Add rows for stored photos without one; remove the rows ``drop``
         (photos whose files are gone, as the user decided)."""
-        report = Report(dropped=self.drop(list(drop)))
+        report = Report(dropped=await self.drop(list(drop)))
         found = await self.adopt(self.orphans(), progress, report)
         for photo in sorted(found, key=lambda p: p.created):
-            self.catalogue.add(photo)
+            await self.catalogue.write(self.catalogue.add, photo,
+                                       not self.wants_recognition(photo))
         return report
 
     async def adopt_in_background(self, orphans: list[Path]) -> None:
@@ -311,7 +327,8 @@ class Gallery:
         catalogue), found at start: back in the gallery, told to every page."""
         report = Report()
         for photo in sorted(await self.adopt(orphans, None, report), key=lambda p: p.created):
-            if self.catalogue.add(photo):
+            if await self.catalogue.write(self.catalogue.add, photo,
+                                          not self.wants_recognition(photo)):
                 stored = self.catalogue.get(photo.id)
                 self.events.publish(PhotoAdded(stored))
                 for listener in self.listeners:

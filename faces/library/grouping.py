@@ -54,6 +54,9 @@ RULES = {
     "arcface": Rule(join=0.58, core=0.50, min_core=2, min_quality=0.5, review=0.65),
 }
 DEFAULT_FAMILY = "sface"
+CLOSE_BLOCK = 256  # candidates compared with a person's faces per matrix product
+JOINED_BLOCK = 256  # faces joined in one gathering before they are counted in bulk
+PROGRESS_EVERY = 1000  # candidates between two progress reports
 DIMENSIONS = {"sface": 128, "arcface": 512}
 # The length of a recognizer's raw output says how far it can vouch for a face
 # (blurred, small or turned-away faces come out short): from 0 at the first
@@ -553,9 +556,18 @@ class Grouping:
                 photos.add(int(self.photos[candidate]))
         return core
 
-    def _gather(self, key: int, changes: Changes) -> None:
+    def _gather(self, key: int, changes: Changes,
+                progress: Callable[[int, int], None] | None = None) -> None:
         """Free good faces within ``join`` of a person's prototype join them,
-        nearest first, one per photo the person does not have yet."""
+        nearest first, one per photo the person does not have yet.
+
+        Each is checked as :meth:`_supported` would, against the person as
+        they are at that moment, but without comparing it with every one of
+        their faces again: the candidates are compared with the person's
+        counted faces once, as one matrix product, and with the faces that
+        joined since in blocks (a person of 50,000 faces gathering 10,000
+        takes seconds, not minutes). ``progress`` hears how many candidates
+        were looked at."""
         if not self.counts[key]:
             return
         free, gaps = self.pool.search(self.prototypes[key])
@@ -563,29 +575,62 @@ class Grouping:
         free, gaps = free[near].copy(), gaps[near]
         if not len(free):
             return
+        free = free[np.argsort(gaps)]
         photos = self._photos_of(key)
-        for index in np.argsort(gaps):
-            row = int(free[index])
+        members = self._rows_of(key)
+        members = members[self.good[members] | self.pinned[members]]
+        candidates = self.vectors[free]  # (a copy: rows move as faces join)
+        close = self._close(candidates, self.vectors[members])
+        total = len(members)
+        joined: list[int] = []  # candidates joined since ``close`` was counted
+        for index, row in enumerate(free.tolist()):
+            if progress is not None and index % PROGRESS_EVERY == 0:
+                progress(index, len(free))
             face_id = int(self.face_ids[row])
             if int(self.photos[row]) in photos or self._is_rejected(face_id, key):
                 continue
             # (the prototype moves as faces join: each is checked against it as it is now)
-            vector = self.vectors[row]
-            if 1.0 - float(vector @ self.prototypes[key]) > self.rule.join or \
-                    not self._supported(vector, key):
+            vector = candidates[index]
+            if 1.0 - float(vector @ self.prototypes[key]) > self.rule.join:
                 continue
+            if total:
+                near_joined = int(((1.0 - candidates[joined] @ vector) <= self.rule.join).sum()) \
+                    if joined else 0
+                if 2 * (int(close[index]) + near_joined) < total:
+                    continue
             self._set(row, key, changes)
             photos.add(int(self.photos[row]))
+            if self._counts(row):
+                joined.append(index)
+                total += 1
+            if len(joined) == JOINED_BLOCK:  # fold them into the counts of those to come
+                rest = slice(index + 1, len(free))
+                close[rest] += self._close(candidates[rest], candidates[joined])
+                joined = []
+        if progress is not None:
+            progress(len(free), len(free))
+
+    def _close(self, vectors: np.ndarray, others: np.ndarray) -> np.ndarray:
+        """For each of ``vectors``, how many of ``others`` are within ``join``
+        of it (in blocks: never a matrix of all pairs at once)."""
+        found = np.zeros(len(vectors), np.int64)
+        if not len(others):
+            return found
+        for start in range(0, len(vectors), CLOSE_BLOCK):
+            block = vectors[start:start + CLOSE_BLOCK] @ others.T
+            found[start:start + CLOSE_BLOCK] = (block >= 1.0 - self.rule.join).sum(axis=1)
+        return found
 
     # -- the user's decisions ------------------------------------------------
 
-    def named_now(self, person: str) -> Changes:
+    def named_now(self, person: str, progress: Callable[[int, int], None] | None = None
+                  ) -> Changes:
         """A person got a name: matching free faces already stored join it."""
         changes = Changes()
         self.set_named(person, True)
         key = self.person_keys.get(person)
         if key is not None:
-            self._gather(key, changes)
+            self._gather(key, changes, progress)
         return changes
 
     def move(self, face_id: int, person: str | None) -> Changes:

@@ -103,6 +103,11 @@ MIGRATIONS: list[tuple[str, str]] = [
                      LIMIT 1);
         CREATE INDEX people_by_photos ON people (hidden, photos DESC, id);
     """),
+    ("an index for every read a request makes (every person, a person by name)", """
+        CREATE INDEX people_all_by_photos ON people (photos DESC, id);
+        CREATE INDEX people_by_name ON people (name COLLATE NOCASE, photos DESC, id)
+            WHERE name IS NOT NULL;
+    """),
 ]
 VERSION = len(MIGRATIONS)
 

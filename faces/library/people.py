@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ..errors import BadRequest, Conflict, NotFound
 from .catalogue import Catalogue
-from .events import Events, FaceMoved, FacesChanged, PeopleChanged
+from .events import EditProgress, Event, Events, FaceMoved, FacesChanged, PeopleChanged
 from .grouping import DEFAULT_FAMILY, Changes, Grouping
 from .records import Described, FaceOf, Person, Photo
 
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 NEW = "new"  # move a face to "new": a person of its own
 MAX_NAME = 100
+PROGRESS_AFTER = 1.0  # seconds an edit runs before it tells how far it is
+PROGRESS_EVERY = 0.25  # seconds between two of its progress reports
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class People:
         self.changes = 0  # counts every change to the people (what caches key on)
         self.loaded = False  # the stored faces are in memory
         self._suggested: tuple[tuple[int, int], list[Suggestion]] | None = None
+        self._pending: set[asyncio.Future] = set()  # changes asked for in the background
 
     def load(self, family: str = DEFAULT_FAMILY) -> None:
         """Put every face the recognizer ``family`` described back in memory,
@@ -136,34 +140,48 @@ class People:
 
     # -- every change, whole --------------------------------------------------------
 
-    @contextmanager
-    def _whole(self, announce: bool = True) -> Iterator[Changes]:
-        """One change of the people, whole: everything it writes is one
-        catalogue transaction, and if any of it fails, nothing is written and
-        the grouping in memory is undone too (it is again what the catalogue
-        holds); once written, it is told to every page. Collect the changes
-        in what this yields (see :meth:`_write`)."""
+    async def _apply(self, change: Callable[..., Any], *args: Any, action: str = "",
+                     subject: str | None = None) -> Any:
+        """Run ``change(done, *args)`` as one change of the people on the
+        catalogue's writer thread (the event loop stays free however many
+        faces it moves), then tell every page; its answer. ``action`` and
+        ``subject`` name it in the progress an edit of more than a second
+        reports."""
+        loop = asyncio.get_running_loop()
+        progress = Progress(self.events, loop, action, subject) if action else None
+        answer, events = await self.catalogue.write(self._edited, change, args, progress)
+        for event in events:
+            self.events.publish(event)
+        return answer
+
+    def _edited(self, change: Callable[..., Any], args: tuple, progress: Progress | None
+                ) -> tuple[Any, list[Event]]:
+        """(On the writer thread.) One change of the people, whole:
+        everything it writes is one catalogue transaction, and if any of it
+        fails, nothing is written and the grouping in memory is undone too
+        (it is again what the catalogue holds). Its answer, and what to
+        tell every page once it is written."""
         done = Changes()
         grouping = self.grouping
         grouping.begin()
         try:
             with self.catalogue.edit():
-                yield done
+                answer = change(done, *args, **({"progress": progress} if progress else {}))
         except BaseException:
             grouping.rollback()
             raise
         grouping.commit()
         self.changes += 1
-        if announce:
-            self.announce(done)
+        return answer, self.told(done)
 
-    def _write(self, done: Changes, changes: Changes, pinned: bool | None = False) -> None:
-        """Write a grouping's changes inside :meth:`_whole` (``pinned``: the
+    def _write(self, done: Changes, changes: Changes, pinned: bool | None = False,
+               progress: Progress | None = None) -> None:
+        """Write a grouping's changes inside a change (``pinned``: the
         user's placements, or None for grouping's own, which keep each
         face's pinned state)."""
         if changes:
             self.catalogue.regroup(changes.faces, changes.created, changes.emptied, pinned,
-                                   changes.left)
+                                   changes.left, progress.writing if progress else None)
             done.update(changes)
 
     # -- photos come and go ----------------------------------------------------------
@@ -172,87 +190,113 @@ class People:
         pass  # its faces join people once recognition has described them
 
     def photo_deleted(self, photo: Photo) -> None:
-        """Its faces leave their people in memory too; a person left with
-        none is gone. (The catalogue took them out of their people's counts,
-        and removed the empty people, as it deleted the photo: nothing is
+        """Its faces leave their people in memory too (after the changes
+        asked before, on the writer thread); a person left with none is
+        gone. (The catalogue took them out of their people's counts, and
+        removed the empty people, as it deleted the photo: nothing is
         written here, which a full disk could refuse.)"""
-        changes = self.grouping.remove([f["id"] for f in photo.faces if f.get("id")])
-        self.changes += 1
-        self.announce(changes)
+        faces = [f["id"] for f in photo.faces if f.get("id")]
+        task = asyncio.ensure_future(self._apply(self._forget, faces))
+        self._pending.add(task)  # (kept until done: a task nobody holds may be collected)
+        task.add_done_callback(self._pending.discard)
 
-    def recognized(self, photo_id: str, described: dict[int, Described],
-                   placed: dict[int, tuple[str | None, bool]]) -> Changes:
+    def _forget(self, done: Changes, faces: list[int]) -> None:
+        done.update(self.grouping.remove(faces))
+
+    async def recognized(self, photo_id: str, described: dict[int, Described],
+                         placed: dict[int, tuple[str | None, bool]]) -> Changes:
         """A photo's faces described (face id -> descriptor, largest
         first): stored, grouped and written as one change; the caller
         announces it. Faces already in a person (``placed``: face id ->
         person, pinned; a re-described face the user had placed or put in a
         named person) stay where they are."""
-        with self._whole(announce=False) as done:
-            self.catalogue.recognized(photo_id, described)
-            fresh = []
-            for face_id, found in described.items():
-                vector = np.frombuffer(found.vector, np.float32)
-                self.grouping.remove([face_id])  # (described again: the new descriptor counts)
-                person, pinned = placed.get(face_id, (None, False))
-                if person is not None or pinned:
-                    self.grouping.insert(face_id, photo_id, vector, person, pinned,
-                                         found.quality)
-                else:
-                    fresh.append((face_id, vector, found.quality))
-            self._write(done, self.grouping.add_photo(photo_id, fresh), pinned=None)
-        return done
+        changes, _ = await self.catalogue.write(self._edited, self._recognized,
+                                                (photo_id, described, placed), None)
+        return changes
 
-    def name_faces(self, names: dict[int, str]) -> None:
+    def _recognized(self, done: Changes, photo_id: str, described: dict[int, Described],
+                    placed: dict[int, tuple[str | None, bool]]) -> Changes:
+        self.catalogue.recognized(photo_id, described)
+        fresh = []
+        for face_id, found in described.items():
+            vector = np.frombuffer(found.vector, np.float32)
+            self.grouping.remove([face_id])  # (described again: the new descriptor counts)
+            person, pinned = placed.get(face_id, (None, False))
+            if person is not None or pinned:
+                self.grouping.insert(face_id, photo_id, vector, person, pinned,
+                                     found.quality)
+            else:
+                fresh.append((face_id, vector, found.quality))
+        changes = self.grouping.add_photo(photo_id, fresh)
+        self._write(Changes(), changes, pinned=None)
+        return changes  # (told by recognition, gathered: not by this change)
+
+    async def name_faces(self, names: dict[int, str]) -> None:
         """Faces a photo's XMP names (face id -> name), as the photo is
         stored: each goes to the person of that name, made if there is none,
         as the user's own placement (grouping never moves it). Told to every
         page."""
-        with self._whole() as done:
-            for face_id, name in names.items():
-                person = self.catalogue.person_named(name)
-                if person is None:
-                    person = self.grouping.new_id()
-                    self.catalogue.regroup({}, [person], [])
-                    self.catalogue.update_person(person, name=name)
-                    self.grouping.set_named(person, True)
-                    done.created.append(person)
-                self.catalogue.regroup({face_id: person}, [], [], pinned=True)
-                done.faces[face_id] = person
+        await self._apply(self._name_faces, names)
+
+    def _name_faces(self, done: Changes, names: dict[int, str]) -> None:
+        for face_id, name in names.items():
+            person = self.catalogue.person_named(name)
+            if person is None:
+                person = self.grouping.new_id()
+                self.catalogue.regroup({}, [person], [])
+                self.catalogue.update_person(person, name=name)
+                self.grouping.set_named(person, True)
+                done.created.append(person)
+            self.catalogue.regroup({face_id: person}, [], [], pinned=True)
+            done.faces[face_id] = person
 
     # -- the user's edits ------------------------------------------------------------
 
-    def edit(self, person_id: str, name: str | Unset | None = UNSET,
-             hidden: bool | None = None) -> Person:
+    async def edit(self, person_id: str, name: str | Unset | None = UNSET,
+                   hidden: bool | None = None) -> Person:
         """Name (a name, or None to take it away) and/or hide a person.
         Naming gathers the stored free faces that match them."""
         self.person(person_id)
-        with self._whole() as done:
-            if not isinstance(name, Unset):
-                self.catalogue.update_person(person_id, name=name, clear_name=name is None)
-                if name:
-                    self._write(done, self.grouping.named_now(person_id), pinned=None)
-                else:
-                    self.grouping.set_named(person_id, False)
-            if hidden is not None:
-                self.catalogue.update_person(person_id, hidden=hidden)
-            done.created.append(person_id)  # announce it, changed or not
+        return await self._apply(self._edit, person_id, name, hidden,
+                                 action="naming" if name else "editing", subject=person_id)
+
+    def _edit(self, done: Changes, person_id: str, name: str | Unset | None,
+              hidden: bool | None, progress: Progress | None = None) -> Person:
+        if not isinstance(name, Unset):
+            self.catalogue.update_person(person_id, name=name, clear_name=name is None)
+            if name:
+                found = self.grouping.named_now(person_id,
+                                                progress.looking if progress else None)
+                self._write(done, found, pinned=None, progress=progress)
+            else:
+                self.grouping.set_named(person_id, False)
+        if hidden is not None:
+            self.catalogue.update_person(person_id, hidden=hidden)
+        done.created.append(person_id)  # announce it, changed or not
         return self.person(person_id)
 
-    def merge(self, person_id: str, sources: list[str]) -> Person:
+    async def merge(self, person_id: str, sources: list[str]) -> Person:
         """``sources`` become ``person_id``."""
-        found = [self.catalogue.person(person) for person in [person_id, *sources]]
-        if None in found:
+        if any(self.catalogue.person(person) is None for person in [person_id, *sources]):
             raise no_person()
-        with self._whole() as done:
-            if found[0].name is None:  # the merged person keeps a name one of them had
-                names = [p.name for p in found[1:] if p.name]
-                if names:
-                    self.catalogue.update_person(person_id, name=names[0])
-                    self.grouping.set_named(person_id, True)
-            for source in sources:
-                if source != person_id:
-                    self.catalogue.carry_over(person_id, source)
-            self._write(done, self.grouping.merge(person_id, sources), pinned=True)
+        return await self._apply(self._merge, person_id, sources, action="merging",
+                                 subject=person_id)
+
+    def _merge(self, done: Changes, person_id: str, sources: list[str],
+               progress: Progress | None = None) -> Person:
+        found = [self.catalogue.person(person) for person in [person_id, *sources]]
+        if None in found:  # (gone since it was asked)
+            raise no_person()
+        if found[0].name is None:  # the merged person keeps a name one of them had
+            names = [p.name for p in found[1:] if p.name]
+            if names:
+                self.catalogue.update_person(person_id, name=names[0])
+                self.grouping.set_named(person_id, True)
+        for source in sources:
+            if source != person_id:
+                self.catalogue.carry_over(person_id, source)
+        self._write(done, self.grouping.merge(person_id, sources), pinned=True,
+                    progress=progress)
         return self.person(person_id)
 
     def _described(self, face_id: int) -> tuple[str, str | None]:
@@ -266,45 +310,55 @@ class People:
                            "small, or still waiting): it cannot be put in a person.")
         return found
 
-    def move(self, face_id: int, target: str | None) -> FaceMoved:
+    async def move(self, face_id: int, target: str | None) -> FaceMoved:
         """Put a face in ``target`` (a person id, NEW, or None: nobody); the
         face stays where the user put it."""
         photo, _ = self._described(face_id)
         if target not in (None, NEW) and self.catalogue.person(target) is None:
             raise no_person()
-        with self._whole() as done:
-            if target == NEW:
-                target, changes = self.grouping.create(face_id)
-            else:
-                changes = self.grouping.move(face_id, target)
-            self._write(done, changes, pinned=True)
+        return await self._apply(self._move, face_id, photo, target)
+
+    def _move(self, done: Changes, face_id: int, photo: str, target: str | None) -> FaceMoved:
+        self._described(face_id)  # (still there, still described)
+        if target == NEW:
+            target, changes = self.grouping.create(face_id)
+        else:
+            changes = self.grouping.move(face_id, target)
+        self._write(done, changes, pinned=True)
         return FaceMoved(face_id, photo, target)
 
-    def not_this_person(self, face_id: int) -> FaceMoved:
+    async def not_this_person(self, face_id: int) -> FaceMoved:
         """The face is not the person it is in: it leaves them and never goes
         back (it may still be grouped with someone else)."""
         photo, person = self._described(face_id)
         if person is None:
             raise Conflict("not_in_a_person", "This face is in no person.")
-        with self._whole() as done:
-            _, changes = self.grouping.not_this_person(face_id)
-            self.catalogue.reject(face_id, person)
-            self._write(done, changes, pinned=False)
+        return await self._apply(self._not_this_person, face_id, photo, person)
+
+    def _not_this_person(self, done: Changes, face_id: int, photo: str, person: str
+                         ) -> FaceMoved:
+        _, changes = self.grouping.not_this_person(face_id)
+        self.catalogue.reject(face_id, person)
+        self._write(done, changes, pinned=False)
         return FaceMoved(face_id, photo, None)
 
-    def split(self, person_id: str, face_ids: list[int]) -> Person:
+    async def split(self, person_id: str, face_ids: list[int]) -> Person:
         """These faces of a person become a new person of their own."""
         self.person(person_id)
         for face_id in face_ids:
             _, person = self._described(face_id)
             if person != person_id:
                 raise BadRequest("bad_request", f"Face {face_id} is not this person's.")
-        with self._whole() as done:
-            new, changes = self.grouping.split(face_ids)
-            self._write(done, changes, pinned=True)
+        return await self._apply(self._split, face_ids, action="splitting",
+                                 subject=person_id)
+
+    def _split(self, done: Changes, face_ids: list[int], progress: Progress | None = None
+               ) -> Person:
+        new, changes = self.grouping.split(face_ids)
+        self._write(done, changes, pinned=True, progress=progress)
         return self.person(new)
 
-    def same(self, person_id: str, other: str, same: bool) -> Person | None:
+    async def same(self, person_id: str, other: str, same: bool) -> Person | None:
         """The answer to "same person?": yes merges ``other`` into
         ``person_id`` (returned); no is remembered and never asked again."""
         if person_id == other:
@@ -312,26 +366,66 @@ class People:
         self.person(person_id)
         self.person(other)
         if same:
-            return self.merge(person_id, [other])
-        with self._whole():
-            self.catalogue.set_different(person_id, other)
-            self.grouping.set_different(person_id, other)
+            return await self.merge(person_id, [other])
+        await self._apply(self._different, person_id, other)
         return None
+
+    def _different(self, done: Changes, person_id: str, other: str) -> None:
+        self.catalogue.set_different(person_id, other)
+        self.grouping.set_different(person_id, other)
 
     # -- telling ---------------------------------------------------------------------
 
-    def announce(self, changes: Changes, told: set[str] = frozenset()) -> None:
-        """``faces.changed`` and ``people.changed`` for ``changes`` (faces of
-        the photos in ``told`` went out with them already)."""
+    def told(self, changes: Changes, told: set[str] = frozenset()) -> list[Event]:
+        """What to tell every page of ``changes``: ``faces.changed`` and
+        ``people.changed`` (faces of the photos in ``told`` went out with
+        them already). Read on the writer thread, as the change left the
+        grouping and the catalogue."""
         if not changes:
-            return
+            return []
+        events: list[Event] = []
         faces = [FaceMoved(face_id, self.grouping.photo_of(face_id), person)
                  for face_id, person in changes.faces.items()]
         faces = [face for face in faces  # (a photo deleted since is left out)
                  if face.photo is not None and face.photo not in told]
         if faces:
-            self.events.publish(FacesChanged(faces))
+            events.append(FacesChanged(faces))
         people = {p: self.catalogue.person(p) for p in sorted(changes.people())}
-        self.events.publish(PeopleChanged(
+        events.append(PeopleChanged(
             [p for p in people.values() if p is not None],
             [p for p in changes.emptied if people[p] is None]))
+        return events
+
+    async def announce(self, changes: Changes, told: set[str] = frozenset()) -> None:
+        """Tell every page of ``changes`` (recognition's, gathered), read
+        after the changes asked before them."""
+        if changes:
+            for event in await self.catalogue.write(self.told, changes, told):
+                self.events.publish(event)
+
+
+class Progress:
+    """How far a long change of the people is, told to every page (the one
+    that asked shows it) once it has taken more than a second, then a few
+    times a second: ``people.progress``. Called on the writer thread."""
+
+    def __init__(self, events: Events, loop: asyncio.AbstractEventLoop, action: str,
+                 subject: str | None) -> None:
+        self.events, self.loop = events, loop
+        self.action, self.subject = action, subject
+        self.started = time.monotonic()
+        self.told = 0.0
+
+    def looking(self, done: int, total: int) -> None:
+        self._tell("looking", done, total)
+
+    def writing(self, done: int, total: int) -> None:
+        self._tell("writing", done, total)
+
+    def _tell(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.started < PROGRESS_AFTER or now - self.told < PROGRESS_EVERY:
+            return
+        self.told = now
+        self.loop.call_soon_threadsafe(self.events.publish, EditProgress(
+            self.action, self.subject, stage, done, total))

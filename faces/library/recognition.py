@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,6 +93,8 @@ class Recognition:
         self._recognized: list[str] = []  # photos recognized, not announced yet
         self._told: tuple[str, int, int] = ("", -1, -1)
         self._flush: asyncio.TimerHandle | None = None
+        self.uploading: Callable[[], bool] = lambda: False  # uploads in progress (they go first)
+        self._telling: asyncio.Future | None = None  # the last gathered announcement
 
     # -- life cycle ------------------------------------------------------------
 
@@ -153,9 +156,18 @@ class Recognition:
 
     # -- photos come and go ----------------------------------------------------
 
+    def wants(self, photo: Photo) -> bool:
+        """Whether a photo has faces to describe (decided where its faces
+        are known, as it is stored: one without costs recognition nothing).
+        With recognition off, every photo waits for the day it is on (its
+        settings are known then)."""
+        return not self.config.enabled or bool(eligible(photo, self.config))
+
     def photo_added(self, photo: Photo) -> None:
         """A new photo, or one with a face drawn on it (described again even
         when it is the one being described now)."""
+        if self.catalogue.is_recognized(photo.id):
+            return  # (stored as done: it has nothing to describe)
         if self.config.enabled and not self.failed and photo.id not in self.queue:
             self.queue.append(photo.id)
             self._wake.set()
@@ -206,14 +218,15 @@ class Recognition:
             except Exception:
                 log.exception("recognition of photo %s failed; it is left out of People",
                               photo_id)
-                self.catalogue.recognized(photo_id, {})
+                await self.catalogue.write(self.catalogue.recognized, photo_id, {})
             finally:
                 self.busy = None
                 self._later()
 
     async def _idle_worker(self) -> None:
-        """Wait until a worker has nothing to do (uploads go first)."""
-        while self.backend.pending >= self.backend.workers:
+        """Wait until no upload is being detected and a worker has nothing
+        to do: uploads go first, always."""
+        while self.uploading() or self.backend.pending >= self.backend.workers:
             await asyncio.sleep(IDLE_POLL)
 
     async def recognize(self, photo_id: str) -> None:
@@ -259,7 +272,7 @@ class Recognition:
             self.files.remove_crops([d.crop for d in described.values()])
             return
         placed = {face: (person, pinned) for face, (_, person, pinned, _) in state.items()}
-        changes = self.people.recognized(photo_id, described, placed)
+        changes = await self.people.recognized(photo_id, described, placed)
         if self.redescribing:
             self.redescribing = max(0, self.redescribing - 1)
         self._recognized.append(photo_id)
@@ -286,7 +299,18 @@ class Recognition:
         photos = [photo for photo in map(self.catalogue.get, recognized) if photo is not None]
         if photos:
             self.events.publish(PhotosRecognized(photos))
-        self.people.announce(gathered, told=set(recognized))
+        if gathered:
+            self._telling = asyncio.ensure_future(self._tell(gathered, set(recognized)))
+        else:
+            self._tell_state()
+
+    async def _tell(self, gathered: Changes, recognized: set[str]) -> None:
+        try:
+            await self.people.announce(gathered, told=recognized)
+        finally:
+            self._tell_state()
+
+    def _tell_state(self) -> None:
         state = (self.state, self.backlog, self.redescribing)
         if state != self._told:
             self._told = state

@@ -75,16 +75,16 @@ class PersonApiHandler(PeopleBase):
     def get(self, person_id: str) -> None:
         self.write_json(person_json(self.services.people.person(person_id)))
 
-    def patch(self, person_id: str) -> None:
+    async def patch(self, person_id: str) -> None:
         edit = forms.person_edit(self.body())
-        person = self.services.people.edit(person_id, name=edit.name, hidden=edit.hidden)
+        person = await self.services.people.edit(person_id, name=edit.name, hidden=edit.hidden)
         self.write_json(person_json(person))
 
 
 class MergeApiHandler(PeopleBase):
-    def post(self, person_id: str) -> None:
+    async def post(self, person_id: str) -> None:
         sources = forms.merge_sources(self.body())
-        self.write_json(person_json(self.services.people.merge(person_id, sources)))
+        self.write_json(person_json(await self.services.people.merge(person_id, sources)))
 
 
 class PersonFacesApiHandler(PeopleBase):
@@ -101,17 +101,17 @@ class PersonFacesApiHandler(PeopleBase):
 
 
 class SplitApiHandler(PeopleBase):
-    def post(self, person_id: str) -> None:
+    async def post(self, person_id: str) -> None:
         faces = forms.face_ids(self.body())
-        self.write_json(person_json(self.services.people.split(person_id, faces)), 201)
+        self.write_json(person_json(await self.services.people.split(person_id, faces)), 201)
 
 
 class SameApiHandler(PeopleBase):
     """The answer to "same person?": yes merges, no is remembered."""
 
-    def post(self, person_id: str) -> None:
+    async def post(self, person_id: str) -> None:
         other, same = forms.same_answer(self.body())
-        merged = self.services.people.same(person_id, other, same)
+        merged = await self.services.people.same(person_id, other, same)
         self.write_json({"merged": person_json(merged) if merged else None})
 
 
@@ -123,16 +123,17 @@ class SuggestionsApiHandler(PeopleBase):
 
 
 class FacePersonApiHandler(PeopleBase):
-    def put(self, face_id: str) -> None:
+    async def put(self, face_id: str) -> None:
         target = forms.face_target(self.body())
-        self.write_json(face_moved_json(self.services.people.move(int(face_id), target)))
+        self.write_json(face_moved_json(await self.services.people.move(int(face_id), target)))
 
 
 class RejectFaceApiHandler(PeopleBase):
     """"Not this person": the face leaves its person for good."""
 
-    def post(self, face_id: str) -> None:
-        self.write_json(face_moved_json(self.services.people.not_this_person(int(face_id))))
+    async def post(self, face_id: str) -> None:
+        moved = await self.services.people.not_this_person(int(face_id))
+        self.write_json(face_moved_json(moved))
 
 
 class PeoplePageHandler(BaseHandler):
@@ -146,6 +147,7 @@ class PeoplePageHandler(BaseHandler):
         hidden = self.get_argument("hidden", "0") == "1"
         after = self.get_argument("after", None)
         recognition, people = self.services.recognition, self.services.people
+        seq = self.web.hub.seq  # what the page shows includes every message up to this one
         try:
             page, more = people.page(PAGE, after, hidden)
         except NotFound:
@@ -155,7 +157,7 @@ class PeoplePageHandler(BaseHandler):
                     page_size=PAGE, hidden=hidden, backlog=recognition.backlog,
                     state=recognition.state, why=recognition.why,
                     redescribing=recognition.redescribing, blank=BLANK, crops=CROPS,
-                    suggestions=suggestions)
+                    suggestions=suggestions, seq=seq)
 
 
 PERSON = PERSON_REGEX.strip("^$")

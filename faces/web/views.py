@@ -67,4 +67,7 @@ def event_json(event: events.Event) -> dict[str, Any]:
     if isinstance(event, events.RecognitionState):
         return {"type": "recognition", "state": event.state, "backlog": event.backlog,
                 "redescribing": event.redescribing}
+    if isinstance(event, events.EditProgress):
+        return {"type": "people.progress", "action": event.action, "person": event.person,
+                "stage": event.stage, "done": event.done, "total": event.total}
     raise TypeError(f"not an event: {event!r}")
