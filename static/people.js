@@ -224,8 +224,25 @@ pairs.addEventListener("click", async (event) => {
   }
 });
 
+// The page was rendered at message number ``seq``: the WebSocket replays what
+// went out since (also after a reconnection), or asks for a reload.
+let seq = Number(list.dataset.seq);
+
+function showProgress(message) {
+  const name = document.getElementById(`name-${message.person}`);
+  const who = name && name.value ? `“${name.value}”` : "this person";
+  const percent = message.total ? Math.floor((100 * message.done) / message.total) : 0;
+  const stage = message.stage === "writing" ? "saving" : "finding their faces";
+  say(`${message.action[0].toUpperCase()}${message.action.slice(1)} ${who}: ${stage}, ${percent} %`);
+}
+
 function onMessage(message) {
-  if (message.type === "people.changed") {
+  if (message.seq) seq = message.seq;
+  if (message.type === "resync") {
+    location.reload();
+  } else if (message.type === "people.progress") {
+    showProgress(message);
+  } else if (message.type === "people.changed") {
     message.people.forEach(place);
     message.removed.forEach(remove);
     refreshPairs();
@@ -255,4 +272,4 @@ for (const li of list.children) {
 }
 updateMerge();
 labelPairs();
-connect(() => "", onMessage);
+connect(() => `?since=${seq}`, onMessage);

@@ -30,6 +30,7 @@ class TestUploadAndLive(FacesTestCase):
         assert len(photo["faces"]) == 6
         for client in (first, second):
             event = json.loads(await asyncio.wait_for(client.read_message(), 10))
+            assert event.pop("seq") == 1  # (numbered: a page replays what it missed)
             assert event == {"type": "photo.added", "photo": photo}
         first.close()
         second.close()
@@ -103,6 +104,14 @@ class TestUploadAndLive(FacesTestCase):
         unknown = await self.ws("?after=" + "0" * 24)
         assert json.loads(await unknown.read_message()) == {"type": "resync"}
         unknown.close()
+        # A page rendered at message N (People's way) hears every message after N.
+        since = await self.ws("?since=2")
+        assert [json.loads(await since.read_message())["seq"] for _ in range(2)] == [3, 4]
+        since.close()
+        for stale in ("?since=99", "?since=x"):  # from before a restart, or garbled
+            page = await self.ws(stale)
+            assert json.loads(await page.read_message()) == {"type": "resync"}
+            page.close()
 
     @gen_test(timeout=60)
     async def test_listing_newest_first_with_pages(self) -> None:
@@ -234,3 +243,18 @@ class TestPagesAndErrors(FacesTestCase):
         response = await self.upload("bad\x01name.jpg", photo_bytes("coffee.jpg"))
         assert response.code == 400
         assert json.loads(response.body)["error"]["code"] == "bad_multipart"
+
+
+def test_the_hub_replays_only_what_it_still_holds() -> None:
+    """Numbered messages, the last KEPT of them replayed; a page older than
+    that (or than a restart) is told to load again."""
+    from faces.web.hub import KEPT, Hub
+
+    hub = Hub()
+    assert hub.since(0) == []
+    for n in range(KEPT + 5):
+        hub.broadcast({"type": "x", "n": n})
+    assert hub.since(hub.seq) == []
+    assert [json.loads(m)["n"] for m in hub.since(hub.seq - 2)] == [KEPT + 3, KEPT + 4]
+    assert len(hub.since(5)) == KEPT  # the oldest kept follows 5 directly
+    assert hub.since(4) is None and hub.since(hub.seq + 1) is None

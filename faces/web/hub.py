@@ -1,16 +1,21 @@
 """Live updates: the set of connected browsers, and each of the library's
-events published to all of them as one serialised message."""
+events published to all of them as one serialised message. Every message
+carries a sequence number, and the last ones are kept: a page rendered at
+number N that connects a moment later hears what it missed (``?since=N``)."""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from typing import Protocol
 
 from ..library.events import Event
 from .views import event_json
 
 log = logging.getLogger(__name__)
+
+KEPT = 1000  # messages kept for pages that connect after they went out
 
 
 class Client(Protocol):
@@ -21,6 +26,16 @@ class Hub:
     def __init__(self) -> None:
         self.clients: set[Client] = set()
         self.dropped = 0  # clients dropped for not reading or a failed send
+        self.seq = 0  # the number of the last message sent
+        self.kept: deque[tuple[int, str]] = deque(maxlen=KEPT)
+
+    def since(self, seq: int) -> list[str] | None:
+        """The messages sent after number ``seq``; None when some of them are
+        no longer kept (or ``seq`` is from before a restart): the page
+        should load again."""
+        if seq > self.seq or (seq < self.seq and (not self.kept or self.kept[0][0] > seq + 1)):
+            return None
+        return [text for number, text in self.kept if number > seq]
 
     def join(self, client: Client) -> None:
         self.clients.add(client)
@@ -39,8 +54,11 @@ class Hub:
         return self.broadcast(event_json(event))
 
     def broadcast(self, message: dict) -> int:
-        """Send ``message`` to every client; returns how many were sent to."""
-        text = json.dumps(message, separators=(",", ":"))
+        """Send ``message`` to every client, numbered; returns how many were
+        sent to."""
+        self.seq += 1
+        text = json.dumps({**message, "seq": self.seq}, separators=(",", ":"))
+        self.kept.append((self.seq, text))
         for client in list(self.clients):
             try:
                 client.send(text)

@@ -43,6 +43,13 @@ class GalleryWebSocket(AccessMixin, WebSocketHandler):
             else:
                 for photo in backlog:
                     self.send(json.dumps(event_json(PhotoAdded(photo)), separators=(",", ":")))
+        since = self.get_argument("since", None)  # a page rendered at that message number
+        if since is not None:
+            missed = self.web.hub.since(int(since)) if since.isdigit() else None
+            if missed is None:
+                self.send(json.dumps({"type": "resync"}))
+            for text in missed or ():
+                self.send(text)
         recognition = self.services.recognition
         if recognition.state != "off":  # where it stands now: the page may be older than that
             self.send(json.dumps(event_json(RecognitionState(
