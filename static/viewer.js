@@ -25,12 +25,15 @@ export function createViewer({ known, people, canWrite, onDeleted, onChanged }) 
   };
   const current = () => known.get(viewer.dataset.id);
 
+  // Boxes: drawn over the original; over the annotated copy (which has its own)
+  // only their number and name show. Either way each box is a button that
+  // takes the keyboard to its entry in the list below.
   function showMode(boxes) {
     const photo = current();
     showAnnotated.setAttribute("aria-pressed", String(!boxes));
     showBoxes.setAttribute("aria-pressed", String(boxes));
     viewerImg.src = boxes ? photo.urls.original : photo.urls.annotated;
-    overlay.hidden = !boxes;
+    overlay.classList.toggle("labels-only", !boxes);
   }
 
   function place(element, [x1, y1, x2, y2], photo) {
@@ -40,21 +43,57 @@ export function createViewer({ known, people, canWrite, onDeleted, onChanged }) 
     element.style.height = `${(100 * (y2 - y1)) / photo.height}%`;
   }
 
+  const faceName = (face, index) =>
+    `Face ${index + 1}${face.person ? `, ${personLabel(face.person)}` : ""}`;
+
   function drawBoxes(photo) {
     overlay.replaceChildren();
     photo.faces.forEach((face, index) => {
-      const box = document.createElement("div");
+      const box = document.createElement("button");
+      box.type = "button";
       box.className = "face";
-      box.tabIndex = 0;
-      const who = face.person ? `, ${personLabel(face.person)}` : "";
-      box.dataset.score = `${index + 1}${who}, score ${face.score.toFixed(2)}`;
-      box.title = `Face ${index + 1}${who}: score ${face.score.toFixed(2)}`;
-      box.setAttribute("role", "img"); // a labelled graphic: the face and its score
-      box.setAttribute("aria-label", box.title);
+      box.id = `box-${index}`;
+      box.dataset.index = index;
+      box.title = `${faceName(face, index)}: score ${face.score.toFixed(2)}`;
+      box.setAttribute("aria-label", `${box.title}; go to its entry`);
+      const tag = document.createElement("span");
+      tag.className = "tag";
+      tag.setAttribute("aria-hidden", "true");
+      tag.textContent = face.person ? `${index + 1} · ${personLabel(face.person)}` : `${index + 1}`;
+      box.append(tag);
       place(box, face.box, photo);
       overlay.append(box);
     });
   }
+
+  // A box chosen: its entry gets the focus (its menu, else the entry itself).
+  overlay.addEventListener("click", (event) => {
+    const box = event.target.closest("button.face");
+    if (!box) return;
+    const entry = faceList.children[Number(box.dataset.index)];
+    if (!entry) return;
+    (entry.querySelector("select") || entry.querySelector("button.reject") || entry).focus();
+  });
+
+  // An entry in focus or under the pointer marks its box; its number takes
+  // the focus to the box.
+  const mark = (index) => {
+    for (const box of overlay.children) {
+      box.classList.toggle("current", box.dataset.index === String(index));
+    }
+  };
+  for (const kind of ["focusin", "mouseover"]) {
+    faceList.addEventListener(kind, (event) => {
+      const li = event.target.closest("li");
+      mark(li ? li.dataset.index : -1);
+    });
+  }
+  faceList.addEventListener("focusout", () => mark(-1));
+  faceList.addEventListener("mouseleave", () => mark(-1));
+  faceList.addEventListener("click", (event) => {
+    const link = event.target.closest("button.to-box");
+    if (link) document.getElementById(`box-${link.dataset.index}`)?.focus();
+  });
 
   // The people a face can be put in: the named ones, the one it is in now.
   function personChoice(face, index) {
@@ -86,6 +125,15 @@ export function createViewer({ known, people, canWrite, onDeleted, onChanged }) 
     faceList.replaceChildren();
     photo.faces.forEach((face, index) => {
       const li = document.createElement("li");
+      li.dataset.index = index;
+      li.tabIndex = -1;
+      const toBox = document.createElement("button");
+      toBox.type = "button";
+      toBox.className = "plain to-box";
+      toBox.dataset.index = index;
+      toBox.textContent = String(index + 1);
+      toBox.setAttribute("aria-label", `Show face ${index + 1} in the photo`);
+      li.append(toBox);
       if (canWrite && face.id !== undefined) {
         const label = document.createElement("label");
         label.append(`Face ${index + 1}: `, personChoice(face, index));
@@ -101,7 +149,7 @@ export function createViewer({ known, people, canWrite, onDeleted, onChanged }) 
           li.append(reject);
         }
       } else {
-        li.textContent = `Face ${index + 1}: ${personLabel(face.person)}`;
+        li.append(`Face ${index + 1}: ${personLabel(face.person)}`);
       }
       faceList.append(li);
     });

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.support.process import free_port, get_json, server, upload
+from tests.support.process import call_json, free_port, get_json, server, upload
 
 CHROMIUM = Path(os.environ.get("FACES_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = ROOT / "test-artifacts"
@@ -72,6 +72,31 @@ def shot(page, name: str, audit: bool = True) -> None:
     page.evaluate(AXE.read_text())  # not a page script: the page's CSP does not apply
     violations = page.evaluate(AXE_RUN)
     assert violations == [], f"axe-core on {name}: {violations}"
+
+
+# How wide each card's name field is against what it must show: its
+# placeholder and its name, in the field's own font (canvas measures text).
+NAME_FIELDS = """() => [...document.querySelectorAll("#people .person input[name=name]")]
+  .map((input) => {
+    const style = getComputedStyle(input);
+    const context = document.createElement("canvas").getContext("2d");
+    context.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+    const room = input.clientWidth - parseFloat(style.paddingLeft)
+      - parseFloat(style.paddingRight);
+    const text = Math.max(context.measureText(input.placeholder).width,
+                          context.measureText(input.value).width);
+    return {id: input.id, room, text};
+  })"""
+
+
+def name_fields_fit(page, name: str) -> None:
+    """Every name field shows its placeholder and its name whole (a screenshot
+    of the page at this width too)."""
+    fields = page.evaluate(NAME_FIELDS)
+    assert fields, "no name field on the page"
+    short = [f for f in fields if f["text"] > f["room"]]
+    shot(page, name)
+    assert short == [], f"name fields narrower than their text: {short}"
 
 
 def badges(page) -> dict[str, str]:
@@ -322,6 +347,33 @@ def test_people_view_name_merge_move_delete_live(browser, tmp_path: Path, model_
             "Barack Obama")  # the other page heard it
         obama_id = first.get_attribute("data-id")
 
+        # A page rendered just before a change and connected just after it
+        # hears the change all the same (its script held back meanwhile).
+        late = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+        held: list = []
+        late.route("**/static/people.js*", lambda route: held.append(route))
+        late.goto(base + "/people", wait_until="commit")
+        late.wait_for_selector("#people .person")
+        for _ in range(200):  # (bounded: the script's request comes with the page)
+            if held:
+                break
+            late.wait_for_timeout(50)
+        late_id = cards.nth(2).get_attribute("data-id")
+        assert call_json(f"{base}/api/people/{late_id}", "PATCH",
+                         {"name": "Named meanwhile"})[0] == 200
+        held[0].continue_()
+        expect(late.locator(f"#name-{late_id}")).to_have_value("Named meanwhile")
+        expect(late.locator("#live")).to_have_text("Live")
+        name_fields_fit(late, "21-people-1400px")
+        phone = browser.new_context(viewport={"width": 360, "height": 800}).new_page()
+        phone.goto(base + "/people")
+        expect(phone.locator("#live")).to_have_text("Live")
+        name_fields_fit(phone, "21-people-360px")
+        phone.close()
+        late.close()
+        assert call_json(f"{base}/api/people/{late_id}", "PATCH", {"name": None})[0] == 200
+        expect(cards.nth(2).locator("input[name=name]")).to_have_value("")
+
         # Merge the two others (select with the keyboard: Space on each box).
         for i in (1, 2):
             cards.nth(i).locator(".select").focus()
@@ -342,6 +394,17 @@ def test_people_view_name_merge_move_delete_live(browser, tmp_path: Path, model_
         choice = gallery.locator("#face-list select").first
         expect(choice).to_have_value(obama_id)
         expect(choice.locator("option:checked")).to_have_text("Barack Obama")
+        # Each box carries its number and name; choosing one (Enter) takes the
+        # keyboard to its entry, and its entry's number back to the box.
+        box = gallery.locator("#overlay .face").first
+        expect(box.locator(".tag")).to_have_text("1 · Barack Obama")
+        box.focus()
+        gallery.keyboard.press("Enter")
+        expect(choice).to_be_focused()
+        expect(box).to_have_class("face current")
+        gallery.locator("#face-list .to-box").first.focus()
+        gallery.keyboard.press("Enter")
+        expect(box).to_be_focused()
         shot(gallery, "23-viewer-people")
         choice.select_option("new")
         expect(cards).to_have_count(3)  # the People page got the new person live

@@ -41,6 +41,17 @@ def get_json(url: str, insecure: bool = False) -> tuple[int, dict]:
         return error.code, json.loads(error.read())
 
 
+def call_json(url: str, method: str, body: object) -> tuple[int, dict]:
+    """A JSON request (PATCH, POST, PUT) and its decoded answer."""
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
 @contextmanager
 def server(data_dir: Path, model: Path, port: int | None = None, extra: tuple[str, ...] = (),
            log: IO | None = None, env: dict | None = None, https: bool = False,
