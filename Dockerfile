@@ -35,9 +35,13 @@ ENV PATH=/opt/venv/bin:$PATH \
 # /cache: models downloaded at start, and copies made from them at start
 # (the detector's int8 copy, SFace's loadable copy: a second or two, since
 # /models is read-only); mount a volume there to keep them between containers.
-RUN useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin faces \
-    && mkdir -p /data /models /cache \
-    && chown faces:faces /data /cache
+# One user and one group, both 10001 (what `USER` runs as, and what owns the
+# folders); /backups is ready for `docker exec faces faces backup /backups/...`
+# with a new volume mounted there (a new volume takes the folder's owner).
+RUN groupadd --system --gid 10001 faces \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /app --shell /usr/sbin/nologin faces \
+    && mkdir -p /data /models /cache /backups \
+    && chown 10001:10001 /data /cache /backups
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 RUN if [ "$FETCH_MODEL" = "1" ]; then \

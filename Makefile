@@ -85,7 +85,7 @@ launch: ## Run the image on port 8282, model mounted from $$FACES_MODEL's folder
 	$(ENGINE) run --rm -p 8282:8282 -v "$(abspath $(dir $(FACES_MODEL))):/models:ro" \
 		-e FACES_MODEL=/models/$(notdir $(FACES_MODEL)) -v faces-data:/data $(IMAGE)
 
-docker-smoke: ## Build, run, wait healthy, upload a photo, check its face count, stop
+docker-smoke: ## The README's Docker lines on fresh volumes (run, models fetched, upload, backup, check) and the permission and download faults (NETWORK=host: loopback only)
 	scripts/docker-smoke.sh
 
 clean: ## Remove the virtualenv and caches (keeps uploads/ and models/)

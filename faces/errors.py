@@ -97,5 +97,39 @@ class ModelError(FacesError):
     """A model file is missing, unreadable, or not a model we know."""
 
 
+class ModelAccess(ModelError):
+    """A model this process may not read; the message says where and the fix."""
+
+
 class DataDirError(FacesError):
     """The data directory cannot be used; the message says what to do."""
+
+
+def permission_denied(path: object, doing: str) -> str:
+    """One line for a file or folder this process may not use: which place
+    stops it (``path`` or the folder above it that cannot be entered), who
+    owns that place and with what mode, who faces runs as, and the fix.
+    ``doing``: what was tried ("read the model", "write the backup")."""
+    import os
+    import stat
+    from pathlib import Path
+
+    path = Path(os.path.abspath(str(path)))
+    blocker = path
+    for folder in reversed(path.parents):  # the first folder on the way that cannot be entered
+        if folder.is_dir() and not os.access(folder, os.X_OK):
+            blocker = folder
+            break
+    else:
+        while not os.path.lexists(blocker) and blocker != blocker.parent:
+            blocker = blocker.parent  # (what will be made: its folder must be writable)
+    uid, gid = os.geteuid(), os.getegid()
+    try:
+        info = blocker.stat()
+        owner = f"it belongs to {info.st_uid}:{info.st_gid} (mode {stat.filemode(info.st_mode)})"
+    except OSError:
+        owner = "its owner cannot be read"
+    return (f"cannot {doing} at {path}: {blocker} stops it, {owner}, and faces runs as "
+            f"{uid}:{gid}. Give that user access (`chown -R {uid}:{gid} {blocker}`, or "
+            f"`chmod a+rX` for reading; for a host folder mounted into a container, on the host "
+            f"as root) or run faces as the owner.")

@@ -84,6 +84,10 @@ class Settings:
                                  "files by name (<mirror>/<file>), used instead of their "
                                  "publishers' addresses (empty = the publishers')",
                                  frozenset({"serve", "worker"}))
+    download_timeout: float = _setting(30.0, "FACES_DOWNLOAD_TIMEOUT",
+                                       "with FACES_FETCH_MODELS: seconds a model download may "
+                                       "go without receiving a byte before it is given up",
+                                       frozenset({"serve", "worker"}))
     det_size: int = _setting(0, "FACES_DET_SIZE",
                              "long side of the detector's first pass, in pixels (multiple "
                              "of 32; 0 = by precision: float32 640, int8 1024)", DETECTION)
@@ -207,7 +211,8 @@ class Settings:
                              f"not {self.precision!r}")
         if self.recognition_min_face < 1 or self.recognition_max_faces < 0:
             raise ValueError("recognition min face must be 1 or more, max faces 0 or more")
-        if self.detect_timeout <= 0 or self.request_timeout <= 0:
+        if self.detect_timeout <= 0 or self.request_timeout <= 0 or \
+                self.download_timeout <= 0:
             raise ValueError("timeouts must be positive")
         if self.concurrency < 1:
             raise ValueError("import concurrency must be 1 or more")

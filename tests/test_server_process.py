@@ -69,6 +69,13 @@ def twelve_megapixels() -> bytes:
     return cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
 
 
+def busy_workers(base: str) -> int:
+    """Detector workers running a job now, as the server's /metrics says."""
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return int(float(re.search(r"^faces_workers_busy (\S+)$", text, re.M).group(1)))
+
+
 def test_sigterm_finishes_the_upload_in_flight(tmp_path: Path, model_path: Path,
                                                images: Path) -> None:
     data = twelve_megapixels()
@@ -76,7 +83,10 @@ def test_sigterm_finishes_the_upload_in_flight(tmp_path: Path, model_path: Path,
     with server(tmp_path / "data", model_path) as (process, base):
         sender = threading.Thread(target=lambda: answers.append(upload(base, "big.jpg", data)))
         sender.start()
-        time.sleep(0.15)  # the upload is being processed
+        deadline = time.monotonic() + 60
+        while not busy_workers(base):  # the upload is being processed: a worker has it
+            assert time.monotonic() < deadline and sender.is_alive(), "the upload never ran"
+            time.sleep(0.01)
         process.send_signal(signal.SIGTERM)
         sender.join(30)
         assert process.wait(timeout=30) == 0
@@ -344,6 +354,56 @@ def test_a_model_another_user_cannot_read_is_one_line_about_permissions(
     assert "cannot read the model" in lines[0] and "chmod a+r det.onnx" in lines[0]
 
 
+def test_a_model_folder_the_server_cannot_enter_is_one_line_naming_it(
+        tmp_path: Path, model_path: Path) -> None:
+    """A models folder mounted with a mode the server's user cannot enter
+    (0700, another user's): one line naming the folder, its owner, who faces
+    runs as and the fix; no traceback. Fetching at start too."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to take away its own right to read any file")
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "det.onnx").write_bytes(model_path.read_bytes())
+    folder.chmod(0o700)
+    os.chown(folder, 10001, 10001)
+    for fetching in ("0", "1"):
+        result = subprocess.run(
+            ["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-m",
+             "faces", "serve", "--model", str(folder / "det.onnx"), "--data-dir",
+             str(tmp_path / "data"), "--port", str(free_port())], capture_output=True,
+            text=True, timeout=60, env={**os.environ, "FACES_FETCH_MODELS": fetching,
+                                        "FACES_MODEL_CACHE": str(tmp_path / "cache")})
+        lines = [line for line in result.stderr.strip().splitlines()
+                 if not line.startswith("20")]  # (the server's own log lines, if any)
+        assert result.returncode == 2 and len(lines) == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        assert f"{folder} stops it, it belongs to 10001:10001 (mode drwx------)" in lines[0]
+        assert "faces runs as 0:0" in lines[0] and f"chown -R 0:0 {folder}" in lines[0]
+
+
+def test_a_backup_into_a_folder_it_cannot_write_is_one_line(tmp_path: Path) -> None:
+    """`faces backup` into a folder another user owns (a new host folder
+    mounted at /backups): one line naming it, its owner and the fix."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to take away its own right to write anywhere")
+    from faces.library.catalogue import Catalogue
+
+    data = tmp_path / "data"
+    data.mkdir()
+    Catalogue(data).close()
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    os.chown(backups, 10001, 10001)
+    result = subprocess.run(
+        ["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-m",
+         "faces", "backup", str(backups / "faces"), "--data-dir", str(data)],
+        capture_output=True, text=True, timeout=60)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "cannot write the copy" in lines[0] and f"{backups} stops it" in lines[0]
+    assert "belongs to 10001:10001" in lines[0]
+
+
 def test_bad_setting_is_reported(tmp_path: Path) -> None:
     result = faces("serve", env={"FACES_SCORE_THRESHOLD": "7"})
     assert result.returncode == 2 and "score threshold" in result.stderr
@@ -387,7 +447,14 @@ def test_fetch_model_downloads_verifies_and_places(tmp_path: Path, model_path: P
         result = faces("fetch-model", "--dest", str(dest), "--url", url)
     assert result.returncode == 0, result.stderr
     assert dest.read_bytes() == model_path.read_bytes()
-    assert dest.stat().st_mode & 0o044 == 0o044  # readable by a server of another user
+    assert dest.stat().st_mode & 0o777 == 0o644  # readable by a server of another user
+    tight = tmp_path / "tight" / "det_2.5g.onnx"  # and so under a umask of 077 too
+    with file_server(pack(model_path)) as url:
+        done = subprocess.run([sys.executable, "-m", "faces", "fetch-model", "--dest",
+                               str(tight), "--url", url], capture_output=True, text=True,
+                              timeout=120, preexec_fn=lambda: os.umask(0o077))
+    assert done.returncode == 0, done.stderr
+    assert tight.stat().st_mode & 0o777 == 0o644
     assert "sha256" in result.stdout and "with landmarks" in result.stdout
     again = faces("fetch-model", "--dest", str(dest))
     assert again.returncode == 0 and "already present" in again.stdout
@@ -463,6 +530,49 @@ def test_missing_models_are_fetched_at_first_start(tmp_path: Path, model_path: P
                          "FACES_MODEL_MIRROR": f"http://127.0.0.1:{free_port()}"})
     lines = offline.stderr.strip().splitlines()
     assert offline.returncode == 2 and "Traceback" not in offline.stderr
-    assert "downloading it into" in lines[0]  # what takes the time at a first start
-    assert len(lines) == 2 and lines[1].startswith("faces: no model at ")
-    assert "fetching it failed" in lines[1] and "/models:ro" in lines[1]
+    assert "faces listening on" in lines[0]  # the port opened first
+    assert any("downloading it into" in line for line in lines)  # what takes the time
+    assert lines[-1].startswith("faces: no model at ")
+    assert "fetching it failed" in lines[-1] and "/models:ro" in lines[-1]
+    assert not [line for line in lines if line.startswith("faces:")][:-1]  # one such line
+
+
+def test_a_mirror_that_never_answers_keeps_no_port_closed(tmp_path: Path) -> None:
+    """A first start whose model download hangs (a mirror that accepts and
+    never answers): the port is open at once, /healthz says what is going
+    on, and after FACES_DOWNLOAD_TIMEOUT without a byte one line says what to
+    do; no traceback."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts connections, never answers
+    port = free_port()
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "faces", "serve", "--address", "127.0.0.1", "--port", str(port),
+         "--data-dir", str(tmp_path / "data"), "--model", str(tmp_path / "m" / "det_2.5g.onnx")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "FACES_FETCH_MODELS": "1", "FACES_DOWNLOAD_TIMEOUT": "3",
+             "FACES_MODEL_CACHE": str(tmp_path / "cache"),
+             "FACES_RECOGNITION_MODEL": "",
+             "FACES_MODEL_MIRROR": f"http://127.0.0.1:{silent.getsockname()[1]}"})
+    try:
+        answer = None
+        while answer is None:  # (bounded: the download gives up after 3 s)
+            assert process.poll() is None, process.communicate()
+            try:
+                answer = get_json(f"http://127.0.0.1:{port}/healthz")
+            except OSError:
+                time.sleep(0.02)
+        status, health = answer
+        assert status == 503 and health["status"] == "starting"
+        assert "downloading the models" in health["why"]
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+        silent.close()
+    lines = stderr.strip().splitlines()
+    assert process.returncode == 2 and "Traceback" not in stderr
+    assert lines[-1].startswith("faces: no model at ") and "timed out" in lines[-1]
+    assert time.monotonic() - started >= 3  # it did wait for the mirror, that long

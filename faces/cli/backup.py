@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import DataDirError, NotFound
+from ..errors import DataDirError, NotFound, permission_denied
 from ..library import backup, export
 from ..library.catalogue import CATALOGUE
 from .common import CommandError, Progress, command, config
@@ -19,6 +19,10 @@ from .common import CommandError, Progress, command, config
 def _copy(source: Path, dest: Path, what: str) -> int:
     try:
         found = backup.copy(source, dest, Progress(0))
+    except PermissionError as exc:
+        where = exc.filename or dest
+        doing = "read the gallery" if str(where).startswith(str(source)) else "write the copy"
+        raise CommandError(permission_denied(where, doing)) from None
     except (DataDirError, OSError) as exc:
         raise CommandError(str(exc)) from None
     print(f"{what} {source} to {dest}: {found.summary()}")

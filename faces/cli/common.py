@@ -5,12 +5,10 @@ and the progress line on a terminal."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TextIO
 
 from .. import logs, settings
@@ -34,30 +32,14 @@ def config(args: argparse.Namespace) -> settings.Settings:
         local = args.command in ("detect", "worker", "quantize") or (
             args.command in ("serve", "reindex") and not found.cluster) or (
             args.command == "people" and args.recognize and not found.cluster)
-        if local and found.fetch_models:
-            found = provided(found)
-        if local:
+        later = args.command == "serve"  # (the server fetches them with its port open)
+        if local and found.fetch_models and not later:
+            found = fetch.provide_all(found)
+        if local and not (found.fetch_models and later):
             fetch.check_file(found.model)
     except (ValueError, ModelError) as exc:
         raise CommandError(str(exc)) from None
     return found
-
-
-def provided(found: settings.Settings) -> settings.Settings:
-    """The settings with each missing model fetched into the model cache
-    (FACES_FETCH_MODELS); raises ModelError."""
-    from ..vision.models import cache_dir
-
-    mirror = found.model_mirror
-    model = fetch.provide(found.model, cache_dir(found.model, found.model_cache), mirror)
-    recognition = found.recognition_model
-    if str(recognition) and recognition != Path():
-        try:
-            recognition = fetch.provide(recognition, cache_dir(recognition, found.model_cache),
-                                        mirror)
-        except ModelError as exc:  # People is off without it; everything else works
-            log.error("%s", exc)
-    return dataclasses.replace(found, model=model, recognition_model=recognition)
 
 
 def command(commands: argparse._SubParsersAction, name: str,

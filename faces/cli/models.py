@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from .. import logs
 from ..errors import ImageRejected, ModelError
 from ..vision import detectors, fetch, recognizers
 from ..vision.models import sha256_file
@@ -72,7 +73,7 @@ def fetch_recognition(args: argparse.Namespace) -> int:
         return 0
     print(f"downloading {args.url or source.url}")
     try:
-        fetch.fetch_recognition(dest, args.url, family, args.sha256)
+        fetch.fetch_recognition(dest, args.url, family, args.sha256, args.timeout)
     except ModelError as exc:
         raise CommandError(str(exc)) from None
     print(f"recognition model saved: {dest}\n  sha256 {sha256_file(dest)}\n  "
@@ -81,6 +82,7 @@ def fetch_recognition(args: argparse.Namespace) -> int:
 
 
 def fetch_model(args: argparse.Namespace) -> int:
+    logs.configure()  # (a long download says how far it is)
     if args.by_name:  # which model: the one whose own file name --dest has
         if not args.dest:
             raise CommandError("--by-name needs --dest")
@@ -105,7 +107,7 @@ def fetch_model(args: argparse.Namespace) -> int:
     url = args.url or source.url
     print(f"downloading {url}")
     try:
-        info = fetch.fetch(dest, args.detector, url, args.sha256)
+        info = fetch.fetch(dest, args.detector, url, args.sha256, args.timeout)
     except ModelError as exc:
         raise CommandError(str(exc)) from None
     landmarks = "with" if info.landmarks else "without"
@@ -184,6 +186,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                         default=recognizers.DEFAULT,
                         help="with --recognition: which family (arcface: InsightFace's "
                         "buffalo_s pack, non-commercial weights)")
+    getter.add_argument("--timeout", type=float, default=fetch.STALL, metavar="SECONDS",
+                        help="give the download up after this long without a byte "
+                        "(default %(default)s)")
     getter.add_argument("--by-name", action="store_true",
                         help="the model whose own file name --dest has (how a server "
                         "fetches a missing model at start)")

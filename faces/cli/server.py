@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from .. import settings
-from ..errors import DataDirError, ModelError
+from ..errors import DataDirError, ModelAccess, ModelError
 from ..vision import fetch
 from .common import CommandError, command, config
 
@@ -22,6 +22,8 @@ def serve(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(run(found))
+    except ModelAccess as exc:  # (it says what to do already)
+        raise CommandError(str(exc)) from None
     except ModelError as exc:  # found by the workers as they load it
         raise CommandError(f"{exc}. {fetch.hint()}") from None
     except DataDirError as exc:

@@ -3,8 +3,10 @@ fetch-model`), or at start when one is missing (FACES_FETCH_MODELS, as the
 Docker image does). Each detector family declares where its model is
 downloaded from (``Detector.download``).
 
-Fetched files are readable by everyone (as the umask allows): a model
-fetched as root at set-up is read by the server's own user later.
+Fetched files are readable by everyone (0644, whatever the umask): a model
+fetched as root at set-up is read by the server's own user later. A
+download that stalls gives up after STALL seconds without a byte, and says
+how far it got in the log as it goes.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import io
 import logging
 import os
 import tempfile
+import time
 import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from ..errors import ModelError
+from ..errors import ModelAccess, ModelError, permission_denied
 from . import detectors, recognizers
 from .models import sha256_file
 
@@ -35,11 +39,15 @@ def hint() -> str:
     return GET_MODEL_HINT
 
 
+STALL = 30.0  # seconds a download may go without a byte before it is given up
+PROGRESS_SECONDS = 5.0  # between two progress lines of a download
+CHUNK = 1 << 16
+
+
 def _publish(tmp: str | os.PathLike, dest: Path) -> None:
-    """Put a fetched file in place, readable by everyone the umask allows."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
+    """Put a fetched file in place, readable by every user (0644: the server
+    may run as another user than the one who fetched it)."""
+    os.chmod(tmp, 0o644)
     os.replace(tmp, dest)
 
 
@@ -52,10 +60,19 @@ class ModelInfo:
     input_size: tuple[int, int]
 
 
+def present(path: Path) -> bool:
+    """Whether a model file is there; ModelError, in one line naming what to
+    fix, when a folder on the way cannot be entered."""
+    try:
+        return path.is_file()
+    except PermissionError:
+        raise ModelAccess(permission_denied(path, "read the model")) from None
+
+
 def check_file(path: str | os.PathLike) -> Path:
     """The model file exists and is readable (without loading it); raises ModelError."""
     path = Path(path)
-    if not path.is_file():
+    if not present(path):
         raise ModelError(f"no model at {path}. {hint()}")
     if not os.access(path, os.R_OK):
         mode = path.stat().st_mode & 0o777
@@ -82,7 +99,7 @@ def default_path(family: str) -> Path:
 
 
 def fetch(dest: str | os.PathLike, family: str = "scrfd", url: str | None = None,
-          expected_sha256: str | None = None, timeout: float = 60.0) -> ModelInfo:
+          expected_sha256: str | None = None, timeout: float = STALL) -> ModelInfo:
     """Download the family's model (a file, or a member of a zip pack),
     check its sha256 when one is known or given, verify that it loads, and
     put it at ``dest`` atomically."""
@@ -112,7 +129,7 @@ def _download(url: str, member: str | None, timeout: float, what: str) -> bytes:
     pack (a mirror may serve the file itself)."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (https, or a URL the user gave)
-            payload = response.read()
+            payload = _read(response, url)
     except OSError as exc:
         raise ModelError(f"could not download {url} ({exc}). Offline? Copy the model "
                          f"somewhere and set {what} to its path.") from None
@@ -126,6 +143,22 @@ def _download(url: str, member: str | None, timeout: float, what: str) -> bytes:
     return payload
 
 
+def _read(response: Any, url: str) -> bytes:
+    """A response's body, a chunk at a time, saying how far it is every few
+    seconds (the socket's timeout bounds each wait for a chunk)."""
+    total = int(response.headers.get("Content-Length") or 0)
+    parts: list[bytes] = []
+    got, told = 0, time.monotonic()
+    while chunk := response.read(CHUNK):
+        parts.append(chunk)
+        got += len(chunk)
+        if time.monotonic() - told >= PROGRESS_SECONDS:
+            told = time.monotonic()
+            of = f" of {total / 1e6:.1f} MB ({100 * got // total} %)" if total else ""
+            log.info("downloading %s: %.1f MB%s", url, got / 1e6, of)
+    return b"".join(parts)
+
+
 def default_recognition_path(family: str = recognizers.DEFAULT) -> Path:
     """Where `faces fetch-model --recognition` puts a recognizer by default."""
     return Path("models") / recognizers.family_class(family).download.filename
@@ -133,7 +166,7 @@ def default_recognition_path(family: str = recognizers.DEFAULT) -> Path:
 
 def fetch_recognition(dest: str | os.PathLike, url: str | None = None,
                       family: str = recognizers.DEFAULT, expected_sha256: str | None = None,
-                      timeout: float = 300.0) -> Path:
+                      timeout: float = STALL) -> Path:
     """Download the recognizer family's model (SFace from the OpenCV Zoo by
     default), check its sha256 (pinned for SFace), check it is a recognizer
     we know, and put it at ``dest`` atomically."""
@@ -176,7 +209,7 @@ def recognition_family_for(name: str) -> str | None:
     return None
 
 
-def provide(path: Path, cache: Path, mirror: str = "") -> Path:
+def provide(path: Path, cache: Path, mirror: str = "", timeout: float = STALL) -> Path:
     """A model that is missing at ``path``: the copy fetched into ``cache``
     before, else fetched there now (a file name we know how to download:
     a family's default file), from its publisher or from ``mirror`` (a web
@@ -186,21 +219,60 @@ def provide(path: Path, cache: Path, mirror: str = "") -> Path:
     import subprocess
     import sys
 
-    if path.is_file():
+    if present(path):
         return path
     cached = cache / path.name
-    if cached.is_file():
+    if present(cached):
         return cached
     log.info("no model at %s: downloading it into %s", path, cache)
-    command = [sys.executable, "-m", "faces", "fetch-model", "--by-name", "--dest", str(cached)]
+    command = [sys.executable, "-m", "faces", "fetch-model", "--by-name", "--dest", str(cached),
+               "--timeout", str(timeout)]
     if mirror:
         command += ["--url", f"{mirror.rstrip('/')}/{path.name}"]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        why = (done.stderr.strip().splitlines() or ["it failed"])[-1].removeprefix("faces: ")
-        raise ModelError(f"no model at {path}, and fetching it failed: {why} "
-                         f"(in a container, mount the folder that holds it: "
-                         f"`docker run -v /path/to/models:/models:ro`)")
-    for line in done.stdout.strip().splitlines():
-        log.info("%s", line.strip())
+    # (its lines go to the log as they come: a slow download shows its progress)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}) as child:
+        lines = []
+        for line in child.stdout:
+            if line.strip():
+                lines.append(line.strip())
+                log.info("%s", line.strip())
+    if child.returncode != 0:
+        said = [line for line in lines if line.startswith("faces: ")] or lines or ["it failed"]
+        why = said[-1].removeprefix("faces: ")  # (the command's own one line, if it gave one)
+        raise ModelError(f"no model at {path}, and fetching it failed: {why}")
     return cached
+
+
+def to_download(found: Any) -> bool:
+    """Whether :func:`provide_all` would download a model for the settings
+    ``found`` (neither where they point nor in the model cache)."""
+    from .models import cache_dir
+
+    wanted = [found.model]
+    if str(found.recognition_model) and found.recognition_model != Path():
+        wanted.append(found.recognition_model)
+    return any(not present(path) and not present(cache_dir(path, found.model_cache) / path.name)
+               for path in wanted)
+
+
+def provide_all(found: Any) -> Any:
+    """The settings ``found`` with each missing model fetched into the model
+    cache (FACES_FETCH_MODELS): the detector (ModelError if it cannot be
+    had), and the recognizer (People is off without it)."""
+    import dataclasses
+
+    from .models import cache_dir
+
+    mirror = found.model_mirror
+    timeout = found.download_timeout
+    model = provide(found.model, cache_dir(found.model, found.model_cache), mirror, timeout)
+    check_file(model)
+    recognition = found.recognition_model
+    if str(recognition) and recognition != Path():
+        try:
+            recognition = provide(recognition, cache_dir(recognition, found.model_cache), mirror,
+                                  timeout)
+        except ModelError as exc:  # People is off without it; everything else works
+            log.error("%s", exc)
+    return dataclasses.replace(found, model=model, recognition_model=recognition)

@@ -12,13 +12,19 @@ from pathlib import Path
 from typing import Any
 
 from tornado.httpserver import HTTPServer
-from tornado.httputil import HTTPServerRequest
+from tornado.httputil import (
+    HTTPConnection,
+    HTTPMessageDelegate,
+    HTTPServerConnectionDelegate,
+    HTTPServerRequest,
+)
 from tornado.netutil import bind_sockets
-from tornado.web import Application
+from tornado.web import Application, RequestHandler
 
 from .. import logs
 from ..services import Services
 from ..settings import Settings
+from ..vision import fetch
 from . import access, files, live, people, photos, session, system
 from .base import MULTIPART_SLACK, HostRefusedHandler, NotFoundHandler
 from .files import AssetsHandler
@@ -88,7 +94,34 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-def make_server(app: Application, settings: Settings) -> HTTPServer:
+class Preparing(RequestHandler):
+    """Every request while the models are fetched (before the application
+    exists): 503, saying so, and when to try again."""
+
+    def prepare(self) -> None:
+        self.set_status(503)
+        self.set_header("Retry-After", "5")
+        self.set_header("Cache-Control", "no-store")
+        self.finish({"status": "starting",
+                     "why": "downloading the models (progress in the server's log)"})
+
+
+class Switch(HTTPServerConnectionDelegate):
+    """What the HTTP server hands each request to: the application once it
+    exists; until then one that answers 503 (the port is open at once)."""
+
+    def __init__(self, target: HTTPServerConnectionDelegate) -> None:
+        self.target = target
+
+    def start_request(self, server_conn: object, request_conn: HTTPConnection
+                      ) -> HTTPMessageDelegate:
+        return self.target.start_request(server_conn, request_conn)
+
+    def on_close(self, server_conn: object) -> None:
+        self.target.on_close(server_conn)
+
+
+def make_server(app: HTTPServerConnectionDelegate, settings: Settings) -> HTTPServer:
     cap = settings.max_upload_bytes + MULTIPART_SLACK
     # Forwarded headers are read by FacesApplication, from trusted proxies only.
     return HTTPServer(app, max_body_size=cap, max_buffer_size=cap,
@@ -113,18 +146,31 @@ async def serve(settings: Settings) -> None:
     (``/healthz`` answers 503 "starting", changes 503 with Retry-After,
     until then); run until SIGINT or SIGTERM, then stop cleanly."""
     hub = Hub()
-    services = Services.create(settings, events=hub)
-    web = Web(services, hub)
-    app = make_app(web)
-    server = make_server(app, settings)
+    loop = asyncio.get_running_loop()
+    fetching = settings.fetch_models and not settings.cluster
+    services = None
+    if not (fetching and await loop.run_in_executor(None, fetch.to_download, settings)):
+        if fetching:  # (each one there, or fetched before into the cache)
+            settings = fetch.provide_all(settings)
+        services = Services.create(settings, events=hub)  # (the data directory checked first)
+    switch = Switch(Application([(r".*", Preparing)]))
+    server = make_server(switch, settings)
     sockets = bind_sockets(settings.port, settings.address)
     server.add_sockets(sockets)
     port = sockets[0].getsockname()[1]  # the one the system chose, with --port 0
     scheme = "https" if settings.certfile else "http"
     log.info("faces listening on %s://%s:%d (data in %s, model %s)", scheme, settings.address,
              port, settings.data_dir, settings.model)
+    if services is None:  # models to download first, with the port open meanwhile
+        try:
+            settings = await loop.run_in_executor(None, fetch.provide_all, settings)
+            services = Services.create(settings, events=hub)
+        except BaseException:
+            server.stop()
+            raise
+    web = Web(services, hub)
+    switch.target = make_app(web)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
