@@ -417,8 +417,7 @@ def test_a_backup_while_photos_are_imported_restores_whole(
     serves every photo with the people and names it had."""
     wider = Path(os.environ.get("FACES_WIDER_IMAGES") or
                  images.parent / "eval" / "widerface" / "images")
-    if not wider.is_dir():
-        pytest.skip(f"no WIDER photos at {wider} (set FACES_WIDER_IMAGES)")
+    _require(wider, "WIDER photos (set FACES_WIDER_IMAGES)")  # (the docs cite this test)
     folder = tmp_path / "import"
     folder.mkdir()
     chosen = sorted((images / "people").glob("*/*.jpg"))[:60] + sorted(wider.glob("*/*.jpg"))

@@ -13,7 +13,7 @@ from faces.errors import ModelError
 from faces.vision import detectors
 from faces.vision.detectors.base import Detector, nms
 from faces.vision.detectors.scrfd import SCRFD
-from tests.conftest import CROWD, EXPECTED_FACES
+from tests.conftest import CROWD, EXPECTED_FACES, _require
 
 # Faces each family finds on the crowd photo in one 640 pass, and at least
 # with the finer detail pass (measured: SCRFD 151 / 324, YuNet 80 / 189).
@@ -100,8 +100,7 @@ def test_family_is_identified_from_the_file(model_path: Path, yunet_path: Path) 
 @pytest.mark.parametrize("model", ["scrfd_2.5g_bnkps_640x640.onnx", "scrfd_500m_bnkps.onnx"])
 def test_other_shared_models(images: Path, model_path: Path, model: str) -> None:
     path = model_path.parent / model
-    if not path.is_file():
-        pytest.skip(f"{model} is not beside the main model")
+    _require(path, f"{model} (beside the main model)")
     detector = SCRFD(path)
     if model.endswith("640x640.onnx"):
         assert detector.input_size == (640, 640)

@@ -11,11 +11,12 @@ import signal
 import socket
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from tornado.iostream import IOStream
 from tornado.testing import gen_test
 
-from faces.errors import BackendUnavailable
 from faces.library.catalogue import Catalogue
 from faces.library.events import Silent
 from faces.library.files import Files
@@ -72,16 +73,33 @@ class TestWorkerFaults(FacesTestCase):
 
     @gen_test(timeout=120)
     async def test_a_photo_that_kills_its_worker_fails_alone(self) -> None:
-        """A job that kills every worker it runs on is run twice, then
-        answered 503; the uploads meanwhile are all answered 201."""
-        uploads = [asyncio.ensure_future(self.upload(name)) for name in self.PHOTOS[:4]]
+        """An upload whose photo kills every worker it runs on (here the test
+        kills the worker the moment it takes that photo, as a decoder crash
+        would) is run twice, then answered 503 over HTTP, in the page's JSON
+        form; the uploads meanwhile are all answered 201, and the pool works."""
+        image = cv2.imdecode(np.frombuffer(photo_bytes("obama_and_biden.jpg"), np.uint8),
+                             cv2.IMREAD_COLOR)
+        victim = cv2.imencode(".jpg", cv2.resize(image, (3999, 2999)))[1].tobytes()
+        pixels = 3999 * 2999
         restarts = self.pool.restarts
-        with pytest.raises(BackendUnavailable, match="twice"):
-            await self.pool.run("tests.support.jobs:die")
+        answer = asyncio.ensure_future(self.upload("victim.jpg", victim))
+        uploads = [asyncio.ensure_future(self.upload(name)) for name in self.PHOTOS[:4]]
+        killed: list[int] = []
+        while len(killed) < 2 and not answer.done():  # (bounded by the test's timeout)
+            for slot in list(self.pool._slots):
+                if slot.pixels == pixels and slot.pid and slot.pid not in killed:
+                    os.kill(slot.pid, signal.SIGKILL)
+                    killed.append(slot.pid)
+            await asyncio.sleep(0.002)
+        response = await answer
+        assert len(killed) == 2 and response.code == 503, response.body
+        error = json.loads(response.body)["error"]
+        assert error["code"] == "detector_unavailable" and "twice" in error["message"]
         answers = await asyncio.gather(*uploads)
         assert [a.code for a in answers] == [201] * 4, [a.body for a in answers]
         assert self.pool.restarts == restarts + 2  # the two workers it ran on
-        await self.replaced()
+        await self.replaced(*killed)
+        assert self.services.gallery.count() == 4  # nothing of the photo stored
         assert (await self.upload("t1.jpg")).code == 200  # (stored already: the pool works)
 
     @gen_test(timeout=120)

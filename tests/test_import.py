@@ -4,6 +4,7 @@ live; a second run skips what is stored; a busy server is waited for."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import shutil
 import subprocess
@@ -95,3 +96,53 @@ def test_a_busy_server_is_waited_for(tmp_path: Path, model_path: Path, images: P
         assert "6 stored" in result.stdout
         assert len(get_json(base + "/api/photos")[1]["photos"]) == 6
     assert "503 POST /api/photos" in log.read_text()  # it was busy, and waited
+
+
+def test_a_429_is_waited_for_as_long_as_its_retry_after_says(tmp_path: Path,
+                                                             images: Path) -> None:
+    """The server's word on when to come back is kept: two 429 answers with
+    Retry-After: 1, then the upload goes through (a stand-in server that
+    counts the time between the tries)."""
+    import http.server
+    import time
+
+    tries: list[float] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def answer(self, status: int, body: dict, headers: dict | None = None) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            for key, value in {"Content-Type": "application/json",
+                               "Content-Length": str(len(data)), **(headers or {})}.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            self.answer(404, {"error": {"code": "not_found", "message": "No such photo."}})
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            tries.append(time.monotonic())
+            if len(tries) <= 2:
+                self.answer(429, {"error": {"code": "rate_limited", "message": "Slow down."}},
+                            {"Retry-After": "1"})
+            else:
+                self.answer(201, {"id": "0" * 24, "faces": [{}, {}]})
+
+    stand_in = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=stand_in.serve_forever, daemon=True).start()
+    root = tmp_path / "photos"
+    root.mkdir()
+    shutil.copy(images / "kit_with_rose.jpg", root / "kit.jpg")
+    try:
+        result = run_import(f"http://127.0.0.1:{stand_in.server_port}", str(root))
+    finally:
+        stand_in.shutdown()
+    assert result.returncode == 0, result.stderr
+    assert "1 stored (2 faces)" in result.stdout
+    assert len(tries) == 3
+    assert all(later - earlier >= 0.95 for earlier, later in itertools.pairwise(tries))

@@ -181,6 +181,47 @@ def test_rate_limiter_refills() -> None:
     assert RateLimiter(0).wait_time("a") == 0  # 0 = off
 
 
+def test_token_guessing_backs_off_as_documented() -> None:
+    """docs/operations.md: after 5 wrong tokens within 5 minutes, 2 s at
+    first, doubling with each further failure up to 15 minutes; a run of
+    failures older than the window starts again."""
+    from faces.web.ratelimit import FailureThrottle
+
+    now = [0.0]
+    throttle = FailureThrottle(clock=lambda: now[0])
+    assert [throttle.failed("a") for _ in range(5)] == [0.0] * 5
+    assert throttle.wait_time("a") == 0.0 and throttle.wait_time("b") == 0.0
+    locks = [throttle.failed("a") for _ in range(12)]
+    assert locks == [2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900, 900]
+    assert throttle.wait_time("a") == 900 and throttle.wait_time("b") == 0.0
+    now[0] += 901 + 300  # the lock over and the window past: a new run
+    assert throttle.wait_time("a") == 0.0
+    assert [throttle.failed("a") for _ in range(6)] == [0.0] * 5 + [2.0]
+
+
+def test_a_trusted_proxy_chain_names_the_client() -> None:
+    """Multi-hop X-Forwarded-For: the right-most address that is not a
+    trusted proxy; X-Real-IP when there is no chain; from an untrusted peer
+    neither counts."""
+    import ipaddress
+
+    from faces.web.access import forwarded_client
+
+    trusted = [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("192.0.2.1/32")]
+    chain = {"X-Forwarded-For": "198.51.100.9, 203.0.113.5, 10.1.1.1, 192.0.2.1"}
+    assert forwarded_client("10.0.0.2", chain, trusted) == ("203.0.113.5", False)
+    spoofed = {"X-Forwarded-For": "1.2.3.4, 198.51.100.7", "X-Forwarded-Proto": "https"}
+    assert forwarded_client("10.0.0.2", spoofed, trusted) == ("198.51.100.7", True)
+    only_proxies = {"X-Forwarded-For": "10.2.2.2, 10.3.3.3"}
+    assert forwarded_client("10.0.0.2", only_proxies, trusted) == ("10.2.2.2", False)
+    real = {"X-Real-IP": " 2001:db8::7 "}
+    assert forwarded_client("192.0.2.1", real, trusted) == ("2001:db8::7", False)
+    assert forwarded_client("192.0.2.1", {"X-Real-IP": "nonsense"}, trusted) == \
+        ("192.0.2.1", False)
+    assert forwarded_client("198.51.100.1", {**chain, **real}, trusted) == \
+        ("198.51.100.1", False)  # an untrusted peer's headers are ignored
+
+
 def test_limits_count_an_ipv6_client_by_its_64() -> None:
     from faces.web.access import client_key
 

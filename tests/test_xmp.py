@@ -8,6 +8,7 @@ into an empty gallery gives the same named people."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import re
@@ -24,7 +25,7 @@ from PIL import Image
 from faces.vision import xmp
 from faces.vision.decode import decode
 from faces.vision.probe import stored_orientation
-from tests.conftest import RECOGNITION_MODEL, photo_bytes
+from tests.conftest import IMAGES, RECOGNITION_MODEL, photo_bytes
 from tests.support.helpers import multipart
 from tests.support.process import get_json, server
 from tests.support.server import FacesTestCase
@@ -146,7 +147,7 @@ def test_regions_follow_the_stored_pixels_through_all_eight_orientations(tmp_pat
 def test_every_format_carries_its_regions(tmp_path: Path) -> None:
     """XMP embedded by ExifTool in JPEG, PNG, WebP, TIFF and AVIF; and a
     sidecar ExifTool writes, which wins over what the file holds."""
-    source = Image.open(Path(os.environ.get("FACES_TEST_IMAGES", "")) / "t1.jpg")
+    source = Image.open(io.BytesIO(photo_bytes("t1.jpg")))
     regions = [("Alice", (0.1, 0.2, 0.2, 0.35)), ("Bob", (0.5, 0.3, 0.6, 0.45))]
     for suffix in (".jpg", ".png", ".webp", ".tif", ".avif"):
         path = tmp_path / f"photo{suffix}"
@@ -286,7 +287,7 @@ class TestRegionsNameFaces(XmpCase):
         assert len(boxes) == 6
         await self.delete(plain["id"])  # (only its boxes were wanted)
         fraction = [(b[0] / width, b[1] / height, b[2] / width, b[3] / height) for b in boxes]
-        scene = Image.open(Path(os.environ["FACES_TEST_IMAGES"]) / "t1.jpg")
+        scene = Image.open(io.BytesIO(photo_bytes("t1.jpg")))
         cases = {1: "mwg", 6: "mwg+mp", 8: "mp", 3: "mwg"}
         stored = {}
         for orientation, schemas in cases.items():
@@ -416,7 +417,7 @@ class TestExportImport(XmpCase):
 
     async def _round_trip(self) -> None:
         tmp = Path(self.settings.data_dir).parent
-        images = Path(os.environ["FACES_TEST_IMAGES"])
+        images = IMAGES
         library = tmp / "library"
         (library / "2019").mkdir(parents=True)
         # digiKam's way: regions in a sidecar named after the whole file name...
@@ -451,6 +452,14 @@ class TestExportImport(XmpCase):
         assert sorted(p.name for p in only.iterdir()) == \
             ["john (2).jpg", "john (2).jpg.xmp", "john.jpg", "john.jpg.xmp", "kit.jpg",
              "kit.jpg.xmp"]
+        by_name = tmp / "kit-by-name"  # (--person takes a name as well as an id)
+        done = await self.faces_command("export", "--data-dir", str(self.settings.data_dir),
+                                        "--person", "kit harington", str(by_name))
+        assert done.returncode == 0, done.stderr
+        assert sorted(p.name for p in by_name.iterdir()) == sorted(p.name for p in only.iterdir())
+        done = await self.faces_command("export", "--data-dir", str(self.settings.data_dir),
+                                        "--person", "Nobody Known", str(tmp / "none"))
+        assert done.returncode == 2 and "Nobody Known" in done.stderr
         out = tmp / "export"
         done = await self.faces_command("export", "--data-dir", str(self.settings.data_dir),
                                         str(out))

@@ -57,6 +57,7 @@ class Slot:
             initializer=worker.start_process, initargs=(config,))
         self.pid = 0
         self.jobs = 0
+        self.pixels = 0  # the decoded size of the photo it works on now (0: none, or unknown)
 
     def stop(self, kill: bool = False) -> None:
         if kill and self.pid:
@@ -236,7 +237,7 @@ class LocalBackend(Backend):
             admitted = True
             for attempt in range(RETRIES + 1):
                 try:
-                    return await self._run_once(threads, job, args)
+                    return await self._run_once(threads, job, args, pixels)
                 except _WorkerDied:
                     if attempt == RETRIES:
                         raise BackendUnavailable(
@@ -250,11 +251,12 @@ class LocalBackend(Backend):
             if admitted and self.pixel_budget and pixels:
                 self._admitted(-pixels)
 
-    async def _run_once(self, threads: int, job: str, args: tuple) -> Any:
+    async def _run_once(self, threads: int, job: str, args: tuple, pixels: int = 0) -> Any:
         slot = await self._acquire()
         if self._closed:
             raise BackendUnavailable("the detector pool is shutting down")
         loop = asyncio.get_running_loop()
+        slot.pixels = pixels
         try:
             future = loop.run_in_executor(slot.executor, worker.run_in_process, threads, job,
                                           *args)
@@ -266,7 +268,8 @@ class LocalBackend(Backend):
             raise JobTimeout("the photo took too long to process") from None
         except BrokenProcessPool:
             self.restarts += 1
-            self._replace(slot, kill=False, why="it died")
+            self._replace(slot, kill=False, why=f"it died working on a photo of "
+                          f"{pixels / 1e6:.1f} megapixels" if pixels else "it died")
             raise _WorkerDied() from None
         except asyncio.CancelledError:
             task = asyncio.current_task()
@@ -287,6 +290,7 @@ class LocalBackend(Backend):
         """A job is done on ``slot``: hand it on, or replace it if it has
         grown past the memory budget."""
         slot.jobs += 1
+        slot.pixels = 0
         if self._closed:
             return
         if self.recycle_mb and slot.pid and rss_mb(slot.pid) > self.recycle_mb:

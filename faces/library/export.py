@@ -87,8 +87,8 @@ def _find_person(db: sqlite3.Connection, person: str) -> tuple[str, str | None]:
         db.execute("SELECT id, name FROM people WHERE name = ? COLLATE NOCASE "
                    "ORDER BY photos DESC, id LIMIT 1", (person,)).fetchone()
     if row is None:
-        raise NotFound(f"no person {person!r} in this gallery (give an id from the People "
-                       f"page's address, or a name)")
+        raise NotFound("not_found", f"no person {person!r} in this gallery (give an id from "
+                       f"the People page's address, or a name)")
     return row[0], row[1]
 
 
