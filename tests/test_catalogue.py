@@ -232,7 +232,9 @@ def test_every_read_a_request_makes_is_planned_on_an_index(tmp_path: Path) -> No
     catalogue.update_person(people[0], name="Ada")
     catalogue.update_person(people[1], hidden=True)
     catalogue.close()
-    catalogue = Catalogue(tmp_path)  # (opened as the server opens it: optimized)
+    catalogue = Catalogue(tmp_path)
+    catalogue.serve()  # as the server opens it: reads on their own connection, and
+    catalogue._writer.submit(lambda: None).result()  # the writer has optimized it
     statements: list[str] = []
     catalogue.db.set_trace_callback(statements.append)
     catalogue.get(photos[5])

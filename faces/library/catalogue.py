@@ -129,7 +129,6 @@ class Catalogue(PeopleRows):
             if mapped is None:
                 raise  # (not the machine's: a bug, with its traceback)
             raise DataDirError(str(mapped)) from None
-        optimize(self._db, first=True)
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -147,7 +146,10 @@ class Catalogue(PeopleRows):
             self._reads = sqlite3.connect(self.path, check_same_thread=False,
                                           isolation_level=None)
             self._reads.execute("PRAGMA query_only=1")
-            optimize(self._reads, first=True)
+            # The planner's statistics, brought up to date by the writer meanwhile
+            # (a first analysis of a large library takes a moment); every
+            # connection plans with them once they are written.
+            self._writer.submit(optimize, self._db, True)
         self._loop_thread = threading.get_ident()
 
     async def write(self, change: Callable[..., Any], *args: Any) -> Any:

@@ -431,6 +431,54 @@ class Grouping:
         self._sync(row)
         changes.faces[int(self.face_ids[row])] = None if key == NOBODY else self.person_ids[key]
 
+    def _set_many(self, rows: np.ndarray, key: int, changes: Changes,
+                  pinned: bool | None = None) -> None:
+        """What :meth:`_set` does to each of ``rows``, with whole-array
+        operations (a merge of two large people moves tens of thousands)."""
+        rows = np.asarray(rows, np.int64)
+        if not len(rows):
+            return
+        befores, face_ids = self.persons[rows].copy(), self.face_ids[rows].copy()
+        was_pinned = self.pinned[rows].copy()
+
+        def undo() -> None:
+            for face_id, before, pin in zip(face_ids.tolist(), befores.tolist(),
+                                            was_pinned.tolist(), strict=True):
+                self._set(self.row_of[face_id], before, Changes(), pin)
+
+        self._undo(undo)
+        counted = self.good[rows] | self.pinned[rows]
+        for before in set(befores.tolist()) - {NOBODY}:
+            if before != key:
+                changes.left.add(self.person_ids[before])
+            mine = befores == before
+            self.members[before] -= int(mine.sum())
+            leaving = mine & counted
+            if leaving.any():
+                self.sums[before] -= self.vectors[rows[leaving]].sum(axis=0)
+                self.counts[before] -= int(leaving.sum())
+                if not self.counts[before]:
+                    self.sums[before] = 0.0
+                self._refresh(before)
+        self.persons[rows] = NOBODY
+        if pinned is not None:
+            self.pinned[rows] = pinned
+        if key != NOBODY:
+            self.persons[rows] = key
+            self.members[key] += len(rows)
+            counted = self.good[rows] | self.pinned[rows]
+            if counted.any():
+                self.sums[key] += self.vectors[rows[counted]].sum(axis=0)
+                self.counts[key] += int(counted.sum())
+                self._refresh(key)
+        waiting = (self.persons[rows] == NOBODY) & ~self.pinned[rows] & self.good[rows]
+        for row in rows[waiting].tolist():
+            self.pool.add(row, self.vectors[row])
+        for row in rows[~waiting].tolist():
+            self.pool.discard(row)
+        person = None if key == NOBODY else self.person_ids[key]
+        changes.faces.update(dict.fromkeys(face_ids.tolist(), person))
+
     def _emptied(self, keys: Iterable[int], changes: Changes) -> None:
         for key in set(keys):
             if key != NOBODY and not self.members[key]:
@@ -683,8 +731,7 @@ class Grouping:
             source_key = self.person_keys.get(source)
             if source_key is None or source == target:
                 continue
-            for row in self._rows_of(source_key):
-                self._set(int(row), key, changes, pinned=True)
+            self._set_many(self._rows_of(source_key), key, changes, pinned=True)
             for face_id, keys in list(self.rejected.items()):
                 if source_key in keys:
                     self._rejected(face_id, key, True)
