@@ -554,7 +554,49 @@ def compare_families(results: dict) -> None:
     print(families.table(results["families"]))
 
 
+async def uploads_only(tmp: Path) -> dict:
+    """P2 alone, in one run: 512-pixel uploads at c=16 on faces with People
+    on (FACES_RECOGNITION_MODEL), on faces without a recognizer, and on the
+    reference; each faces server twice, alternating, to see the noise."""
+    small = variants(IMAGES / "astronaut.png", 16 + 96 * 5, ext=".png")
+    batches = [small[16 + 96 * n:16 + 96 * (n + 1)] for n in range(5)]
+    recognizer = os.environ.get("FACES_RECOGNITION_MODEL", "")
+
+    def faces(name: str, recognition: str) -> Server:
+        return Server(name, command=[
+            sys.executable, "-m", "faces", "serve", "--address", "127.0.0.1", "--data-dir",
+            f"{tmp}/{name}", "--rate-limit", "0", "--max-queue", "1000", "--model",
+            str(MODEL), "--recognition-model", recognition, "--port", "{port}"])
+
+    async def run(server: Server, photos: list[bytes]) -> float:
+        await server.start()
+        try:
+            bench = Bench(server)
+            await bench.throughput(small[:16], 16)  # (warm: first jobs, first connections)
+            return (await bench.throughput(photos, 16))["uploads_per_s"]
+        finally:
+            server.stop()
+
+    found: dict = {"people_on": [], "people_off": []}
+    for n in range(2):
+        print(f"[uploads] round {n + 1}: faces with People on, then off", flush=True)
+        found["people_on"].append(await run(faces(f"on{n}", recognizer), batches[2 * n]))
+        found["people_off"].append(await run(faces(f"off{n}", ""), batches[2 * n + 1]))
+    print("[uploads] the reference", flush=True)
+    reference = Server("reference", [sys.executable, str(ROOT / "bench" / "reference_server.py"),
+                                     "{port}", f"{tmp}/reference"])
+    found["reference"] = await run(reference, batches[4][:48])
+    found["ratio_people_on"] = [round(v / found["reference"], 2) for v in found["people_on"]]
+    found["ratio_people_off"] = [round(v / found["reference"], 2) for v in found["people_off"]]
+    return found
+
+
 async def main(args: argparse.Namespace) -> int:
+    if args.uploads_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            found = await uploads_only(Path(tmp))
+        print(json.dumps(found, indent=1))
+        return 0
     if args.cluster_only:
         small = variants(IMAGES / "astronaut.png", 120, ext=".png")
         photos = {"small": small[:20], "c16": small[20:116],
@@ -658,6 +700,8 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=1000, help="WebSocket clients")
     parser.add_argument("--quick", action="store_true", help="fewer 12 MP uploads")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference server")
+    parser.add_argument("--uploads-only", action="store_true",
+                        help="only P2: c=16 uploads with People on and off vs the reference")
     parser.add_argument("--cluster-only", action="store_true",
                         help="only compare the local pool with a Dask cluster (a few minutes)")
     parser.add_argument("--families-only", action="store_true",
