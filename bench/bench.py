@@ -562,10 +562,10 @@ async def uploads_only(tmp: Path) -> dict:
     batches = [small[16 + 96 * n:16 + 96 * (n + 1)] for n in range(5)]
     recognizer = os.environ.get("FACES_RECOGNITION_MODEL", "")
 
-    def faces(name: str, recognition: str) -> Server:
+    def faces(name: str, recognition: str, *env: str) -> Server:
         return Server(name, command=[
-            sys.executable, "-m", "faces", "serve", "--address", "127.0.0.1", "--data-dir",
-            f"{tmp}/{name}", "--rate-limit", "0", "--max-queue", "1000", "--model",
+            "env", *env, sys.executable, "-m", "faces", "serve", "--address", "127.0.0.1",
+            "--data-dir", f"{tmp}/{name}", "--rate-limit", "0", "--max-queue", "1000", "--model",
             str(MODEL), "--recognition-model", recognition, "--port", "{port}"])
 
     async def run(server: Server, photos: list[bytes]) -> float:
@@ -577,17 +577,21 @@ async def uploads_only(tmp: Path) -> dict:
         finally:
             server.stop()
 
-    found: dict = {"people_on": [], "people_off": []}
+    found: dict = {"people_on": [], "people_off": [], "people_on_no_face_to_describe": []}
     for n in range(2):
-        print(f"[uploads] round {n + 1}: faces with People on, then off", flush=True)
+        print(f"[uploads] round {n + 1}: faces with People on, off, on with no face large "
+              f"enough to describe", flush=True)
         found["people_on"].append(await run(faces(f"on{n}", recognizer), batches[2 * n]))
         found["people_off"].append(await run(faces(f"off{n}", ""), batches[2 * n + 1]))
+        found["people_on_no_face_to_describe"].append(await run(
+            faces(f"none{n}", recognizer, "FACES_RECOGNITION_MIN_FACE=100000"),
+            batches[2 * n][::-1]))
     print("[uploads] the reference", flush=True)
     reference = Server("reference", [sys.executable, str(ROOT / "bench" / "reference_server.py"),
                                      "{port}", f"{tmp}/reference"])
     found["reference"] = await run(reference, batches[4][:48])
-    found["ratio_people_on"] = [round(v / found["reference"], 2) for v in found["people_on"]]
-    found["ratio_people_off"] = [round(v / found["reference"], 2) for v in found["people_off"]]
+    for key in ("people_on", "people_off", "people_on_no_face_to_describe"):
+        found[f"ratio_{key}"] = [round(v / found["reference"], 2) for v in found[key]]
     return found
 
 
