@@ -47,6 +47,8 @@ function fill(li, person) {
   if (document.activeElement !== input) input.value = person.name || "";
   const img = li.querySelector("img");
   if (img) img.alt = label(person);
+  // (a person whose faces have no crop yet has no cover: the link still says whose)
+  li.querySelector("a.thumb").setAttribute("aria-label", `Photos of ${label(person)}`);
   const hide = li.querySelector(".hide");
   hide.dataset.hidden = String(person.hidden);
   hide.textContent = person.hidden ? "Show" : "Hide";
