@@ -31,6 +31,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -51,6 +52,7 @@ FACES_PER_PHOTO = 2.9
 ASSIGNED = 0.7  # faces in a person; the rest wait (strangers, small faces)
 NAMED = 0.05
 REQUESTS = 40  # timed requests per call
+TWENTY_YEARS_AGO = datetime(2006, 1, 1)
 
 
 def people_for(photos: int) -> int:
@@ -87,7 +89,7 @@ def build(folder: Path, photos: int, seed: int = 0) -> dict:
     face_id = 0
     for n in range(photos):
         photo_id = secrets.token_hex(12)
-        names = {"original": f"{photo_id}.jpg", "annotated": f"{photo_id}.annotated.jpg",
+        names = {"display": f"{photo_id}.jpg", "annotated": f"{photo_id}.annotated.jpg",
                  "thumbnail": f"{photo_id}.thumb.jpg"}
         for name in names.values():
             if links % 60_000 == 0:
@@ -95,9 +97,12 @@ def build(folder: Path, photos: int, seed: int = 0) -> dict:
                 source.write_bytes(jpeg)
             os.link(source, files.photos_dir / name)
             links += 1
+        # taken over 20 years, in no order of upload (a library imported at once)
+        taken = TWENTY_YEARS_AGO + timedelta(seconds=int(rng.integers(0, 20 * 365 * 86400)))
         photo_rows.append((photo_id, f"IMG_{n:06d}.jpg", f"2026-01-01T00:00:{n % 60:02d}Z",
-                           400, 300, names["original"], names["annotated"],
-                           names["thumbnail"]))
+                           400, 300, names["display"], names["annotated"],
+                           names["thumbnail"], taken.isoformat(), "DateTimeOriginal",
+                           taken.isoformat() + ".000000"))
         faces = max(1, int(rng.poisson(FACES_PER_PHOTO - 1)) + 1)
         people_here = rng.choice(count, size=faces, p=weights)
         seen = set()
@@ -129,8 +134,9 @@ def build(folder: Path, photos: int, seed: int = 0) -> dict:
 
 
 def flush(db: sqlite3.Connection, photo_rows: list, face_rows: list) -> None:
-    db.executemany("INSERT INTO photos (id, filename, created, width, height, original, "
-                   "annotated, thumbnail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", photo_rows)
+    db.executemany("INSERT INTO photos (id, filename, created, width, height, display, "
+                   "annotated, thumbnail, taken, taken_source, taken_key) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", photo_rows)
     db.executemany("INSERT INTO faces (id, photo, position, x1, y1, x2, y2, score, landmarks, "
                    "descriptor, person, pinned, crop, recognizer, quality) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", face_rows)
@@ -201,6 +207,18 @@ async def measure_server(base: str, folder: Path, edits_only: bool = False) -> d
     if edits_only:
         return found
     found["GET /"] = await series(client, base + "/")
+    # the timeline: its first page, a jump to a year, a deep page by key
+    found["GET /api/photos (timeline, first page)"] = await series(client, base + "/api/photos")
+    found["GET /api/photos?to=2012 (a jump to a year)"] = await series(
+        client, base + "/api/photos?to=2012")
+    db = sqlite3.connect(folder / CATALOGUE)
+    middle = db.execute("SELECT id FROM photos ORDER BY taken_key DESC, seq DESC LIMIT 1 "
+                        "OFFSET 50000").fetchone()[0]
+    db.close()
+    found["GET /api/photos?before=<50,000th> (a deep page)"] = await series(
+        client, f"{base}/api/photos?before={middle}")
+    found["/healthz p99 while the timeline is walked"] = await health_while(
+        base, "/api/photos?limit=200")
     found["GET /people"] = await series(client, base + "/people")
     found["GET /api/people (first page)"] = await series(client, base + "/api/people")
     found["GET /api/people?named=1&hidden=1&limit=200 (each gallery page)"] = await series(
@@ -308,17 +326,23 @@ async def edit_while_polled(base: str, path: str, method: str, body: object) -> 
 
 
 async def health_while_walking(base: str) -> dict:
+    return await health_while(base, "/api/people?limit=200&hidden=1")
+
+
+async def health_while(base: str, first: str, most: int = 100) -> dict:
+    """/healthz p99 from a second client while a first walks pages from
+    ``first`` (at most ``most`` of them)."""
     walker, prober = AsyncHTTPClient(force_instance=True), AsyncHTTPClient(force_instance=True)
     done = asyncio.Event()
     pages = 0
 
     async def walk() -> None:
         nonlocal pages
-        url = base + "/api/people?limit=200&hidden=1"
+        url = base + first
         while url:
             _, page = await timed(walker, url)
             pages += 1
-            url = base + page["next"] if page["next"] else None
+            url = base + page["next"] if page["next"] and pages < most else None
         done.set()
 
     probes: list[float] = []

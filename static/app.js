@@ -37,7 +37,21 @@ function card(photo) {
   const badge = li.querySelector(".badge");
   badge.classList.toggle("none", photo.faces.length === 0);
   badge.textContent = plural(photo.faces.length, "face");
+  li.dataset.taken = takenKey(photo);
+  const taken = li.querySelector(".taken");
+  taken.dateTime = photo.taken || "";
+  taken.textContent = (photo.taken || "").slice(0, 10);
   return li;
+}
+
+// The file's own modification time, with this browser's offset: its date
+// taken when the photo itself holds none (the server keeps the file's date).
+function modified(file) {
+  const when = new Date(file.lastModified);
+  const minutes = -when.getTimezoneOffset();
+  const pad = (n) => String(Math.floor(Math.abs(n))).padStart(2, "0");
+  const local = new Date(when.getTime() + minutes * 60000).toISOString().slice(0, 19);
+  return `${local}${minutes < 0 ? "-" : "+"}${pad(minutes / 60)}:${pad(minutes % 60)}`;
 }
 
 // The "N photos" heading and the empty-gallery message.
@@ -49,12 +63,56 @@ function changeTotal(delta) {
   empty.hidden = count > 0;
 }
 
+// --- the timeline: newest taken first, a heading for each month -------------
+
+const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+  "September", "October", "November", "December"];
+// What the timeline sorts by, as the server does: wall-clock time, fixed width.
+const takenKey = (photo) => {
+  const text = (photo.taken || photo.created || "").replace(/(Z|[+-]\d\d:\d\d)$/, "");
+  const [day, time = ""] = text.split("T");
+  const [clock, fraction = ""] = time.split(".");
+  return `${day}T${(clock || "00:00:00").padEnd(8, ":00")}.${fraction.padEnd(6, "0")}`;
+};
+
+// The month headings, again, after cards came or went.
+function relabel() {
+  for (const heading of gallery.querySelectorAll("li.month")) heading.remove();
+  let shown = "";
+  for (const item of [...gallery.querySelectorAll("li.card")]) {
+    const month = (item.dataset.taken || "").slice(0, 7);
+    if (month && month !== shown) {
+      shown = month;
+      const heading = document.createElement("li");
+      heading.className = "month";
+      const title = document.createElement("h3");
+      title.textContent = `${MONTHS[Number(month.slice(5, 7)) - 1]} ${month.slice(0, 4)}`;
+      heading.append(title);
+      item.before(heading);
+    }
+  }
+}
+
+// A card in its place by date taken; past the cards loaded (older than all of
+// them while more pages wait), it comes with its page instead.
+function place(item) {
+  const key = item.dataset.taken || "";
+  const later = [...gallery.querySelectorAll("li.card")].find(
+    (other) => (other.dataset.taken || "") < key);
+  if (later) later.before(item);
+  else if (more.hidden) gallery.append(item);
+  else return false;
+  relabel();
+  return true;
+}
+
 function addPhoto(photo) {
   newest = photo.id;
   known.set(photo.id, photo);
   if (pagePeople.length) return; // a new photo is nobody's until it is recognized
   if (document.getElementById(`photo-${photo.id}`)) return;
-  gallery.prepend(card(photo));
+  if (gallery.dataset.to && takenKey(photo) >= `${gallery.dataset.to}\uffff`) return;
+  place(card(photo));
   changeTotal(+1);
 }
 
@@ -64,16 +122,23 @@ function followPeople(photo) {
   const item = document.getElementById(`photo-${photo.id}`);
   const inIt = pagePeople.every((id) => photo.faces.some((face) => face.person === id));
   if (inIt && !item) {
-    gallery.prepend(card(photo));
+    place(card(photo));
     changeTotal(+1);
   } else if (!inIt && item) {
     item.remove();
+    relabel();
     changeTotal(-1);
   }
 }
 
 function photoChanged(photo) {
   known.set(photo.id, photo);
+  const item = document.getElementById(`photo-${photo.id}`);
+  if (item && item.dataset.taken !== takenKey(photo)) { // a date corrected: its new place
+    const moved = card(photo);
+    item.remove();
+    if (!place(moved)) relabel(); // (older than the cards loaded: it comes with its page)
+  }
   followPeople(photo);
   viewer.photoChanged(photo);
 }
@@ -120,6 +185,7 @@ function removePhoto(id) {
   const item = document.getElementById(`photo-${id}`);
   if (!item) return;
   item.remove();
+  relabel();
   changeTotal(-1);
 }
 
@@ -297,6 +363,7 @@ function upload(file) {
     };
     const data = new FormData();
     data.append("file", file, file.name);
+    if (file.lastModified) data.append("modified", modified(file));
     xhr.send(data);
   });
 }
@@ -345,12 +412,14 @@ growing({
   list: gallery, more, link: loadMore, what: "older photos",
   url: (last) => `/api/photos?limit=${gallery.dataset.page}`
     + (last ? `&before=${encodeURIComponent(last.dataset.id)}` : "")
+    + (gallery.dataset.to ? `&to=${encodeURIComponent(gallery.dataset.to)}` : "")
     + pagePeople.map((id) => `&person=${id}`).join(""),
   add: (page) => {
     for (const photo of page.photos) {
       known.set(photo.id, photo);
       if (!document.getElementById(`photo-${photo.id}`)) gallery.append(card(photo));
     }
+    relabel();
   },
 });
 

@@ -32,7 +32,7 @@ export function createViewer({ known, people, canWrite, onDeleted, onChanged }) 
     const photo = current();
     showAnnotated.setAttribute("aria-pressed", String(!boxes));
     showBoxes.setAttribute("aria-pressed", String(boxes));
-    viewerImg.src = boxes ? photo.urls.original : photo.urls.annotated;
+    viewerImg.src = boxes ? photo.urls.display : photo.urls.annotated;
     overlay.classList.toggle("labels-only", !boxes);
   }
 
@@ -156,6 +156,42 @@ export function createViewer({ known, people, canWrite, onDeleted, onChanged }) 
     facePeople.hidden = photo.faces.length === 0;
   }
 
+  // Correct the date taken: the wall clock as typed, the zone the photo had.
+  const takenForm = document.getElementById("taken-form");
+  const takenInput = document.getElementById("taken-input");
+  takenForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const photo = current();
+    const zone = (photo.taken || "").match(/(Z|[+-]\d\d:\d\d)$/);
+    const value = takenInput.value.length === 16 ? `${takenInput.value}:00` : takenInput.value;
+    try {
+      const changed = await call("PATCH", `/api/photos/${photo.id}`,
+        { taken: value + (zone ? zone[0] : "") });
+      known.set(changed.id, changed);
+      document.getElementById("viewer-details").textContent = details(changed);
+      viewerError.textContent = "";
+    } catch (error) {
+      viewerError.textContent = `Could not change the date: ${error.message}`;
+    }
+  });
+
+  // When it was taken (as the file says, or the user), with what, where.
+  function details(photo) {
+    const parts = [];
+    if (photo.taken) {
+      const source = { user: "set by you", file: "the file's date", upload: "uploaded" }[
+        photo.taken_source] || "from the photo";
+      parts.push(`Taken ${photo.taken.replace("T", " ")} (${source})`);
+    }
+    const camera = [photo.camera.make, photo.camera.model].filter(Boolean).join(" ");
+    if (camera) parts.push(camera);
+    if (photo.place) {
+      parts.push(`at ${photo.place.latitude.toFixed(5)}, ${photo.place.longitude.toFixed(5)}`);
+    }
+    if (!photo.original_kept) parts.push("no original kept");
+    return parts.join(" · ");
+  }
+
   async function open(id) {
     let photo = known.get(id);
     if (!photo) {
@@ -168,7 +204,11 @@ export function createViewer({ known, people, canWrite, onDeleted, onChanged }) 
     document.getElementById("viewer-title").textContent = photo.filename;
     document.getElementById("viewer-info").textContent =
       `${plural(photo.faces.length, "face")} · ${photo.width}×${photo.height}`;
-    document.getElementById("dl-original").href = photo.urls.original;
+    const original = document.getElementById("dl-original");
+    original.hidden = !photo.urls.original; // (a blurred upload keeps none)
+    if (photo.urls.original) original.href = photo.urls.original;
+    document.getElementById("viewer-details").textContent = details(photo);
+    takenInput.value = (photo.taken || "").slice(0, 19);
     document.getElementById("dl-annotated").href = photo.urls.annotated;
     viewerImg.alt = `${photo.filename}, ${plural(photo.faces.length, "face")}`;
     viewerError.textContent = "";

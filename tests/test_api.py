@@ -112,16 +112,25 @@ class TestApi(FacesTestCase):
         assert blurred.code == 201  # a different photo from the boxed one
         photo = json.loads(blurred.body)
         assert photo["id"] != boxed["id"] and len(photo["faces"]) == 2
+        # no unblurred pixel kept: no original, and the API says so
+        assert photo["original_kept"] is False and photo["urls"]["original"] is None
+        refused = await self.http_client.fetch(
+            self.get_url(f"/api/photos/{photo['id']}/original"), raise_error=False)
+        assert refused.code == 404 and check(refused.body, "Error")["error"]["code"] == \
+            "no_original"
+        stored = sorted(p.name for p in self.files.photos_dir.iterdir()
+                        if p.name.startswith(photo["id"]))
+        assert not [name for name in stored if ".original" in name], stored
         detector = SCRFD(MODEL)
         served = {}
-        for kind in ("original", "annotated", "thumbnail"):
+        for kind in ("display", "annotated", "thumbnail"):
             response = await self.http_client.fetch(self.get_url(photo["urls"][kind]))
             served[kind] = decode(response.body, cv2.IMREAD_COLOR)
             assert detector.detect(served[kind]) == [], kind  # faces no longer findable
         clear = decode((await self.http_client.fetch(
-            self.get_url(boxed["urls"]["original"]))).body, cv2.IMREAD_COLOR)
+            self.get_url(boxed["urls"]["display"]))).body, cv2.IMREAD_COLOR)
         x1, y1, x2, y2 = (int(v) for v in photo["faces"][0]["box"])
-        blurred_face = served["original"][y1:y2, x1:x2]
+        blurred_face = served["display"][y1:y2, x1:x2]
         detail = cv2.Laplacian(cv2.cvtColor(clear[y1:y2, x1:x2], cv2.COLOR_BGR2GRAY),
                                cv2.CV_64F).var()
         left = cv2.Laplacian(cv2.cvtColor(blurred_face, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var()
@@ -153,7 +162,7 @@ class TestApi(FacesTestCase):
         _, data = cv2.imencode(".png", rgba)
         response = await self.post("/api/photos", "t.png", data.tobytes())
         photo = check(response.body, "Photo")
-        served = await self.http_client.fetch(self.get_url(photo["urls"]["original"]))
+        served = await self.http_client.fetch(self.get_url(photo["urls"]["display"]))
         assert served.headers["Content-Type"] == "image/png"
         annotated = await self.post("/api/detect?annotate=1", "t.png", data.tobytes())
         assert annotated.headers["Content-Type"] == "image/png"

@@ -38,13 +38,30 @@ class TestUploadAndLive(FacesTestCase):
     @gen_test(timeout=30)
     async def test_photo_json_and_files(self) -> None:
         photo = json.loads((await self.upload("two_people.jpg")).body)
-        assert set(photo) == {"id", "filename", "created", "width", "height", "faces", "urls"}
+        assert set(photo) == {"id", "filename", "created", "taken", "taken_source", "width",
+                              "height", "faces", "original_kept", "camera", "place", "urls"}
         assert (photo["filename"], photo["width"], photo["height"]) == ("two_people.jpg",
                                                                         1126, 661)
         assert photo["created"].endswith("Z")
         face = photo["faces"][0]
         assert len(face["box"]) == 4 and 0.5 <= face["score"] <= 1 and len(face["landmarks"]) == 5
-        files = {kind: url for kind, url in photo["urls"].items() if kind != "xmp"}
+        files = {kind: url for kind, url in photo["urls"].items()
+                 if kind not in ("xmp", "original")}
+        # the upload itself, byte for byte, as a download
+        assert photo["original_kept"] and \
+            photo["urls"]["original"] == f"/api/photos/{photo['id']}/original"
+        original = await self.http_client.fetch(self.get_url(photo["urls"]["original"]))
+        assert original.body == photo_bytes("two_people.jpg")
+        assert original.headers["Content-Type"] == "image/jpeg"
+        assert original.headers["Content-Disposition"].startswith(
+            'attachment; filename="two_people.jpg"')
+        assert original.headers["X-Content-Type-Options"] == "nosniff"
+        assert "sandbox" in original.headers["Content-Security-Policy"]
+        kept = [p.name for p in self.files.photos_dir.iterdir() if ".original." in p.name]
+        assert kept == [f"{photo['id']}.original.jpg"]
+        hidden = await self.http_client.fetch(self.get_url(f"/uploads/{kept[0]}"),
+                                              raise_error=False)
+        assert hidden.code == 404  # (never served as an image: it carries EXIF and GPS)
         assert photo["urls"]["xmp"] == f"/api/photos/{photo['id']}/xmp"
         names = await self.http_client.fetch(self.get_url(photo["urls"]["xmp"]))
         assert names.headers["Content-Type"] == "application/rdf+xml"  # (nobody named yet)

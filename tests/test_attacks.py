@@ -74,7 +74,7 @@ def test_dns_rebinding_is_refused_on_every_route(tmp_path: Path, model_path: Pat
         evil = {"Host": EVIL, "Origin": f"http://{EVIL}"}
         for method, path, payload in (
                 ("POST", "/api/photos", body), ("DELETE", f"/api/photos/{photo['id']}", None),
-                ("GET", "/", None), ("GET", photo["urls"]["original"], None),
+                ("GET", "/", None), ("GET", photo["urls"]["display"], None),
                 ("GET", "/api/photos", None), ("GET", "/metrics", None),
                 ("GET", "/static/app.js", None), ("GET", "/nowhere", None)):
             headers = {**evil, "Content-Type": kind} if payload else evil

@@ -22,7 +22,7 @@ def photo(n: int) -> Photo:
     pid = content_id(str(n).encode())
     return Photo(id=pid, filename=f"{n}.jpg", created="2026-01-01T00:00:00Z", width=10,
                  height=10, faces=[{"box": [1, 2, 3, 4], "score": 0.9, "landmarks": None}],
-                 original=f"{pid}.jpg", annotated=f"{pid}.annotated.jpg",
+                 display=f"{pid}.jpg", annotated=f"{pid}.annotated.jpg",
                  thumbnail=f"{pid}.thumb.jpg")
 
 
@@ -264,3 +264,30 @@ def test_every_read_a_request_makes_is_planned_on_an_index(tmp_path: Path) -> No
         if "FROM photos ORDER BY seq DESC LIMIT" in sql:  # (a walk of its own key, stopped)
             scans = [part for part in scans if not part.startswith("photos")]
         assert not scans and "TEMP B-TREE" not in plan, (sql, plan)
+
+
+def test_a_gallery_from_before_originals_upgrades_in_place(tmp_path: Path) -> None:
+    """A catalogue of schema 5 (its "original" the re-encoded copy): backed
+    up, then migrated; each photo keeps the copy it has, marked as a copy
+    (no original kept), dated when it was uploaded, on the timeline."""
+    db = sqlite3.connect(tmp_path / CATALOGUE, isolation_level=None)
+    for _, script in migrations.MIGRATIONS[:5]:
+        for statement in migrations._statements(script):
+            db.execute(statement)
+    db.execute("PRAGMA user_version = 5")
+    pid = "a" * 24
+    db.execute("INSERT INTO photos (id, filename, created, width, height, original, annotated, "
+               "thumbnail) VALUES (?, 'old.jpg', '2025-02-03T04:05:06.123456Z', 10, 10, ?, ?, ?)",
+               (pid, f"{pid}.jpg", f"{pid}.annotated.jpg", f"{pid}.thumb.jpg"))
+    db.close()
+    catalogue = Catalogue(tmp_path)
+    assert (tmp_path / f"{CATALOGUE}.v5.bak").is_file()
+    photo = catalogue.get(pid)
+    assert (photo.display, photo.original) == (f"{pid}.jpg", None)
+    assert (photo.taken, photo.taken_source) == ("2025-02-03T04:05:06+00:00", "upload")
+    assert photo.taken_key == "2025-02-03T04:05:06.000000" == catalogue.db.execute(
+        "SELECT taken_key FROM photos").fetchone()[0]
+    assert [p.id for p in catalogue.newest(5, order="taken")] == [pid]
+    assert catalogue.years() == [("2025", 1)]
+    assert photo.files() == [f"{pid}.jpg", f"{pid}.annotated.jpg", f"{pid}.thumb.jpg"]
+    catalogue.close()

@@ -471,6 +471,6 @@ def test_a_backup_while_photos_are_imported_restores_whole(
         assert any(p["name"] == "Named before the backup" for p in expected_people)
         for photo in again[:20]:
             original = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-                                       base + photo["urls"]["original"]],
+                                       base + photo["urls"]["display"]],
                                       capture_output=True, text=True).stdout
             assert original == "200"

@@ -61,7 +61,7 @@ def test_phone_formats_are_identified_and_found_to_have_six_faces(t1_files, work
     assert (info.format, info.width, info.height) == (FORMATS[fmt], 1280, 886)
     result = pipeline.render(worker, data, OPTIONS)
     assert len(result.faces) == 6 and result.extension == ".jpg"
-    assert result.original[:3] == b"\xff\xd8\xff"  # stored as JPEG, which every browser shows
+    assert result.display[:3] == b"\xff\xd8\xff"  # stored as JPEG, which every browser shows
 
 
 # Raw pixel layouts that a viewer honouring EXIF orientation N shows upright.
@@ -135,8 +135,8 @@ class TestPhoneUploads(FacesTestCase):
             response = await self.upload(name, phone_file(t1, fmt))
             assert response.code == 201, response.body
             photo = json.loads(response.body)
-            assert len(photo["faces"]) == 6 and photo["urls"]["original"].endswith(".jpg")
-            served = await self.http_client.fetch(self.get_url(photo["urls"]["original"]))
+            assert len(photo["faces"]) == 6 and photo["urls"]["display"].endswith(".jpg")
+            served = await self.http_client.fetch(self.get_url(photo["urls"]["display"]))
             assert served.headers["Content-Type"] == "image/jpeg"
 
     @gen_test(timeout=60)

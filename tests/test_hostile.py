@@ -135,7 +135,7 @@ class TestAcceptedOddFiles(FacesTestCase):
             photo = json.loads(response.body)
             assert len(photo["faces"]) == faces, case
             assert (photo["width"], photo["height"]) == (320, 240), case
-            assert photo["urls"]["original"].endswith(extension), case
+            assert photo["urls"]["display"].endswith(extension), case
 
     @gen_test(timeout=30)
     async def test_hostile_file_names(self) -> None:

@@ -38,7 +38,7 @@ def test_render_outputs(render, images: Path) -> None:
     assert (result.width, result.height, result.extension) == (1280, 886, ".jpg")
     assert len(result.faces) == 6
     original, annotated, thumb = (decode(b) for b in
-                                  (result.original, result.annotated, result.thumbnail))
+                                  (result.display, result.annotated, result.thumbnail))
     assert original.shape == annotated.shape == (886, 1280, 3)
     assert max(thumb.shape[:2]) == 400
     assert not np.array_equal(original, annotated)  # boxes were drawn
@@ -48,7 +48,7 @@ def test_render_outputs(render, images: Path) -> None:
 
 def test_photo_without_faces_still_renders(render, images: Path) -> None:
     result = render((images / "coffee.jpg").read_bytes(), OPTIONS)
-    assert result.faces == [] and result.original and result.thumbnail
+    assert result.faces == [] and result.display and result.thumbnail
 
 
 # Raw pixel layouts that a viewer honouring EXIF orientation N shows upright.
@@ -80,7 +80,7 @@ def test_uploaded_metadata_is_not_served(render, images: Path) -> None:
     upload = with_exif((images / "obama_small.jpg").read_bytes(), 1, gps=True)
     assert b"Exif" in upload
     result = render(upload, OPTIONS)
-    for output in (result.original, result.annotated, result.thumbnail):
+    for output in (result.display, result.annotated, result.thumbnail):
         assert b"Exif" not in output[:4096]
 
 
@@ -89,7 +89,7 @@ def test_transparency_is_kept_as_png(render, images: Path) -> None:
     rgba[:20, :20, 3] = 0
     result = render(encode(rgba, ".png"), OPTIONS)
     assert result.extension == ".png" and len(result.faces) == 1
-    original = decode(result.original)
+    original = decode(result.display)
     assert original.shape[2] == 4 and original[0, 0, 3] == 0
 
 

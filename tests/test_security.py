@@ -140,7 +140,7 @@ class TestPrivate(FacesTestCase):
         page = await self.http_client.fetch(self.get_url("/"), follow_redirects=False,
                                             raise_error=False)
         assert page.code == 302 and page.headers["Location"] == "/login"
-        for path in ("/api/photos", f"/api/photos/{photo['id']}", photo["urls"]["original"]):
+        for path in ("/api/photos", f"/api/photos/{photo['id']}", photo["urls"]["display"]):
             closed = await self.http_client.fetch(self.get_url(path), raise_error=False)
             assert closed.code == 401, path
             opened = await self.http_client.fetch(self.get_url(path), headers=auth)

@@ -320,7 +320,9 @@ class TestRegionsNameFaces(XmpCase):
                 (photo["id"],)).fetchone()[0]
             assert pinned == 2
 
-        # Our sidecar, read by ExifTool: the same names and areas, within a pixel.
+        # Our sidecar, read by ExifTool: the same names and areas, within a pixel, in
+        # the pixels of the original as it is stored (turned by its orientation 6:
+        # what ExifTool and digiKam apply an MWG area to).
         answer = await self.api("GET", stored[6]["urls"]["xmp"])
         assert answer.code == 200
         assert answer.headers["Content-Type"].startswith("application/rdf+xml")
@@ -332,18 +334,22 @@ class TestRegionsNameFaces(XmpCase):
         named = await self.named(stored[6])
         regions = read["RegionInfo"]["RegionList"]
         assert sorted(r["Name"] for r in regions) == ["Alice", "Bob"]
+        across, down = height, width  # (the stored pixels: upright turned back)
         for region in regions:
-            area, box = region["Area"], named[region["Name"]]
+            area, box = region["Area"], xmp.stored(named[region["Name"]], 6, width, height)
             assert region["Type"] == "Face"
-            x1, y1 = (area["X"] - area["W"] / 2) * width, (area["Y"] - area["H"] / 2) * height
-            x2, y2 = (area["X"] + area["W"] / 2) * width, (area["Y"] + area["H"] / 2) * height
+            x1, y1 = (area["X"] - area["W"] / 2) * across, (area["Y"] - area["H"] / 2) * down
+            x2, y2 = (area["X"] + area["W"] / 2) * across, (area["Y"] + area["H"] / 2) * down
             assert np.allclose([x1, y1, x2, y2], box, atol=1.0), (region, box)
-        assert read["RegionInfo"]["AppliedToDimensions"] == {"W": width, "H": height,
+            upright = xmp.upright((x1 / across, y1 / down, x2 / across, y2 / down), 6)
+            assert np.allclose([upright[0] * width, upright[1] * height, upright[2] * width,
+                                upright[3] * height], named[region["Name"]], atol=1.0)
+        assert read["RegionInfo"]["AppliedToDimensions"] == {"W": across, "H": down,
                                                               "Unit": "pixel"}
         for region in read["RegionInfoMP"]["Regions"]:
             x, y, w, h = (float(v) for v in region["Rectangle"].split(","))
-            box = named[region["PersonDisplayName"]]
-            assert np.allclose([x * width, y * height, (x + w) * width, (y + h) * height],
+            box = xmp.stored(named[region["PersonDisplayName"]], 6, width, height)
+            assert np.allclose([x * across, y * down, (x + w) * across, (y + h) * down],
                                box, atol=1.0)
         assert sorted(read["PersonInImage"]) == ["Alice", "Bob"]
         unknown = await self.api("GET", "/api/photos/" + "0" * 24 + "/xmp")
@@ -435,13 +441,22 @@ class TestExportImport(XmpCase):
         sidecar(library / "2019" / "john.jpg", library / "2019" / "john.xmp",
                 "-XMP-iptcExt:PersonInImage=Kit Harington")
         shutil.copy(images / "t1.jpg", library / "t1.jpg")  # no sidecar: no names
+        # the same pixels in another file (a date written in): another photo, kept as its own
+        shutil.copy(images / "t1.jpg", library / "t1-dated.jpg")
+        exiftool("-q", "-overwrite_original", "-DateTimeOriginal=2011:11:11 11:11:11",
+                 str(library / "t1-dated.jpg"))
 
         done = await self.faces_command("import", str(library), "--server", self.get_url(""))
         assert done.returncode == 0, done.stdout + done.stderr
         await self.recognized()
         first = await self.gallery_names(self.get_url(""))
         assert first["people"] == {"Kit Harington": 3, "Rose Leslie": 1}
-        assert len(first["photos"]) == 4
+        assert len(first["photos"]) == 5
+        kit_photo = next(p for p in (await self.listing(self.get_url(""))) if
+                         p["filename"] == "kit.jpg")
+        fixed = await self.api("PATCH", f"/api/photos/{kit_photo['id']}",
+                               {"taken": "2014-02-03T04:05:06+01:00"})  # a corrected date
+        assert fixed.code == 200
 
         # One person's photos, then the whole gallery, into plain folders.
         kit_id = next(p["id"] for p in await self.people() if p["name"] == "Kit Harington")
@@ -464,7 +479,9 @@ class TestExportImport(XmpCase):
         done = await self.faces_command("export", "--data-dir", str(self.settings.data_dir),
                                         str(out))
         assert done.returncode == 0, done.stderr
-        assert "4 photos" in done.stdout and "2 named people" in done.stdout
+        assert "5 photos" in done.stdout and "2 named people" in done.stdout
+        for name in ("t1.jpg", "t1-dated.jpg", "kit.jpg"):  # the originals, byte for byte
+            assert (out / name).read_bytes() == (library / name).read_bytes(), name
         again = await self.faces_command("export", "--data-dir", str(self.settings.data_dir),
                                          str(out))
         assert again.returncode == 2 and "not an empty folder" in again.stderr
@@ -481,7 +498,14 @@ class TestExportImport(XmpCase):
             done = await self.faces_command("import", str(out), "--server", base)
             assert done.returncode == 0, done.stdout + done.stderr
             second = await self.gallery_names(base, wait=True)
+            dates = sorted((re.sub(r" \(\d+\)(?=\.)", "", p["filename"]), p["taken"])
+                           for p in await self.listing(base))
         assert second["people"] == first["people"]
+        # the same photos with the same dates (the corrected one travelled in its sidecar)
+        assert dates == sorted((p["filename"], p["taken"])
+                               for p in await self.listing(self.get_url("")))
+        assert ("kit.jpg", "2014-02-03T04:05:06+01:00") in dates
+        assert ("t1-dated.jpg", "2011-11-11T11:11:11") in dates
         theirs = list(second["photos"])
         for filename, faces in first["photos"]:
             match = next((n for n, (name, named) in enumerate(theirs)
@@ -489,6 +513,16 @@ class TestExportImport(XmpCase):
                           and all(iou(named[who], faces[who]) > 0.8 for who in faces)), None)
             assert match is not None, (filename, faces, theirs)
             theirs.pop(match)
+
+    async def listing(self, base: str) -> list[dict]:
+        """Every photo of a gallery, through its API."""
+        loop = asyncio.get_running_loop()
+        photos, url = [], base.rstrip("/") + "/api/photos?limit=200"
+        while url:
+            _, page = await loop.run_in_executor(None, get_json, url)
+            photos += page["photos"]
+            url = base.rstrip("/") + page["next"] if page["next"] else None
+        return photos
 
     async def gallery_names(self, base: str, wait: bool = False) -> dict:
         """A gallery's named people (name -> photos) and each photo's named

@@ -17,6 +17,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,7 @@ class Importer:
             summary.duplicates += 1
             return
         status, answer = await self.call("POST", "/api/photos", data, path.name,
-                                         sidecar(path))
+                                         sidecar(path), modified(path))
         if status in (200, 201):
             summary.stored += status == 201
             summary.duplicates += status == 200
@@ -120,7 +121,8 @@ class Importer:
         summary.failures.append(f"{path}: {error.get('message', f'HTTP {status}')}")
 
     async def call(self, method: str, path: str, data: bytes | None = None,
-                   name: str = "", xmp: bytes | None = None) -> tuple[int, dict[str, Any]]:
+                   name: str = "", xmp: bytes | None = None, when: str | None = None
+                   ) -> tuple[int, dict[str, Any]]:
         """One request, retried after the server's Retry-After on 429 / 503."""
         headers = dict(self.headers)
         body = None
@@ -134,7 +136,8 @@ class Importer:
                 f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
                 f'filename="{filename}"\r\nContent-Type: {kind}\r\n\r\n'.encode()
                 + content + b"\r\n" for field, filename, kind, content in parts
-            ) + f"--{boundary}--\r\n".encode()
+            ) + (f'--{boundary}\r\nContent-Disposition: form-data; name="modified"\r\n\r\n'
+                 f'{when}\r\n'.encode() if when else b"") + f"--{boundary}--\r\n".encode()
             headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
         for _ in range(MAX_RETRIES):
             request = HTTPRequest(self.server + path, method=method, body=body,
@@ -154,6 +157,16 @@ class Importer:
                 decoded = {}
             return answer.code, decoded if isinstance(decoded, dict) else {}
         return answer.code, {"error": {"code": "busy", "message": "the server stayed busy"}}
+
+
+def modified(path: Path) -> str | None:
+    """The file's modification time, wall clock with this machine's offset:
+    its date taken when the photo itself holds none."""
+    try:
+        stamp = path.stat().st_mtime
+    except OSError:
+        return None
+    return datetime.fromtimestamp(stamp).astimezone().isoformat(timespec="seconds")
 
 
 def run(args: argparse.Namespace) -> int:

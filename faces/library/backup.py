@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DataDirError
+from . import migrations
 from .catalogue import CATALOGUE, Catalogue
 from .datadir import MARKER, SQLITE_HEADER
 from .files import ORIGINAL_FILE, SECRET_FILE  # (copied: a restored gallery keeps its logins)
@@ -70,10 +71,13 @@ def _ro(path: Path) -> sqlite3.Connection:
 def _named(catalogue: Path) -> Iterator[tuple[str, str, str]]:
     """Each file the catalogue names: (photo id, folder, name)."""
     with contextlib.closing(_ro(catalogue)) as db:
-        for photo_id, *names in db.execute(
-                "SELECT id, original, annotated, thumbnail FROM photos ORDER BY seq"):
-            for name in names:
-                yield photo_id, "photos", name
+        columns = "display, annotated, thumbnail, original" \
+            if migrations.display_column(db) == "display" else \
+            "original, annotated, thumbnail, NULL"  # (a catalogue from before originals)
+        for photo_id, *names in db.execute(f"SELECT id, {columns} FROM photos ORDER BY seq"):
+            for name in dict.fromkeys(names):
+                if name:
+                    yield photo_id, "photos", name
             yield photo_id, "meta", f"{photo_id}.json"
         for photo_id, crop in db.execute("SELECT photo, crop FROM faces WHERE crop IS NOT NULL"):
             yield photo_id, "crops", crop

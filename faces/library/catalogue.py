@@ -40,19 +40,21 @@ from ..errors import (
 from . import migrations
 from .catalogue_people import COVER, PeopleRows
 from .files import disk_full
-from .records import Described, Photo
+from .records import Described, Photo, taken_key
 
 CATALOGUE = "catalogue.sqlite3"
-COLUMNS = "id, filename, created, width, height, original, annotated, thumbnail"
+COLUMNS = ("id, filename, created, width, height, display, annotated, thumbnail, original, "
+           "taken, taken_source, make, model, latitude, longitude, orientation")
+ORDERS = ("taken", "added")  # the timeline (date taken), or the order photos came in
 FACE_COLUMNS = "photo, position, x1, y1, x2, y2, score, landmarks"
 FACES_PER_QUERY = 500  # photos whose faces one query reads (SQLite caps bound values)
 OPTIMIZE_EVERY = 3600.0  # seconds between two `PRAGMA optimize` on a long-lived connection
 
 
 def photo_from_row(row: tuple, faces: list[dict]) -> Photo:
-    photo_id, filename, created, width, height, original, annotated, thumbnail = row
-    return Photo(photo_id, filename, created, width, height, faces, original, annotated,
-                 thumbnail)
+    photo_id, filename, created, width, height, display, annotated, thumbnail, *more = row
+    return Photo(photo_id, filename, created, width, height, faces, display, annotated,
+                 thumbnail, *more)
 
 
 def face_row(photo_id: str, position: int, face: dict) -> tuple:
@@ -244,10 +246,12 @@ class Catalogue(PeopleRows):
         try:
             with self._transaction():
                 seq = self.db.execute(
-                    f"INSERT INTO photos ({COLUMNS}, recognized) "
-                    f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO photos ({COLUMNS}, taken_key, recognized) "
+                    f"VALUES ({', '.join('?' * 18)})",
                     (photo.id, photo.filename, photo.created, photo.width, photo.height,
-                     photo.original, photo.annotated, photo.thumbnail,
+                     photo.display, photo.annotated, photo.thumbnail, photo.original,
+                     photo.taken, photo.taken_source, photo.make, photo.model,
+                     photo.latitude, photo.longitude, photo.orientation, photo.taken_key,
                      int(recognized))).lastrowid
                 self.db.executemany(
                     f"INSERT INTO faces ({FACE_COLUMNS}, seq, added) "
@@ -310,8 +314,16 @@ class Catalogue(PeopleRows):
             (photo_id,))]
 
     def originals(self) -> Iterator[tuple[str, str, str]]:
-        """Every photo's id, original file name and uploaded file name, oldest first."""
-        yield from self.db.execute("SELECT id, original, filename FROM photos ORDER BY seq")
+        """Every photo's id, display copy's file name and uploaded file name,
+        oldest first."""
+        yield from self.db.execute("SELECT id, display, filename FROM photos ORDER BY seq")
+
+    def set_taken(self, photo_id: str, taken: str) -> None:
+        """The date taken the user gave (kept as theirs: no reading of the
+        file replaces it)."""
+        with self._transaction():
+            self.db.execute("UPDATE photos SET taken = ?, taken_source = 'user', taken_key = ? "
+                            "WHERE id = ?", (taken, taken_key(taken), photo_id))
 
     def all_ids(self) -> set[str]:
         return {row[0] for row in self.db.execute("SELECT id FROM photos")}
@@ -325,22 +337,70 @@ class Catalogue(PeopleRows):
         row = self.db.execute("SELECT seq FROM photos WHERE id = ?", (photo_id,)).fetchone()
         return row[0] if row else None
 
-    def newest(self, limit: int, before: str | None = None) -> list[Photo]:
-        """Up to ``limit`` photos, newest first, older than ``before`` if given.
+    def _key(self, photo_id: str, order: str) -> tuple | None:
+        """Where a photo stands in ``order``: (taken_key, seq) or (seq,)."""
+        row = self.db.execute("SELECT taken_key, seq FROM photos WHERE id = ?",
+                              (photo_id,)).fetchone()
+        if row is None:
+            return None
+        return tuple(row) if order == "taken" else (row[1],)
 
-        An unknown ``before`` id raises KeyError.
-        """
-        if before is None:
-            rows = self.db.execute(
-                f"SELECT {COLUMNS} FROM photos ORDER BY seq DESC LIMIT ?", (limit,))
-        else:
-            seq = self._seq(before)
-            if seq is None:
+    def newest(self, limit: int, before: str | None = None, order: str = "added",
+               since: str | None = None, until: str | None = None) -> list[Photo]:
+        """Up to ``limit`` photos, newest first (by date taken, or as they
+        came in), after the photo ``before`` if given; by date taken, only
+        those taken from ``since`` up to ``until`` (taken keys: any prefix of
+        "YYYY-MM-DDTHH:MM:SS"). A page is a walk of an index from a key,
+        whatever the gallery's size. An unknown ``before`` raises KeyError."""
+        where, values = [], []
+        if before is not None:
+            key = self._key(before, order)
+            if key is None:
                 raise KeyError(before)
-            rows = self.db.execute(
-                f"SELECT {COLUMNS} FROM photos WHERE seq < ? ORDER BY seq DESC LIMIT ?",
-                (seq, limit))
+            where.append("(taken_key, seq) < (?, ?)" if order == "taken" else "seq < ?")
+            values += key
+        if order == "taken":
+            if until:
+                where.append("taken_key < ?")
+                values.append(until + "\uffff")  # (every time within that prefix)
+            if since:
+                where.append("taken_key >= ?")
+                values.append(since)
+            ordering = "taken_key DESC, seq DESC"
+        else:
+            ordering = "seq DESC"
+        rows = self.db.execute(
+            f"SELECT {COLUMNS} FROM photos" + (" WHERE " + " AND ".join(where) if where else "")
+            + f" ORDER BY {ordering} LIMIT ?", (*values, limit))
         return self._photos(rows)
+
+    def months(self, year: str) -> list[tuple[str, int]]:
+        """The months of ``year`` photos were taken in, newest first, with
+        how many (twelve counts of an index range)."""
+        found = []
+        for month in range(12, 0, -1):
+            key = f"{year}-{month:02d}"
+            count = self.db.execute("SELECT COUNT(*) FROM photos WHERE taken_key >= ? AND "
+                                    "taken_key < ?", (key, key + "\uffff")).fetchone()[0]
+            if count:
+                found.append((key, count))
+        return found
+
+    def years(self) -> list[tuple[str, int]]:
+        """Each year photos were taken in, newest first, with how many: an
+        index walk that jumps from year to year (one look-up per year)."""
+        found, bound = [], "\uffff"
+        while True:
+            row = self.db.execute("SELECT substr(taken_key, 1, 4) FROM photos "
+                                  "WHERE taken_key < ? ORDER BY taken_key DESC LIMIT 1",
+                                  (bound,)).fetchone()
+            if row is None or not row[0]:
+                return found
+            year = row[0]
+            count = self.db.execute("SELECT COUNT(*) FROM photos WHERE taken_key >= ? AND "
+                                    "taken_key < ?", (year, year + "\uffff")).fetchone()[0]
+            found.append((year, count))
+            bound = year
 
     def since(self, after: str | None) -> Iterable[Photo]:
         """Every photo newer than ``after`` (all if None), oldest first.
@@ -378,9 +438,24 @@ class Catalogue(PeopleRows):
             return found[0] if found else 0
         return len(self._seqs_of_all(people, -1, 1 << 62))
 
-    def newest_of(self, people: list[str], limit: int, before: str | None = None
-                  ) -> list[Photo]:
-        """Like :meth:`newest`, only photos that show every one of ``people``."""
+    def newest_of(self, people: list[str], limit: int, before: str | None = None,
+                  order: str = "added") -> list[Photo]:
+        """Like :meth:`newest`, only photos that show every one of ``people``.
+        As they came in: a walk of the faces' (person, seq) index; by date
+        taken: the person's photos sorted (in proportion to their number)."""
+        if order == "taken":
+            bound = self._key(before, order) if before is not None else ("\uffff", 1 << 62)
+            if bound is None:
+                raise KeyError(before)
+            first, others = people[0], people[1:]
+            checks = "".join(" AND EXISTS (SELECT 1 FROM faces AS o WHERE o.person = ? AND "
+                             "o.seq = photos.seq)" for _ in others)
+            rows = self.db.execute(
+                f"SELECT {COLUMNS} FROM photos WHERE seq IN (SELECT seq FROM faces WHERE "
+                f"person = ?){checks} AND (taken_key, seq) < (?, ?) "
+                f"ORDER BY taken_key DESC, seq DESC LIMIT ?",
+                (first, *others, *bound, limit))
+            return self._photos(rows)
         bound = self._seq(before) if before is not None else None
         if before is not None and bound is None:
             raise KeyError(before)

@@ -23,6 +23,7 @@ import sqlite3
 from pathlib import Path
 
 from ..errors import DataDirError
+from . import migrations
 from .catalogue import CATALOGUE
 from .files import ORIGINAL_FILE
 
@@ -100,7 +101,8 @@ def _listed(catalogue: Path) -> tuple[int, list[str]]:
         with contextlib.closing(sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True)) as db:
             count = db.execute("SELECT COUNT(*) FROM photos").fetchone()[0]
             newest = [row[0] for row in db.execute(
-                "SELECT original FROM photos ORDER BY seq DESC LIMIT ?", (SAMPLE,))]
+                f"SELECT {migrations.display_column(db)} FROM photos ORDER BY seq DESC "
+                f"LIMIT ?", (SAMPLE,))]
     except sqlite3.Error:
         return 0, []
     return count, newest

@@ -32,6 +32,8 @@ from pathlib import Path, PurePath
 
 from ..errors import DataDirError, NotFound
 from ..vision import xmp
+from ..vision.probe import stored_orientation
+from . import migrations
 from .backup import _is_catalogue, _ro
 from .catalogue import CATALOGUE
 from .records import Photo
@@ -110,9 +112,11 @@ def export(data_dir: Path, dest: Path, person: str | None = None,
         chosen = _find_person(db, person)[0] if person else None
         where = "" if chosen is None else \
             " WHERE id IN (SELECT photo FROM faces WHERE person = ?)"
-        photos = db.execute("SELECT id, filename, created, width, height, original FROM photos"
-                            + where + " ORDER BY seq", (() if chosen is None else (chosen,))
-                            ).fetchall()
+        display = migrations.display_column(db)
+        kept = "original, taken" if display == "display" else "NULL, NULL"
+        photos = db.execute(f"SELECT id, filename, created, width, height, {display}, {kept} "
+                            f"FROM photos" + where + " ORDER BY seq",
+                            (() if chosen is None else (chosen,))).fetchall()
         named: dict[str, list[tuple[tuple[float, ...], str]]] = defaultdict(list)
         for photo_id, x1, y1, x2, y2, name in db.execute(
                 "SELECT f.photo, f.x1, f.y1, f.x2, f.y2, p.name FROM faces AS f "
@@ -123,9 +127,12 @@ def export(data_dir: Path, dest: Path, person: str | None = None,
     dest.mkdir(parents=True, exist_ok=True)
     found = Exported()
     taken: set[str] = set()
-    for done, (photo_id, filename, created, width, height, original) in enumerate(photos, 1):
-        source = data_dir / "photos" / original
-        record = Photo(photo_id, filename, created, width, height, [], original, "", "")
+    for done, (photo_id, filename, created, width, height, display, original, when_taken
+               ) in enumerate(photos, 1):
+        # the uploaded file itself, byte for byte; a photo that kept none, its copy
+        source = data_dir / "photos" / (original or display)
+        record = Photo(photo_id, filename, created, width, height, [], display, "", "",
+                       original)
         name = unique(_safe(record.export_name()), taken)
         part = dest / f".{name}.part"
         try:
@@ -134,7 +141,13 @@ def export(data_dir: Path, dest: Path, person: str | None = None,
             found.left_out.append(photo_id)
             continue
         faces = named.get(photo_id, [])
-        (dest / f"{name}.xmp").write_bytes(xmp.sidecar(width, height, faces))
+        # the areas as the exported file stores its pixels (an original may be
+        # turned upright by its EXIF orientation; the copy is upright already)
+        turn = stored_orientation(part.read_bytes()) if original else 1
+        across, down = (height, width) if turn >= 5 else (width, height)
+        (dest / f"{name}.xmp").write_bytes(xmp.sidecar(
+            across, down, [(xmp.stored(box, turn, width, height), who) for box, who in faces],
+            taken=when_taken))
         os.replace(part, dest / name)
         when = _timestamp(created)
         if when is not None:

@@ -21,7 +21,8 @@ from pathlib import Path
 from ..errors import DataDirError
 from .records import ID_LENGTH, Photo, crop_name
 
-ORIGINAL_FILE = re.compile(rf"^([0-9a-f]{{{ID_LENGTH}}})\.(jpg|png)$")
+ORIGINAL_FILE = re.compile(rf"^([0-9a-f]{{{ID_LENGTH}}})\.(jpg|png)$")  # (display copies)
+ORIGINAL_MARK = ".original"  # in the name of an uploaded file kept as it came: <id>.original.heic
 
 
 def _owner(path: Path) -> tuple[int, int]:
@@ -145,13 +146,18 @@ class Files:
         return True
 
     @staticmethod
-    def names(photo_id: str, extension: str) -> dict[str, str]:
-        """The three files of a photo, by kind."""
-        return {
-            "original": f"{photo_id}{extension}",
+    def names(photo_id: str, extension: str, original: str | None = None) -> dict[str, str]:
+        """The files of a photo, by kind: the three made from it (their
+        ``extension``), and the uploaded file itself when it is kept (its
+        own extension, ``original``). Pages are served the made ones only."""
+        names = {
+            "display": f"{photo_id}{extension}",
             "annotated": f"{photo_id}.annotated{extension}",
             "thumbnail": f"{photo_id}.thumb{extension}",
         }
+        if original:
+            names["original"] = f"{photo_id}{ORIGINAL_MARK}{original}"
+        return names
 
     def write(self, name: str, data: bytes, folder: Path | None = None) -> Path | None:
         """Write ``photos/<name>`` (or ``folder/<name>``) atomically.
@@ -207,15 +213,18 @@ class Files:
                            if face.get("id") is not None])
         (self.meta_dir / f"{photo.id}.json").unlink(missing_ok=True)
 
-    def has_original(self, photo: Photo) -> bool:
-        return (self.photos_dir / photo.original).is_file()
+    def read_display(self, photo: Photo) -> bytes:
+        """The upright copy the pages show (what recognition and a drawn
+        face are read from: the same pixels the boxes are in)."""
+        return (self.photos_dir / photo.display).read_bytes()
 
-    def read_original(self, photo: Photo) -> bytes:
-        return (self.photos_dir / photo.original).read_bytes()
+    def original_path(self, photo: Photo) -> Path | None:
+        """The uploaded file itself, kept byte for byte (None: none kept)."""
+        return self.photos_dir / photo.original if photo.original else None
 
     def read_sidecar(self, photo_id: str) -> Photo | None:
         try:
-            return Photo(**json.loads((self.meta_dir / f"{photo_id}.json").read_text()))
+            return Photo.from_record(json.loads((self.meta_dir / f"{photo_id}.json").read_text()))
         except (OSError, ValueError, TypeError):
             return None
 

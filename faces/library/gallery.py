@@ -22,6 +22,7 @@ from ..errors import BadRequest, FacesError, ImageRejected, NotFound, StorageFul
 from ..vision import xmp
 from ..vision.contract import Options, Rendered
 from ..vision.jobs import DETECT, LOCATE, RENDER
+from ..vision.metadata import Metadata
 from ..vision.probe import check_limits, probe
 from .catalogue import Catalogue
 from .events import Events, PhotoAdded, PhotoChanged, PhotoDeleted
@@ -115,13 +116,16 @@ class Gallery:
         return photo
 
     def page(self, limit: int = PAGE_SIZE, before: str | None = None,
-             people: list[str] | None = None) -> Page:
+             people: list[str] | None = None, order: str = "taken",
+             since: str | None = None, until: str | None = None) -> Page:
         """Up to ``limit`` photos (that show every one of ``people``, if
-        given), newest first, older than the photo ``before``. Raises
-        NotFound for an unknown ``before``."""
+        given), newest first by date taken (``order`` "added": as they came
+        in), after the photo ``before``; by date taken, only those taken from
+        ``since`` to ``until`` (date prefixes). Raises NotFound for an
+        unknown ``before``."""
         try:
-            photos = self.catalogue.newest_of(people, limit, before) if people else \
-                self.catalogue.newest(limit, before)
+            photos = self.catalogue.newest_of(people, limit, before, order) if people else \
+                self.catalogue.newest(limit, before, order, since, until)
         except KeyError:
             raise NotFound("unknown_photo",
                            "No photo has the id given in 'before'.") from None
@@ -152,10 +156,14 @@ class Gallery:
         check_limits(probe(data), options.max_pixels)
 
     async def add(self, data: bytes, filename: str, options: Options,
-                  sidecar: bytes | None = None) -> tuple[Photo, bool]:
+                  sidecar: bytes | None = None, modified: str | None = None
+                  ) -> tuple[Photo, bool]:
         """Store an uploaded photo; returns it and whether it is new (the same
         bytes with the same options are the same photo, stored once). The
-        people its XMP (or ``sidecar``) names are put on its faces.
+        people its XMP (or ``sidecar``) names are put on its faces. The file
+        is kept exactly as it came (unless its faces are blurred: then no
+        unblurred pixel is kept); ``modified`` (ISO 8601, the file's own
+        modification time) is its date taken when the file holds none.
 
         Raises ImageRejected, the backend's errors, or StorageFull; on any of
         them nothing is stored and nothing is broadcast.
@@ -163,12 +171,12 @@ class Gallery:
         self.check(data, options)
         self.adding += 1
         try:
-            return await self._add(data, filename, options, sidecar)
+            return await self._add(data, filename, options, sidecar, modified)
         finally:
             self.adding -= 1
 
     async def _add(self, data: bytes, filename: str, options: Options,
-                   sidecar: bytes | None) -> tuple[Photo, bool]:
+                   sidecar: bytes | None, modified: str | None) -> tuple[Photo, bool]:
         loop = asyncio.get_running_loop()
         variant = options.variant(self.defaults, self.backend.default_score)
         photo_id = await loop.run_in_executor(None, content_id, data, variant)
@@ -177,8 +185,9 @@ class Gallery:
             return existing, False
         rendered: Rendered = await self._run(RENDER, data, options, sidecar,
                                              pixels=pixels(data))
-        photo = self._photo(photo_id, filename, utc_now(), rendered)
-        await self._save(photo, rendered.files(self.files.names(photo_id, rendered.extension)))
+        keep = options.mode != "blur"
+        photo = self._photo(photo_id, filename, utc_now(), rendered, keep, modified)
+        await self._save(photo, self._files(photo, rendered, data if keep else None))
         try:
             added = await self.catalogue.write(self.catalogue.add, photo,
                                                not self.wants_recognition(photo))
@@ -220,7 +229,7 @@ class Gallery:
                              f"({photo.width} x {photo.height} pixels).")
         if min(x2 - x1, y2 - y1) < MIN_DRAWN:
             raise BadRequest("bad_box", f"A face is at least {MIN_DRAWN} pixels wide and high.")
-        data = await asyncio.get_running_loop().run_in_executor(None, self.files.read_original,
+        data = await asyncio.get_running_loop().run_in_executor(None, self.files.read_display,
                                                                 photo)
         face = await self._run(LOCATE, data, [float(v) for v in box], self.defaults.max_pixels,
                                pixels=photo.width * photo.height)
@@ -232,13 +241,47 @@ class Gallery:
             listener.photo_added(photo)
         return photo
 
+    def years(self) -> list[tuple[str, int]]:
+        """The years photos were taken in, newest first, with how many."""
+        return self.catalogue.years()
+
+    def months(self, year: str) -> list[tuple[str, int]]:
+        """The months of ``year`` photos were taken in, newest first."""
+        return self.catalogue.months(year)
+
+    async def original(self, photo: Photo) -> bytes:
+        """The photo as it was uploaded; NotFound when none is kept (a
+        blurred upload, or a photo stored before originals were kept)."""
+        path = self.files.original_path(photo)
+        if path is None:
+            raise NotFound("no_original", "This photo keeps no original: its faces were "
+                           "blurred as it was uploaded, or it was stored before faces kept "
+                           "originals (its copy is the display image).")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, path.read_bytes)
+        except FileNotFoundError:
+            raise NotFound("no_original", "The original file is missing from the data "
+                           "directory (`faces check` lists what is missing).") from None
+
+    async def set_taken(self, photo_id: str, taken: str) -> Photo:
+        """The user's date taken (kept as theirs, written into the photo's
+        XMP sidecar); told to every page. Raises NotFound."""
+        self.photo(photo_id)
+        await self.catalogue.write(self.catalogue.set_taken, photo_id, taken)
+        photo = self.photo(photo_id)
+        self.events.publish(PhotoChanged(photo))
+        return photo
+
     def xmp(self, photo_id: str) -> tuple[str, bytes]:
         """An XMP sidecar naming the photo's faces that are in a named person
         (MWG and Microsoft regions, PersonInImage), for its stored original;
         and the sidecar's file name. Raises NotFound."""
         photo = self.photo(photo_id)
         named = self.catalogue.named_faces(photo.id)
-        return photo.export_name() + ".xmp", xmp.sidecar(photo.width, photo.height, named)
+        turn = photo.orientation if photo.original else 1  # (the original's stored frame)
+        across, down = (photo.height, photo.width) if turn >= 5 else (photo.width, photo.height)
+        faces = [(xmp.stored(box, turn, photo.width, photo.height), name) for box, name in named]
+        return photo.export_name() + ".xmp", xmp.sidecar(across, down, faces, taken=photo.taken)
 
     # -- deleting ----------------------------------------------------------------
 
@@ -296,7 +339,7 @@ class Gallery:
         nothing (a volume not mounted yet must not cost the catalogue its
         rows); says what it found in the log."""
         with self.catalogue.reader() as reader:
-            stored = dict(reader.db.execute("SELECT id, original FROM photos"))
+            stored = dict(reader.db.execute("SELECT id, display FROM photos"))
         present = {path.name for path in self.files.photos_dir.iterdir()}
         found = Audit(missing=sorted(i for i, name in stored.items() if name not in present),
                       orphans=sorted(path for i, path in self.files.originals()
@@ -353,19 +396,44 @@ class Gallery:
                 data = path.read_bytes()
                 rendered = await self._run(RENDER, data, self.defaults, pixels=pixels(data))
                 photo = self._photo(photo_id, known.filename if known else path.name,
-                                    known.created if known else _mtime(path), rendered)
-                # The stored original stays as it is: existing files are never replaced.
-                await self._save(photo, rendered.files(self.files.names(photo_id, path.suffix)))
+                                    known.created if known else _mtime(path), rendered,
+                                    keep=False)
+                # The stored copy stays as it is: existing files are never replaced.
+                await self._save(photo, self._files(photo, rendered, None))
                 report.detected.append(photo_id)
                 found.append(photo)
             if progress:
                 progress(done, len(orphans))
         return found
 
-    def _photo(self, photo_id: str, filename: str, created: str, rendered: Rendered) -> Photo:
-        names = self.files.names(photo_id, rendered.extension)
+    def _photo(self, photo_id: str, filename: str, created: str, rendered: Rendered,
+               keep: bool = True, modified: str | None = None) -> Photo:
+        """The record of a photo just rendered: its files' names (the
+        original's when it is kept), and its date taken: the file's own, else
+        its modification time, else when it was uploaded."""
+        names = self.files.names(photo_id, rendered.extension,
+                                 rendered.source_extension if keep else None)
+        found = rendered.metadata or Metadata()
+        taken, source = found.taken, found.taken_source
+        if taken is None and modified:
+            taken, source = modified, "file"
+        if taken is None:
+            taken, source = created[:19] + "+00:00", "upload"
         return Photo(id=photo_id, filename=filename, created=created, width=rendered.width,
-                     height=rendered.height, faces=rendered.faces, **names)
+                     height=rendered.height, faces=rendered.faces, taken=taken,
+                     taken_source=source, make=found.make, model=found.model,
+                     latitude=found.latitude, longitude=found.longitude,
+                     orientation=found.orientation, **names)
+
+    @staticmethod
+    def _files(photo: Photo, rendered: Rendered, data: bytes | None) -> dict[str, bytes]:
+        """File name -> bytes: the made files, and the uploaded ``data``
+        itself as the original (when it is kept)."""
+        files = {photo.display: rendered.display, photo.annotated: rendered.annotated,
+                 photo.thumbnail: rendered.thumbnail}
+        if data is not None and photo.original:
+            files[photo.original] = data
+        return files
 
     async def _save(self, photo: Photo, files: dict[str, bytes]) -> None:
         """Write the photo's files and sidecar, all or nothing."""

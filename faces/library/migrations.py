@@ -108,8 +108,37 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX people_by_name ON people (name COLLATE NOCASE, photos DESC, id)
             WHERE name IS NOT NULL;
     """),
+    ("the original kept byte for byte beside the display copy; the date taken, the camera, "
+     "the place", """
+        -- what was "original" is the copy the pages show; a photo stored before
+        -- kept no original (NULL), and its best date is when it was uploaded
+        ALTER TABLE photos RENAME COLUMN original TO display;
+        ALTER TABLE photos ADD COLUMN original TEXT;
+        ALTER TABLE photos ADD COLUMN taken TEXT;
+        ALTER TABLE photos ADD COLUMN taken_source TEXT;
+        ALTER TABLE photos ADD COLUMN taken_key TEXT NOT NULL DEFAULT '';
+        ALTER TABLE photos ADD COLUMN make TEXT;
+        ALTER TABLE photos ADD COLUMN model TEXT;
+        ALTER TABLE photos ADD COLUMN latitude REAL;
+        ALTER TABLE photos ADD COLUMN longitude REAL;
+        ALTER TABLE photos ADD COLUMN orientation INTEGER NOT NULL DEFAULT 1;
+        UPDATE photos SET
+            taken = substr(created, 1, 19) || '+00:00',
+            taken_source = 'upload',
+            taken_key = substr(created, 1, 19) || '.000000';  -- (records.taken_key of taken)
+        -- the timeline: newest taken first, a page after a (taken, seq) key
+        CREATE INDEX photos_by_taken ON photos (taken_key DESC, seq DESC);
+    """),
 ]
 VERSION = len(MIGRATIONS)
+
+
+def display_column(db: sqlite3.Connection) -> str:
+    """The column naming a photo's display copy, in a catalogue of any
+    version (read-only readers may meet one not migrated yet): "display",
+    or "original" before migration 7."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(photos)")}
+    return "display" if "display" in columns else "original"
 
 
 def version(db: sqlite3.Connection) -> int:

@@ -242,7 +242,7 @@ class Recognition:
         described: dict[int, Described] = {}
         if faces:
             loop = asyncio.get_running_loop()
-            data = await loop.run_in_executor(None, self.files.read_original, photo)
+            data = await loop.run_in_executor(None, self.files.read_display, photo)
             for start in range(0, len(faces), FACES_PER_JOB):
                 chunk = faces[start:start + FACES_PER_JOB]
                 await self._idle_worker()

@@ -36,9 +36,16 @@ def utc_now() -> str:
 
 @dataclass(frozen=True)
 class Photo:
-    """A stored photo: its three files' names and its faces, each a dict with
+    """A stored photo: its files' names, its faces (each a dict with
     ``box``, ``score``, ``landmarks`` and, once catalogued, ``id`` and
-    ``person``."""
+    ``person``), and what the file said about itself.
+
+    ``display`` is the upright copy every page shows (JPEG or PNG, no
+    metadata); ``original`` the uploaded file itself, byte for byte (None:
+    a blurred upload keeps none, and a gallery from before kept only its
+    copy). ``taken`` is ISO 8601 wall-clock time, with its offset when the
+    file gave one; ``taken_source`` says where it came from ("user",
+    "DateTimeOriginal", "CreateDate", "XMP ...", "file", "upload")."""
 
     id: str
     filename: str
@@ -46,22 +53,61 @@ class Photo:
     width: int
     height: int
     faces: list[dict]
-    original: str
+    display: str
     annotated: str
     thumbnail: str
+    original: str | None = None
+    taken: str | None = None
+    taken_source: str | None = None
+    make: str | None = None
+    model: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    orientation: int = 1
 
     def record(self) -> dict:
         """Every field, as stored in the catalogue and the metadata sidecar."""
         return dataclasses.asdict(self)
 
+    @classmethod
+    def from_record(cls, record: dict) -> Photo:
+        """A photo from :meth:`record` (also one written before the
+        original was kept, whose "original" was the display copy)."""
+        if "display" not in record:
+            record = {**record, "display": record.get("original"), "original": None}
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in record.items() if k in known})
+
     def files(self) -> list[str]:
-        return [self.original, self.annotated, self.thumbnail]
+        return list(dict.fromkeys(
+            name for name in (self.original, self.display, self.annotated, self.thumbnail)
+            if name))
 
     def export_name(self) -> str:
-        """Its file name with its stored original's extension (a HEIC upload
-        is stored as JPEG)."""
+        """Its file name with the extension of the file an export writes:
+        the original's, else the display copy's."""
         stem = PurePath(self.filename).stem or self.id
-        return stem + PurePath(self.original).suffix
+        return stem + PurePath(self.original or self.display).suffix
+
+    @property
+    def taken_key(self) -> str:
+        """What the timeline sorts by: the wall-clock time taken, fixed width."""
+        return taken_key(self.taken or self.created)
+
+
+def taken_key(when: str) -> str:
+    """"2019-03-14T15:09:26.120000" from an ISO 8601 time (its offset, or Z,
+    dropped: wall clock is what a family's timeline is read in)."""
+    text = when.strip()
+    for marker in ("Z", "+", "-"):
+        cut = text.rfind(marker)
+        if (marker != "-" and cut > 9) or (marker == "-" and cut > 9 and ":" in text[cut:]):
+            text = text[:cut]
+            break
+    day, _, time_ = text.partition("T")
+    clock, _, fraction = time_.partition(".")
+    clock = (clock + ":00:00:00")[:8] if clock else "00:00:00"
+    return f"{day}T{clock}.{(fraction + '000000')[:6]}"
 
 
 @dataclass(frozen=True)

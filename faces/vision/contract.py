@@ -62,22 +62,23 @@ class Options:
 
 @dataclass(frozen=True)
 class Rendered:
-    """A processed photo: its size, faces and the three re-encoded files."""
+    """A processed photo: its size, faces, the three files made from it
+    (upright, re-encoded, carrying no metadata), and what the file said
+    about itself. The uploaded bytes themselves never travel back: the
+    server has them."""
 
     width: int
     height: int
     faces: list[dict]
-    extension: str  # ".jpg", or ".png" for images with transparency
-    original: bytes
+    extension: str  # of the made files: ".jpg", or ".png" for images with transparency
+    display: bytes
     annotated: bytes
     thumbnail: bytes
     # The people the photo's XMP names: face position -> name (the faces
     # include those added for a named region no detected face matched).
     names: dict[int, str] = field(default_factory=dict)
-
-    def files(self, names: dict[str, str]) -> dict[str, bytes]:
-        """File name -> bytes, for the names a store gave each kind."""
-        return {names[kind]: getattr(self, kind) for kind in names}
+    source_extension: str = ".jpg"  # the uploaded file's own (".heic", ".tif", ...)
+    metadata: Any = None  # faces.vision.metadata.Metadata
 
 
 @dataclass(frozen=True)

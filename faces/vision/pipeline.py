@@ -5,21 +5,26 @@ else is kept between calls.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from . import tagging
+from . import metadata, tagging
 from .annotate import blur, draw
 from .contract import Options, Rendered
 from .decode import decode
+from .probe import probe, stored_orientation
 from .xmp import overlap
 
 if TYPE_CHECKING:
     from .detectors.base import Detector, Face
     from .worker import Worker
 
+# The uploaded file's own extension, by its format (what the original is stored as).
+SOURCE_EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "heif": ".heic",
+                     "avif": ".avif", "bmp": ".bmp", "tiff": ".tif", "gif": ".gif"}
 THUMBNAIL_SIDE = 400
 JPEG_QUALITY = 90
 THUMBNAIL_QUALITY = 82
@@ -102,21 +107,25 @@ def render(worker: Worker, data: bytes, options: Options, sidecar: bytes | None 
     extension = extension_for(image)
     if options.mode == "blur":
         blur(image, faces)
-    original = encode(image, extension)
+    display = encode(image, extension)
     if options.mode == "box" and faces:
         annotated = encode(draw(image, faces), extension)
     else:
-        annotated = original
+        annotated = display
     return Rendered(
         width=image.shape[1],
         height=image.shape[0],
         faces=[{**face.to_json(), "added": True} if n in added else face.to_json()
                for n, face in enumerate(faces)],
         extension=extension,
-        original=original,
+        display=display,
         annotated=annotated,
         thumbnail=encode(thumbnail(image), extension, THUMBNAIL_QUALITY),
         names=names,
+        source_extension=SOURCE_EXTENSIONS.get(probe(data).format, ".bin"),
+        # (its orientation: the one decoding applied, what its areas are turned by)
+        metadata=dataclasses.replace(metadata.read(data, sidecar),
+                                     orientation=stored_orientation(data)),
     )
 
 

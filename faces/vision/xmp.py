@@ -45,6 +45,7 @@ MP = "http://ns.microsoft.com/photo/1.2/"
 MPRI = "http://ns.microsoft.com/photo/1.2/t/RegionInfo#"
 MPREG = "http://ns.microsoft.com/photo/1.2/t/Region#"
 IPTC = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
+EXIF = "http://ns.adobe.com/exif/1.0/"
 XMP_APP1 = b"http://ns.adobe.com/xap/1.0/\x00"
 EXTENDED_APP1 = b"http://ns.adobe.com/xmp/extension/\x00"
 
@@ -212,6 +213,24 @@ def parse(packet: bytes) -> Tags:
     return Tags(regions, names)
 
 
+def field(packet: bytes, namespace: str, name: str) -> str | None:
+    """The first value of a simple property (``namespace`` + ``name``) in
+    one XMP packet, as an attribute or an element of any rdf:Description
+    (a date, a number); None if absent or the packet cannot be read."""
+    if not packet or len(packet) > MAX_PACKET:
+        return None
+    try:
+        root = fromstring(packet, forbid_dtd=True, forbid_entities=True,
+                          forbid_external=True)
+    except (ParseError, DefusedXmlException, ValueError, UnicodeError):
+        return None
+    for node in root.iter(f"{{{RDF}}}Description"):
+        value = _field(node, namespace, name)
+        if value and value.strip():
+            return value.strip()
+    return None
+
+
 def _resource(node: Element) -> Element:
     """The node holding a struct's fields: itself (fields as attributes, or
     rdf:parseType="Resource"), or its rdf:Description."""
@@ -341,14 +360,28 @@ def upright(box: tuple[float, float, float, float], orientation: int
     return min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)
 
 
+def stored(box: tuple[float, ...], orientation: int, width: int, height: int
+           ) -> tuple[float, float, float, float]:
+    """A box of the upright image (pixels of ``width`` x ``height``), in
+    the pixels of the file as stored before its EXIF ``orientation`` turns
+    it: what an MWG area of that file applies to."""
+    inverse = _TURN.get({6: 8, 8: 6}.get(orientation, orientation), _TURN[1])
+    (ax, ay) = inverse(box[0] / width, box[1] / height)
+    (bx, by) = inverse(box[2] / width, box[3] / height)
+    across, down = (height, width) if orientation >= 5 else (width, height)
+    return (min(ax, bx) * across, min(ay, by) * down, max(ax, bx) * across,
+            max(ay, by) * down)
+
+
 # -- writing ---------------------------------------------------------------------------
 
 
 def sidecar(width: int, height: int, faces: list[tuple[tuple[float, ...], str]],
-            tool: str = "faces") -> bytes:
-    """An XMP sidecar for an image of ``width`` x ``height`` (upright, as
-    stored) naming ``faces`` (box in pixels, name): MWG regions, Microsoft
-    regions and PersonInImage."""
+            tool: str = "faces", taken: str | None = None) -> bytes:
+    """An XMP sidecar for an image of ``width`` x ``height`` (its pixels as
+    stored) naming ``faces`` (box in those pixels, name): MWG regions,
+    Microsoft regions and PersonInImage; and ``taken`` (ISO 8601) as its
+    ``exif:DateTimeOriginal``."""
     mwg, mp, names = [], [], []
     for box, name in faces:
         x1, y1, x2, y2 = (max(0.0, v) for v in box)
@@ -392,6 +425,7 @@ def sidecar(width: int, height: int, faces: list[tuple[tuple[float, ...], str]],
 {people}
    </rdf:Bag>
   </Iptc4xmpExt:PersonInImage>""" if faces else ""  # (nobody named: no empty lists)
+    date = f"\n  xmlns:exif='{EXIF}'\n  exif:DateTimeOriginal={quoteattr(taken)}" if taken else ""
     body = f"""<?xpacket begin='\ufeff' id='W5M0MpCehiHzreSzNTczkc9d'?>
 <x:xmpmeta xmlns:x='adobe:ns:meta/' x:xmptk={quoteattr(tool)}>
 <rdf:RDF xmlns:rdf='{RDF}'>
@@ -402,7 +436,7 @@ def sidecar(width: int, height: int, faces: list[tuple[tuple[float, ...], str]],
   xmlns:MP='{MP}'
   xmlns:MPRI='{MPRI}'
   xmlns:MPReg='{MPREG}'
-  xmlns:Iptc4xmpExt='{IPTC}'>{regions}
+  xmlns:Iptc4xmpExt='{IPTC}'{date}>{regions}
  </rdf:Description>
 </rdf:RDF>
 </x:xmpmeta>

@@ -213,6 +213,7 @@ class UploadHandlerBase(BaseHandler):
 
     _counted = False
     sidecar: bytes | None = None
+    upload_fields: dict[str, str] = {}  # noqa: RUF012 (replaced per request, never changed)
     outcome = ""  # for the metrics: stored, duplicate, detected, or the refusal's code
 
     def prepare(self) -> None:
@@ -270,11 +271,14 @@ class UploadHandlerBase(BaseHandler):
         query = {name: self.get_query_argument(name, None) for name in ("mode", "threshold")}
         options = forms.upload_options(self.services.options, query, upload.fields)
         self.sidecar = upload.sidecar
+        self.upload_fields = upload.fields
         return upload.data, upload.filename, options
 
     async def add(self) -> tuple[Photo, bool]:
         data, filename, options = self.upload()
-        photo, created = await self.services.gallery.add(data, filename, options, self.sidecar)
+        modified = forms.modified(self.upload_fields.get("modified"))
+        photo, created = await self.services.gallery.add(data, filename, options, self.sidecar,
+                                                         modified)
         self.outcome = "stored" if created else "duplicate"
         return photo, created
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from tornado.web import HTTPError, StaticFileHandler
 
-from ..library.files import Files
+from ..library.files import ORIGINAL_MARK, Files
 from .base import AccessMixin, SecurityHeaders
 from .views import CROPS, UPLOADS
 
@@ -26,7 +26,9 @@ class UploadsHandler(SecurityHeaders, AccessMixin, StaticFileHandler):
             raise HTTPError(401)
 
     def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
-        if not absolute_path.endswith((".jpg", ".png")):
+        # Only the copies made from a photo: an uploaded original (whatever
+        # its format, with its EXIF and GPS) is downloaded through the API.
+        if not absolute_path.endswith((".jpg", ".png")) or ORIGINAL_MARK in absolute_path:
             raise HTTPError(404)
         return super().validate_absolute_path(root, absolute_path)
 

@@ -7,6 +7,7 @@ becomes a safe display name: only ever shown (escaped), never used as a path.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from tornado import httputil
 
 from ..errors import BadRequest, NotFound, Unsupported
+from ..library.catalogue import ORDERS
 from ..library.people import MAX_NAME, UNSET, Unset
 from ..library.records import ID_PATTERN, MAX_PAGE_SIZE, PAGE_SIZE, PERSON_PATTERN
 from ..vision.contract import Options
@@ -219,3 +221,51 @@ def same_answer(body: Any) -> tuple[str, bool]:
             and isinstance(body["person"], str) and isinstance(body["same"], bool)):
         raise BadRequest("bad_request", "Send {\"person\": \"<id>\", \"same\": true} or false.")
     return body["person"], body["same"]
+
+
+DATE_PREFIX = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
+
+
+def order(text: str | None) -> str:
+    """``?order=``: "taken" (the timeline, the default) or "added"."""
+    found = text or "taken"
+    if found not in ORDERS:
+        raise BadRequest("bad_order", "order must be 'taken' or 'added'.")
+    return found
+
+
+def date_prefix(text: str | None, name: str) -> str | None:
+    """``?from=`` / ``?to=``: a year, a month, a day or a time
+    ("2019", "2019-03", "2019-03-14"); None when not given."""
+    if text is None:
+        return None
+    if not DATE_PREFIX.match(text):
+        raise BadRequest("bad_date", f"{name} must be a date: 2019, 2019-03 or 2019-03-14.")
+    return text
+
+
+def taken(body: object) -> str:
+    """``{"taken": "2019-03-14T15:09:26+01:00"}`` (offset optional): the
+    date a photo was taken, as the user corrects it. Raises BadRequest."""
+    from ..vision.metadata import xmp_date
+
+    if not isinstance(body, dict) or set(body) != {"taken"}:
+        raise BadRequest("bad_request", 'Send {"taken": "2019-03-14T15:09:26"}: the date '
+                         'taken is what a photo\'s edit changes.')
+    value = body["taken"]
+    found = xmp_date(value) if isinstance(value, str) and len(value) <= 40 else None
+    if found is None or len(value.strip()) < 10:
+        raise BadRequest("bad_date", "taken must be a date and time, like "
+                         "2019-03-14T15:09:26 or 2019-03-14T15:09:26+01:00.")
+    return found
+
+
+def modified(text: str | None) -> str | None:
+    """An upload's ``modified`` field: the file's own modification time
+    (ISO 8601, with its offset), used as its date taken when the file holds
+    none. Anything else is ignored (it is only a hint)."""
+    from ..vision.metadata import xmp_date
+
+    if not text or len(text) > 40:
+        return None
+    return xmp_date(text)

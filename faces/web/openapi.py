@@ -206,24 +206,51 @@ SCHEMAS = {
     },
     "Photo": {
         "type": "object",
-        "required": ["id", "filename", "created", "width", "height", "faces", "urls"],
+        "required": ["id", "filename", "created", "taken", "taken_source", "width", "height",
+                     "faces", "original_kept", "camera", "place", "urls"],
         "additionalProperties": False,
         "properties": {
             "id": _ID,
             "filename": {"type": "string", "description": "sanitised, for display only"},
-            "created": {"type": "string", "format": "date-time"},
+            "created": {"type": "string", "format": "date-time",
+                        "description": "when it was uploaded (UTC)"},
+            "taken": {"type": ["string", "null"],
+                      "description": "when it was taken: ISO 8601 wall-clock time, with its "
+                                     "offset when the file gave one (never turned into UTC)"},
+            "taken_source": {"type": ["string", "null"],
+                             "description": "where that came from: DateTimeOriginal, "
+                                            "CreateDate, XMP DateTimeOriginal, XMP DateCreated, "
+                                            "XMP CreateDate, file (its modification time), "
+                                            "upload, user"},
             "width": {"type": "integer", "minimum": 1},
             "height": {"type": "integer", "minimum": 1},
             "faces": {"type": "array", "items": _ref("StoredFace")},
+            "original_kept": {"type": "boolean",
+                              "description": "the uploaded file is kept byte for byte (not "
+                                             "for a blurred upload, nor for photos stored "
+                                             "before faces kept originals)"},
+            "camera": {"type": "object", "additionalProperties": False,
+                       "properties": {"make": {"type": ["string", "null"]},
+                                      "model": {"type": ["string", "null"]}}},
+            "place": {"type": ["object", "null"], "additionalProperties": False,
+                      "properties": {"latitude": {"type": "number"},
+                                     "longitude": {"type": "number"}},
+                      "description": "GPS position from the file: shown to the gallery's "
+                                     "users, never in any copy made from the photo"},
             "urls": {
                 "type": "object",
-                "required": ["annotated", "original", "thumbnail", "xmp"],
+                "required": ["display", "annotated", "original", "thumbnail", "xmp"],
                 "additionalProperties": False,
                 "properties": {
-                    **{k: {"type": "string", "pattern": "^/uploads/"}
-                       for k in ("annotated", "original", "thumbnail")},
+                    **{k: {"type": "string", "pattern": "^/uploads/",
+                           "description": "made from the photo: upright, JPEG or PNG, "
+                                          "carrying no metadata"}
+                       for k in ("display", "annotated", "thumbnail")},
+                    "original": {"type": ["string", "null"], "pattern": "^/api/photos/",
+                                 "description": "the uploaded file as it came (a download)"},
                     "xmp": {"type": "string", "pattern": "^/api/photos/",
-                            "description": "the face names as an XMP sidecar"}},
+                            "description": "the face names (and date taken) as an XMP "
+                                           "sidecar"}},
             },
         },
     },
@@ -288,14 +315,28 @@ SCHEMAS = {
     },
 }
 
+# What an original is served as: its own media type (faces.web.photos.MEDIA_TYPES).
+ORIGINAL_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "image/avif",
+                  "image/bmp", "image/tiff", "image/gif", "application/octet-stream")
+
 PATHS = {
     "/api/photos": {
         "get": {
-            "summary": "List photos, newest first",
+            "summary": "List photos, newest taken first (or as they came in)",
             "operationId": "listPhotos",
             "parameters": [
                 {"name": "before", "in": "query", "required": False, "schema": _ID,
-                 "description": "only photos older than this one"},
+                 "description": "only photos after this one (in the order asked for)"},
+                {"name": "order", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": ["taken", "added"]},
+                 "description": "taken (default): by date taken; added: as they came in"},
+                *({"name": name, "in": "query", "required": False,
+                   "schema": {"type": "string", "pattern": r"^\d{4}(-\d{2}(-\d{2})?)?$"},
+                   "description": description}
+                  for name, description in (("from", "by date taken: taken on or after this "
+                                                     "year, month or day"),
+                                            ("to", "by date taken: taken up to the end of "
+                                                   "this year, month or day"))),
                 _LIMIT,
                 {"name": "person", "in": "query", "required": False,
                  "schema": {"type": "array", "items": _PERSON_ID, "maxItems": 10},
@@ -333,6 +374,19 @@ PATHS = {
             "summary": "One photo",
             "operationId": "getPhoto",
             "responses": {"200": _json(_ref("Photo"), "the photo"),
+                          "404": _error("no such photo")},
+        },
+        "patch": {
+            "summary": "Correct the date taken (kept as the user's; in its XMP sidecar and "
+                       "exports); broadcast photo.changed",
+            "operationId": "editPhoto",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": False, "required": ["taken"],
+                "properties": {"taken": {"type": "string",
+                                         "description": "2019-03-14T15:09:26, with +01:00 "
+                                                        "when the zone is known"}}}}}},
+            "responses": {"200": _json(_ref("Photo"), "the photo"),
+                          "400": _error("not a date"),
                           "404": _error("no such photo")},
         },
         "delete": {
@@ -515,6 +569,21 @@ PATHS = {
                           "401": _error("an access token is needed"),
                           "404": _error("no such photo"),
                           "503": _error("the detector is restarting; retry later")},
+        },
+    },
+    "/api/photos/{id}/original": {
+        "parameters": [{"name": "id", "in": "path", "required": True,
+                        "schema": {"type": "string"}}],
+        "get": {
+            "summary": "The photo as it was uploaded, byte for byte, with its EXIF and GPS: a "
+                       "download (Content-Disposition: attachment, nosniff, a sandbox CSP)",
+            "operationId": "photoOriginal",
+            "responses": {"200": {"description": "the file, in its own media type",
+                                  "content": {kind: {"schema": {"type": "string",
+                                                                "format": "binary"}}
+                                              for kind in ORIGINAL_TYPES}},
+                          "401": _error("an access token is needed to view"),
+                          "404": _error("no such photo, or it keeps no original")},
         },
     },
     "/api/photos/{id}/xmp": {

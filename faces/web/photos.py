@@ -3,10 +3,11 @@ API (list, upload, one photo, delete, detect without storing)."""
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any
 from urllib.parse import quote
 
-from ..errors import NotFound
+from ..errors import BadRequest, NotFound
 from ..library.records import PAGE_SIZE, Photo
 from ..vision.probe import ACCEPT
 from . import forms
@@ -16,12 +17,25 @@ from .views import CROPS, photo_json, photo_urls
 FACES_PAGE = 60  # faces a person's page shows before "more faces"
 
 
-def next_page(photos: list[Photo], limit: int, people: list[str]) -> str | None:
+def next_page(photos: list[Photo], limit: int, people: list[str], order: str = "taken",
+              since: str | None = None, until: str | None = None) -> str | None:
     """The URL of the page after a full one."""
     if len(photos) < limit:
         return None
     return f"/api/photos?before={photos[-1].id}&limit={limit}" + \
-        "".join(f"&person={person}" for person in people)
+        "".join(f"&person={person}" for person in people) + \
+        (f"&order={order}" if order != "taken" else "") + \
+        (f"&from={since}" if since else "") + (f"&to={until}" if until else "")
+
+
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")
+
+
+def month_name(month: str) -> str:
+    """"March 2019" from "2019-03" (the timeline's headings; the page's
+    script writes the same)."""
+    return f"{MONTHS[int(month[5:7]) - 1]} {month[:4]}" if len(month) == 7 else month
 
 
 class GalleryHandler(BaseHandler):
@@ -42,9 +56,13 @@ class GalleryHandler(BaseHandler):
             people = []  # an unknown person: the whole gallery
         who = [person.id for person in people]
         try:
-            page = services.gallery.page(PAGE_SIZE, before, who)
+            until = forms.date_prefix(self.get_argument("to", None), "to")
+        except BadRequest:
+            until = None  # (a link typed wrong: from the newest)
+        try:
+            page = services.gallery.page(PAGE_SIZE, before, who, until=until)
         except NotFound:  # an unknown 'before': from the newest
-            page = services.gallery.page(PAGE_SIZE, None, who)
+            page = services.gallery.page(PAGE_SIZE, None, who, until=until)
         notice = None
         uploaded = forms.photo_id(self.get_argument("uploaded", None))
         if uploaded:
@@ -60,7 +78,10 @@ class GalleryHandler(BaseHandler):
         self.render("index.html", photos=page.photos, notice=notice,
                     total=services.gallery.count(who), page_size=PAGE_SIZE, more=page.more,
                     people=people, urls=photo_urls, accept=ACCEPT, faces=faces,
-                    faces_page=FACES_PAGE, named=named, crops=CROPS)
+                    faces_page=FACES_PAGE, named=named, crops=CROPS,
+                    years=services.gallery.years() if not who else [], until=until,
+                    months=services.gallery.months(until[:4]) if until and not who else [],
+                    month_name=month_name)
 
 
 class UploadFormHandler(UploadHandlerBase):
@@ -82,22 +103,30 @@ class PhotosApiHandler(ApiOriginCheck, UploadHandlerBase):
         limit = forms.page_limit(self.get_argument("limit", None))
         before = self.get_argument("before", None)
         people = forms.person_ids(self.get_arguments("person"))
+        order = forms.order(self.get_argument("order", None))
+        since = forms.date_prefix(self.get_argument("from", None), "from")
+        until = forms.date_prefix(self.get_argument("to", None), "to")
         for person in people:
             self.services.people.person(person)  # 404 for nobody
-        page = self.services.gallery.page(limit, before, people)
+        page = self.services.gallery.page(limit, before, people, order, since, until)
         self.write_json({"photos": [photo_json(p) for p in page.photos],
-                         "next": next_page(page.photos, limit, people)})
+                         "next": next_page(page.photos, limit, people, order, since, until)})
 
 
 class PhotoApiHandler(ApiOriginCheck, BaseHandler):
     def prepare(self) -> None:
-        if self.request.method == "DELETE":
+        if self.request.method in ("DELETE", "PATCH"):
             self.require_write()
         else:
             self.require_view()
 
     def get(self, photo_id: str) -> None:
         self.write_json(photo_json(self.services.gallery.photo(photo_id)))
+
+    async def patch(self, photo_id: str) -> None:
+        """Correct the date taken: ``{"taken": "2019-03-14T15:09:26+01:00"}``."""
+        taken = forms.taken(forms.json_body(self.request.body))
+        self.write_json(photo_json(await self.services.gallery.set_taken(photo_id, taken)))
 
     async def delete(self, photo_id: str) -> None:
         await self.services.gallery.delete(photo_id)
@@ -115,6 +144,30 @@ class PhotoFacesApiHandler(ApiOriginCheck, BaseHandler):
         box = forms.box(forms.json_body(self.request.body))
         photo = await self.services.gallery.add_face(photo_id, box)
         self.write_json(photo_json(photo), 201)
+
+
+class PhotoOriginalHandler(ApiOriginCheck, BaseHandler):
+    """The photo as it was uploaded, byte for byte: a download (never shown
+    inline, never sniffed, sandboxed), under its own name and media type."""
+
+    def prepare(self) -> None:
+        self.require_view()
+
+    async def get(self, photo_id: str) -> None:
+        photo = self.services.gallery.photo(photo_id)
+        data = await self.services.gallery.original(photo)
+        self.set_header("Content-Type", MEDIA_TYPES.get(
+            PurePath(photo.original).suffix.lower(), "application/octet-stream"))
+        self.set_header("Content-Disposition", attachment(photo.export_name()))
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Content-Security-Policy", "sandbox; default-src 'none'")
+        self.set_header("Cache-Control", "private, max-age=31536000, immutable")
+        self.finish(data)
+
+
+MEDIA_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
+               ".heic": "image/heic", ".avif": "image/avif", ".bmp": "image/bmp",
+               ".tif": "image/tiff", ".gif": "image/gif"}
 
 
 class PhotoXmpHandler(ApiOriginCheck, BaseHandler):
@@ -161,5 +214,6 @@ ROUTES = [
     (r"/api/photos/([^/]+)", PhotoApiHandler),
     (r"/api/photos/([^/]+)/faces", PhotoFacesApiHandler),
     (r"/api/photos/([^/]+)/xmp", PhotoXmpHandler),
+    (r"/api/photos/([^/]+)/original", PhotoOriginalHandler),
     (r"/api/detect", DetectApiHandler),
 ]

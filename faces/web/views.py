@@ -14,15 +14,25 @@ UPLOADS = "/uploads/"  # the photos' files (web.files serves them)
 CROPS = "/crops/"  # the faces' crops
 
 
-def photo_urls(photo: Photo) -> dict[str, str]:
-    return {"annotated": UPLOADS + photo.annotated, "original": UPLOADS + photo.original,
-            "thumbnail": UPLOADS + photo.thumbnail, "xmp": f"/api/photos/{photo.id}/xmp"}
+def photo_urls(photo: Photo) -> dict[str, str | None]:
+    """Its files: the upright copy the pages show, the annotated copy, the
+    thumbnail (all carrying no metadata), the original as uploaded (a
+    download; None when none is kept) and its face names as XMP."""
+    return {"display": UPLOADS + photo.display, "annotated": UPLOADS + photo.annotated,
+            "thumbnail": UPLOADS + photo.thumbnail,
+            "original": f"/api/photos/{photo.id}/original" if photo.original else None,
+            "xmp": f"/api/photos/{photo.id}/xmp"}
 
 
 def photo_json(photo: Photo) -> dict[str, Any]:
+    place = None if photo.latitude is None else \
+        {"latitude": photo.latitude, "longitude": photo.longitude}
     return {"id": photo.id, "filename": photo.filename, "created": photo.created,
+            "taken": photo.taken, "taken_source": photo.taken_source,
             "width": photo.width, "height": photo.height, "faces": photo.faces,
-            "urls": photo_urls(photo)}
+            "original_kept": photo.original is not None,
+            "camera": {"make": photo.make, "model": photo.model},
+            "place": place, "urls": photo_urls(photo)}
 
 
 def person_urls(person: Person) -> dict[str, str | None]:
