@@ -254,10 +254,10 @@ class Catalogue(PeopleRows):
                      photo.latitude, photo.longitude, photo.orientation, photo.taken_key,
                      int(recognized))).lastrowid
                 self.db.executemany(
-                    f"INSERT INTO faces ({FACE_COLUMNS}, seq, added) "
-                    f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(*face_row(photo.id, n, face), seq, int(bool(face.get("added"))))
-                     for n, face in enumerate(photo.faces)])
+                    f"INSERT INTO faces ({FACE_COLUMNS}, seq, taken_key, added) "
+                    f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(*face_row(photo.id, n, face), seq, photo.taken_key,
+                      int(bool(face.get("added")))) for n, face in enumerate(photo.faces)])
         except sqlite3.IntegrityError:
             return False
         return True
@@ -268,11 +268,12 @@ class Catalogue(PeopleRows):
         with self._transaction():
             position = self.db.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM faces "
                                        "WHERE photo = ?", (photo_id,)).fetchone()[0]
-            seq = self._seq(photo_id)
+            seq, key = self.db.execute("SELECT seq, taken_key FROM photos WHERE id = ?",
+                                       (photo_id,)).fetchone()
             cursor = self.db.execute(
-                f"INSERT INTO faces ({FACE_COLUMNS}, seq, added) "
-                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
-                (*face_row(photo_id, position, face), seq))
+                f"INSERT INTO faces ({FACE_COLUMNS}, seq, taken_key, added) "
+                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                (*face_row(photo_id, position, face), seq, key))
             self.db.execute("UPDATE photos SET recognized = 0 WHERE id = ?", (photo_id,))
         return cursor.lastrowid
 
@@ -324,6 +325,8 @@ class Catalogue(PeopleRows):
         with self._transaction():
             self.db.execute("UPDATE photos SET taken = ?, taken_source = 'user', taken_key = ? "
                             "WHERE id = ?", (taken, taken_key(taken), photo_id))
+            self.db.execute("UPDATE faces SET taken_key = ? WHERE photo = ?",
+                            (taken_key(taken), photo_id))
 
     def all_ids(self) -> set[str]:
         return {row[0] for row in self.db.execute("SELECT id FROM photos")}
@@ -440,21 +443,25 @@ class Catalogue(PeopleRows):
 
     def newest_of(self, people: list[str], limit: int, before: str | None = None,
                   order: str = "added") -> list[Photo]:
-        """Like :meth:`newest`, only photos that show every one of ``people``.
-        As they came in: a walk of the faces' (person, seq) index; by date
-        taken: the person's photos sorted (in proportion to their number)."""
+        """Like :meth:`newest`, only photos that show every one of ``people``:
+        a walk of the faces' (person, seq) or (person, taken, seq) index."""
         if order == "taken":
             bound = self._key(before, order) if before is not None else ("\uffff", 1 << 62)
             if bound is None:
                 raise KeyError(before)
             first, others = people[0], people[1:]
             checks = "".join(" AND EXISTS (SELECT 1 FROM faces AS o WHERE o.person = ? AND "
-                             "o.seq = photos.seq)" for _ in others)
+                             "o.seq = f.seq)" for _ in others)
+            seqs = [row[0] for row in self.db.execute(
+                f"SELECT DISTINCT f.seq, f.taken_key FROM faces AS f WHERE f.person = ? AND "
+                f"(f.taken_key, f.seq) < (?, ?){checks} "
+                f"ORDER BY f.taken_key DESC, f.seq DESC LIMIT ?",
+                (first, *bound, *others, limit))]
+            if not seqs:
+                return []
             rows = self.db.execute(
-                f"SELECT {COLUMNS} FROM photos WHERE seq IN (SELECT seq FROM faces WHERE "
-                f"person = ?){checks} AND (taken_key, seq) < (?, ?) "
-                f"ORDER BY taken_key DESC, seq DESC LIMIT ?",
-                (first, *others, *bound, limit))
+                f"SELECT {COLUMNS} FROM photos WHERE seq IN ({', '.join('?' * len(seqs))}) "
+                f"ORDER BY taken_key DESC, seq DESC", seqs)
             return self._photos(rows)
         bound = self._seq(before) if before is not None else None
         if before is not None and bound is None:

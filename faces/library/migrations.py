@@ -126,8 +126,12 @@ MIGRATIONS: list[tuple[str, str]] = [
             taken = substr(created, 1, 19) || '+00:00',
             taken_source = 'upload',
             taken_key = substr(created, 1, 19) || '.000000';  -- (records.taken_key of taken)
-        -- the timeline: newest taken first, a page after a (taken, seq) key
+        -- the timeline: newest taken first, a page after a (taken, seq) key; a
+        -- person's photos too (each face knows its photo's key, as it knows its seq)
         CREATE INDEX photos_by_taken ON photos (taken_key DESC, seq DESC);
+        ALTER TABLE faces ADD COLUMN taken_key TEXT NOT NULL DEFAULT '';
+        UPDATE faces SET taken_key = (SELECT taken_key FROM photos WHERE photos.seq = faces.seq);
+        CREATE INDEX faces_person_taken ON faces (person, taken_key DESC, seq DESC);
     """),
 ]
 VERSION = len(MIGRATIONS)
