@@ -625,6 +625,13 @@ class Grouping:
             return
         free = free[np.argsort(gaps)]
         photos = self._photos_of(key)
+        # (faces of photos the person has, or that said they are not this person,
+        # can never join: left out before anything is compared)
+        keep = [row for row in free.tolist() if int(self.photos[row]) not in photos and
+                not self._is_rejected(int(self.face_ids[row]), key)]
+        free = np.asarray(keep, np.int64)
+        if not len(free):
+            return
         members = self._rows_of(key)
         members = members[self.good[members] | self.pinned[members]]
         candidates = self.vectors[free]  # (a copy: rows move as faces join)
