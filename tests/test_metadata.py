@@ -62,8 +62,18 @@ def expected(found: dict) -> str | None:
     return None
 
 
+CORPUS_SUFFIXES = {".jpg", ".jpeg", ".heic", ".heif", ".avif", ".png", ".webp", ".tif",
+                   ".tiff"}
+
+
 def test_every_shared_photo_reads_as_exiftool_reads_it() -> None:
-    paths = sorted(IMAGES.glob("*.jpg")) + sorted(PEOPLE.glob("*/*.jpg"))
+    """Every dated photo in ../shared, and every file of a camera and phone
+    corpus if one is put in ``images/cameras/`` (any folder depth, any
+    format faces takes), read as ExifTool reads it."""
+    cameras = IMAGES / "cameras"
+    corpus = sorted(p for p in cameras.rglob("*") if p.suffix.lower() in CORPUS_SUFFIXES) \
+        if cameras.is_dir() else []
+    paths = sorted(IMAGES.glob("*.jpg")) + sorted(PEOPLE.glob("*/*.jpg")) + corpus
     read = {Path(f["SourceFile"]).resolve(): f for f in exiftool(
         "-EXIF:DateTimeOriginal", "-EXIF:CreateDate", "-EXIF:OffsetTimeOriginal",
         "-EXIF:OffsetTimeDigitized", "-EXIF:SubSecTimeOriginal", "-EXIF:SubSecTimeDigitized",
