@@ -299,3 +299,44 @@ def test_recognition_comes_second_and_costs_nothing_without_a_face(tmp_path: Pat
         off.stop()
 
     run(without())
+
+
+def test_a_long_edit_tells_how_far_it_is(tmp_path: Path, monkeypatch) -> None:
+    """An edit that runs past PROGRESS_AFTER tells every page how far it is
+    (here made to tell at once): naming a person reports the faces looked at,
+    then its people.changed follows."""
+    from faces.library import people as people_module
+
+    monkeypatch.setattr(people_module, "PROGRESS_AFTER", 0.0)
+    monkeypatch.setattr(people_module, "PROGRESS_EVERY", 0.0)
+    monkeypatch.setattr("faces.library.recognition.GATHER_SECONDS", 0.01)
+    services, told = library(tmp_path)
+    gallery, people = services.gallery, services.people
+
+    async def scenario() -> None:
+        await services.start()
+        for n, squares in enumerate([[(RED, 50, 50, 90)], [(RED, 60, 200, 90)],
+                                     [(BLUE, 300, 50, 90)]]):
+            await gallery.add(photo(squares, seed=n), f"{n}.png", gallery.defaults)
+        await recognized(services)
+        red = next(p for p in people.list() if p.photos == 2)
+        told.events.clear()
+        gather = people.grouping.named_now
+
+        def slow_gather(person: str, progress=None):  # (as a large person's would: it reports)
+            for done in range(0, 9000, 3000):
+                progress(done, 9000)
+            return gather(person, progress)
+
+        monkeypatch.setattr(people.grouping, "named_now", slow_gather)
+        await people.edit(red.id, name="Ruth")
+        await asyncio.sleep(0)  # (progress is handed to the event loop from the writer)
+        progress = told.of(events.EditProgress)
+        assert progress and all(p.action == "naming" and p.person == red.id for p in progress)
+        assert progress[-1].stage in ("looking", "writing") and \
+            progress[-1].done <= progress[-1].total
+        assert told.events.index(progress[-1]) < told.events.index(
+            told.of(events.PeopleChanged)[-1])  # (its change is told after it)
+        services.stop()
+
+    run(scenario())
