@@ -420,16 +420,22 @@ class Catalogue(PeopleRows):
             f"SELECT {COLUMNS} FROM photos WHERE seq > ? ORDER BY seq ASC", (seq,))
         return self._photos(rows)
 
-    def _seqs_of_all(self, people: list[str], limit: int, below: int) -> list[int]:
-        """The photos (by seq, newest first, under ``below``) that show every
-        one of ``people``: walked along the first one's faces by the
-        (person, seq) index, each checked for the others."""
+    def _seqs_of_all(self, people: list[str], limit: int, below: tuple,
+                     order: str = "added") -> list[int]:
+        """The photos (by seq, newest first in ``order``, under the key
+        ``below``: (seq,), or (taken_key, seq)) that show every one of
+        ``people``: walked along the first one's faces by the (person, seq)
+        or (person, taken_key, seq) index, each checked for the others."""
         first, others = people[0], people[1:]
+        key = "f.taken_key, f.seq" if order == "taken" else "f.seq"
         checks = "".join(" AND EXISTS (SELECT 1 FROM faces AS o WHERE o.person = ? AND "
                          "o.seq = f.seq)" for _ in others)
         return [row[0] for row in self.db.execute(
-            f"SELECT DISTINCT f.seq FROM faces AS f WHERE f.person = ? AND f.seq < ?{checks} "
-            f"ORDER BY f.seq DESC LIMIT ?", (first, below, *others, limit))]
+            f"SELECT DISTINCT f.seq{', f.taken_key' if order == 'taken' else ''} FROM faces "
+            f"AS f WHERE f.person = ? AND "
+            f"({key}) < ({', '.join('?' * len(below))}){checks} "
+            f"ORDER BY {key.replace(',', ' DESC,')} DESC LIMIT ?",
+            (first, *below, *others, limit))]
 
     def count(self, people: list[str] | None = None) -> int:
         """Photos in the gallery, or those showing every one of ``people``."""
@@ -439,39 +445,23 @@ class Catalogue(PeopleRows):
             found = self.db.execute("SELECT photos FROM people WHERE id = ?",
                                     people).fetchone()
             return found[0] if found else 0
-        return len(self._seqs_of_all(people, -1, 1 << 62))
+        return len(self._seqs_of_all(people, -1, (1 << 62,)))
 
     def newest_of(self, people: list[str], limit: int, before: str | None = None,
                   order: str = "added") -> list[Photo]:
         """Like :meth:`newest`, only photos that show every one of ``people``:
-        a walk of the faces' (person, seq) or (person, taken, seq) index."""
-        if order == "taken":
-            bound = self._key(before, order) if before is not None else ("\uffff", 1 << 62)
-            if bound is None:
-                raise KeyError(before)
-            first, others = people[0], people[1:]
-            checks = "".join(" AND EXISTS (SELECT 1 FROM faces AS o WHERE o.person = ? AND "
-                             "o.seq = f.seq)" for _ in others)
-            seqs = [row[0] for row in self.db.execute(
-                f"SELECT DISTINCT f.seq, f.taken_key FROM faces AS f WHERE f.person = ? AND "
-                f"(f.taken_key, f.seq) < (?, ?){checks} "
-                f"ORDER BY f.taken_key DESC, f.seq DESC LIMIT ?",
-                (first, *bound, *others, limit))]
-            if not seqs:
-                return []
-            rows = self.db.execute(
-                f"SELECT {COLUMNS} FROM photos WHERE seq IN ({', '.join('?' * len(seqs))}) "
-                f"ORDER BY taken_key DESC, seq DESC", seqs)
-            return self._photos(rows)
-        bound = self._seq(before) if before is not None else None
-        if before is not None and bound is None:
+        a walk of the faces' (person, seq) or (person, taken_key, seq) index."""
+        if before is None:
+            bound = ("\uffff", 1 << 62) if order == "taken" else (1 << 62,)
+        elif (bound := self._key(before, order)) is None:
             raise KeyError(before)
-        seqs = self._seqs_of_all(people, limit, bound or 1 << 62)
+        seqs = self._seqs_of_all(people, limit, bound, order)
         if not seqs:
             return []
+        ordering = "taken_key DESC, seq DESC" if order == "taken" else "seq DESC"
         rows = self.db.execute(
             f"SELECT {COLUMNS} FROM photos WHERE seq IN ({', '.join('?' * len(seqs))}) "
-            f"ORDER BY seq DESC", seqs)
+            f"ORDER BY {ordering}", seqs)
         return self._photos(rows)
 
     # -- people --------------------------------------------------------------
