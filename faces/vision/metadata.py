@@ -183,8 +183,9 @@ def _from_exif(exif: object) -> tuple[dict, list[tuple[str, str]]]:
 def _from_xmp(packets: list[bytes]) -> list[tuple[str, str]]:
     dates = []
     for packet in packets:
-        for source, namespace, name in XMP_DATES:
-            text = xmp_date(xmp.field(packet, namespace, name))
+        values = xmp.fields(packet, tuple((namespace, name) for _, namespace, name in XMP_DATES))
+        for (source, _, _), value in zip(XMP_DATES, values, strict=True):
+            text = xmp_date(value)
             if text:
                 dates.append((source, text))
     return dates

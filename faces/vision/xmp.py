@@ -196,15 +196,22 @@ def read(data: bytes, sidecar: bytes | None = None) -> Tags:
     return Tags(_distinct(regions)[:MAX_REGIONS], names[:MAX_REGIONS])
 
 
+def _root(packet: bytes) -> Element | None:
+    """One XMP packet as XML, parsed safely (no DTD, no entity, nothing
+    external); None if it is too large or not XML we can read."""
+    if not packet or len(packet) > MAX_PACKET:
+        return None
+    try:
+        return fromstring(packet, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (ParseError, DefusedXmlException, ValueError, UnicodeError):
+        return None
+
+
 def parse(packet: bytes) -> Tags:
     """The face regions and names in one XMP packet (none if it is not
     XML we can read safely)."""
-    if not packet or len(packet) > MAX_PACKET:
-        return NONE
-    try:
-        root = fromstring(packet, forbid_dtd=True, forbid_entities=True,
-                          forbid_external=True)
-    except (ParseError, DefusedXmlException, ValueError, UnicodeError):
+    root = _root(packet)
+    if root is None:
         return NONE
     regions = list(islice(chain(_mwg(root), _mp(root)), MAX_REGIONS))
     names = list(islice((clean_name(li.text) for node in root.iter(f"{{{IPTC}}}PersonInImage")
@@ -213,22 +220,18 @@ def parse(packet: bytes) -> Tags:
     return Tags(regions, names)
 
 
-def field(packet: bytes, namespace: str, name: str) -> str | None:
-    """The first value of a simple property (``namespace`` + ``name``) in
-    one XMP packet, as an attribute or an element of any rdf:Description
-    (a date, a number); None if absent or the packet cannot be read."""
-    if not packet or len(packet) > MAX_PACKET:
-        return None
-    try:
-        root = fromstring(packet, forbid_dtd=True, forbid_entities=True,
-                          forbid_external=True)
-    except (ParseError, DefusedXmlException, ValueError, UnicodeError):
-        return None
-    for node in root.iter(f"{{{RDF}}}Description"):
-        value = _field(node, namespace, name)
-        if value and value.strip():
-            return value.strip()
-    return None
+def fields(packet: bytes, wanted: tuple[tuple[str, str], ...]) -> list[str | None]:
+    """The first value of each simple property in ``wanted`` (namespace,
+    name) in one XMP packet, as an attribute or an element of any
+    rdf:Description (a date, a number); None for one absent, all None if
+    the packet cannot be read. The packet is parsed once."""
+    root = _root(packet)
+    descriptions = [] if root is None else list(root.iter(f"{{{RDF}}}Description"))
+    found: list[str | None] = []
+    for namespace, name in wanted:
+        values = (_field(node, namespace, name) for node in descriptions)
+        found.append(next((v.strip() for v in values if v and v.strip()), None))
+    return found
 
 
 def _resource(node: Element) -> Element:
