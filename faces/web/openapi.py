@@ -79,6 +79,9 @@ _LIMIT = {"name": "limit", "in": "query", "required": False,
           "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
                      "default": PAGE_SIZE}}
 _PERSON_PATH = [{"name": "id", "in": "path", "required": True, "schema": _PERSON_ID}]
+_PHOTO_PATH = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+_FACE_PATH = [{"name": "id", "in": "path", "required": True,
+               "schema": {"type": "integer", "minimum": 0}}]
 _JSON_ERRORS = {"400": _error("not JSON, or not the fields this call takes"),
                 "401": _error("an access token is needed"),
                 "404": _error("no such person or face")}
@@ -368,8 +371,7 @@ PATHS = {
         },
     },
     "/api/photos/{id}": {
-        "parameters": [{"name": "id", "in": "path", "required": True,
-                        "schema": {"type": "string"}}],
+        "parameters": _PHOTO_PATH,
         "get": {
             "summary": "One photo",
             "operationId": "getPhoto",
@@ -524,8 +526,7 @@ PATHS = {
         },
     },
     "/api/faces/{id}/person": {
-        "parameters": [{"name": "id", "in": "path", "required": True,
-                        "schema": {"type": "integer", "minimum": 0}}],
+        "parameters": _FACE_PATH,
         "put": {
             "summary": "Put a face in a person, in a new person of its own (\"new\"), or in "
                        "nobody (null). Grouping never moves it again",
@@ -540,8 +541,7 @@ PATHS = {
         },
     },
     "/api/faces/{id}/reject": {
-        "parameters": [{"name": "id", "in": "path", "required": True,
-                        "schema": {"type": "integer", "minimum": 0}}],
+        "parameters": _FACE_PATH,
         "post": {
             "summary": "Not this person: the face leaves its person, and grouping never puts "
                        "it back there",
@@ -552,8 +552,7 @@ PATHS = {
         },
     },
     "/api/photos/{id}/faces": {
-        "parameters": [{"name": "id", "in": "path", "required": True,
-                        "schema": {"type": "string"}}],
+        "parameters": _PHOTO_PATH,
         "post": {
             "summary": "A face the detector missed, drawn by hand; it is described in the "
                        "background and can then be named. Broadcast as photo.changed",
@@ -572,8 +571,7 @@ PATHS = {
         },
     },
     "/api/photos/{id}/original": {
-        "parameters": [{"name": "id", "in": "path", "required": True,
-                        "schema": {"type": "string"}}],
+        "parameters": _PHOTO_PATH,
         "get": {
             "summary": "The photo as it was uploaded, byte for byte, with its EXIF and GPS: a "
                        "download (Content-Disposition: attachment, nosniff, a sandbox CSP)",
@@ -587,8 +585,7 @@ PATHS = {
         },
     },
     "/api/photos/{id}/xmp": {
-        "parameters": [{"name": "id", "in": "path", "required": True,
-                        "schema": {"type": "string"}}],
+        "parameters": _PHOTO_PATH,
         "get": {
             "summary": "The photo's face names as an XMP sidecar: MWG and Microsoft Photo "
                        "regions and IPTC PersonInImage for every face in a named person, in "
