@@ -99,6 +99,13 @@ def name_fields_fit(page, name: str) -> None:
     assert short == [], f"name fields narrower than their text: {short}"
 
 
+def watched(browser, errors: list[str], width: int = 1280, height: int = 900):
+    """A page in a browser context of its own, its script errors kept in ``errors``."""
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return page
+
+
 def badges(page) -> dict[str, str]:
     cards = page.locator("#gallery .card")
     return {cards.nth(i).locator(".name").inner_text(): cards.nth(i).locator(".badge").inner_text()
@@ -109,11 +116,9 @@ def test_two_galleries_upload_live_restart_and_errors(browser, tmp_path: Path, m
                                                       images: Path) -> None:
     data, port = tmp_path / "data", free_port()
     with server(data, model_path, port) as (process, base):
-        uploader = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-        watcher = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
         errors: list[str] = []
+        uploader, watcher = watched(browser, errors), watched(browser, errors)
         for page in (uploader, watcher):
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(base + "/")
             expect(page.locator("#live")).to_have_text("Live")
         expect(watcher.locator("#empty")).to_be_visible()
@@ -313,11 +318,8 @@ def test_people_view_name_merge_move_delete_live(browser, tmp_path: Path, model_
              for name in names]
     with server(tmp_path / "data", model_path,
                 extra=("--recognition-model", str(recognition_model))) as (_, base):
-        gallery = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-        viewer = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
         errors: list[str] = []
-        for page in (gallery, viewer):
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+        gallery, viewer = watched(browser, errors), watched(browser, errors)
         gallery.goto(base + "/")
         viewer.goto(base + "/people")
         expect(viewer.locator("#live")).to_have_text("Live")
@@ -549,9 +551,8 @@ def test_a_large_library_grows_as_it_is_scrolled_and_by_keyboard(
     with (tmp_path / "server.log").open("w") as log, \
             server(tmp_path / "data", model_path, log=log,  # (many requests: many lines)
                    extra=("--recognition-model", str(recognition_model))) as (_, base):
-        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
         errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page = watched(browser, errors)
         for path, grid, more, link, key, first in (
                 ("/people", "#people", "#more-people", "#load-people", "people", 48),
                 ("/", "#gallery", "#more", "#load-more", "photos", 48)):
@@ -618,9 +619,8 @@ def test_face_tags_from_another_tool_show_on_the_people_page(
         assert done.returncode == 0, done.stdout + done.stderr
         assert "3 stored" in done.stdout
 
-        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
         errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page = watched(browser, errors)
         page.goto(base + "/people")
         expect(page.locator("#recognition")).to_have_text(
             "Every photo has been through recognition.", timeout=60_000)
@@ -667,11 +667,8 @@ def test_the_timeline_by_date_taken_by_keyboard(browser, tmp_path: Path, model_p
         path.write_bytes((images / "two_people.jpg").read_bytes())
         written(path, f"-DateTimeOriginal={when}", f"-ImageDescription={name}")
     with server(tmp_path / "data", model_path) as (_, base):
-        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-        other = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
         errors: list[str] = []
-        for each in (page, other):
-            each.on("pageerror", lambda exc: errors.append(str(exc)))
+        page, other = watched(browser, errors), watched(browser, errors)
         page.goto(base + "/")
         other.goto(base + "/")
         expect(other.locator("#live")).to_have_text("Live")
