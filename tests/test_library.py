@@ -103,7 +103,7 @@ async def recognized(services: Services) -> None:
     """Wait until recognition has caught up and told the pages."""
     recognition = services.recognition
     for _ in range(400):
-        if not recognition.backlog and recognition._flush is None:
+        if not recognition.backlog and recognition.all_told:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("recognition did not catch up")

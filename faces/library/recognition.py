@@ -136,6 +136,12 @@ class Recognition:
             self._flush.cancel()
 
     @property
+    def all_told(self) -> bool:
+        """Whether every change recognition made has been told to the pages
+        (none gathered and waiting, none being read out on the writer)."""
+        return self._flush is None and (self._telling is None or self._telling.done())
+
+    @property
     def backlog(self) -> int:
         """Photos waiting for recognition (the one in progress included)."""
         return len(self.queue) + (self.busy is not None)
