@@ -14,8 +14,9 @@ import numpy as np
 from . import metadata, tagging
 from .annotate import blur, draw
 from .contract import Options, Rendered
-from .decode import decode
+from .decode import ORIENT, decode
 from .probe import probe, stored_orientation
+from .xmp import orientation as xmp_orientation
 from .xmp import overlap
 
 if TYPE_CHECKING:
@@ -67,11 +68,21 @@ def extension_for(image: np.ndarray) -> str:
     return ".png" if image.shape[2] == 4 else ".jpg"
 
 
-def analyse(detector: Detector, data: bytes, options: Options
+def analyse(detector: Detector, data: bytes, options: Options, turn: int = 1
             ) -> tuple[np.ndarray, list[Face]]:
-    """Decode and detect. Raises ImageRejected for a bad image."""
+    """Decode (then turn upright by ``turn``, an orientation the file itself
+    does not carry) and detect. Raises ImageRejected for a bad image."""
     image = decode(data, options.max_pixels)
+    if turn in ORIENT:
+        image = np.ascontiguousarray(ORIENT[turn](image))
     return image, detect(detector, image, options)
+
+
+def orientation(data: bytes, sidecar: bytes | None) -> tuple[int, int]:
+    """The orientation decoding applies (the file's own), and the one a
+    sidecar adds when the file has none (1: nothing to add)."""
+    own = stored_orientation(data)
+    return own, xmp_orientation(sidecar) if own == 1 else 1
 
 
 def annotate(image: np.ndarray, faces: list[Face], mode: str) -> np.ndarray:
@@ -101,9 +112,11 @@ def render(worker: Worker, data: bytes, options: Options, sidecar: bytes | None 
     mode the faces are hidden first: no unblurred pixels are ever kept.
     The people its XMP names are put on its faces (:mod:`.tagging`).
     """
-    image, faces = analyse(worker.detector, data, options)
+    own, added_turn = orientation(data, sidecar)
+    image, faces = analyse(worker.detector, data, options, added_turn)
+    turn = added_turn if added_turn != 1 else own  # (what the stored pixels are turned by)
     faces, names, added = tagging.name(image, faces, data, sidecar,
-                                       lambda box: locate_in(worker, image, box))
+                                       lambda box: locate_in(worker, image, box), turn)
     extension = extension_for(image)
     if options.mode == "blur":
         blur(image, faces)
@@ -124,8 +137,7 @@ def render(worker: Worker, data: bytes, options: Options, sidecar: bytes | None 
         names=names,
         source_extension=SOURCE_EXTENSIONS.get(probe(data).format, ".bin"),
         # (its orientation: the one decoding applied, what its areas are turned by)
-        metadata=dataclasses.replace(metadata.read(data, sidecar),
-                                     orientation=stored_orientation(data)),
+        metadata=dataclasses.replace(metadata.read(data, sidecar), orientation=turn),
     )
 
 

@@ -23,7 +23,7 @@ LOOSE = 0.1  # ... or this, when each box holds the other's centre (a region dra
 MIN_SIDE = 8  # pixels: a smaller region is no face
 
 
-def _matches(region: tuple[float, ...], face: tuple[float, ...]) -> float:
+def matches(region: tuple[float, ...], face: tuple[float, ...]) -> float:
     """How well a region fits a detected face (0: not at all)."""
     score = xmp.overlap(region, face)
     if score >= MATCH:
@@ -42,20 +42,23 @@ def _holds(box: tuple[float, ...], point: tuple[float, float]) -> bool:
 
 
 def name(image: np.ndarray, faces: list[Face], data: bytes, sidecar: bytes | None,
-         locate: Callable[[tuple[float, ...]], Face]
+         locate: Callable[[tuple[float, ...]], Face], turn: int | None = None
          ) -> tuple[list[Face], dict[int, str], set[int]]:
     """The faces (with any added for named regions), the name of each
-    named face by its position, and the positions of the added faces."""
+    named face by its position, and the positions of the added faces
+    (``turn``: the orientation the image was turned upright by, when not
+    the file's own)."""
     tags = xmp.read(data, sidecar)
     if not tags:
         return faces, {}, set()
     height, width = image.shape[:2]
-    turn = stored_orientation(data)  # (a sidecar's areas are the file's stored pixels too)
+    if turn is None:  # (a sidecar's areas are the file's stored pixels too)
+        turn = stored_orientation(data)
     regions = []
     for region in tags.regions:
         x1, y1, x2, y2 = xmp.upright(region.box, turn)
         regions.append((region.name, (x1 * width, y1 * height, x2 * width, y2 * height)))
-    pairs = sorted(((_matches(box, face.box), r, f) for r, (_, box) in enumerate(regions)
+    pairs = sorted(((matches(box, face.box), r, f) for r, (_, box) in enumerate(regions)
                     for f, face in enumerate(faces)), reverse=True)
     names: dict[int, str] = {}
     used: set[int] = set()

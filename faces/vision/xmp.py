@@ -46,6 +46,7 @@ MPRI = "http://ns.microsoft.com/photo/1.2/t/RegionInfo#"
 MPREG = "http://ns.microsoft.com/photo/1.2/t/Region#"
 IPTC = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
 EXIF = "http://ns.adobe.com/exif/1.0/"
+TIFF = "http://ns.adobe.com/tiff/1.0/"
 XMP_APP1 = b"http://ns.adobe.com/xap/1.0/\x00"
 EXTENDED_APP1 = b"http://ns.adobe.com/xmp/extension/\x00"
 
@@ -232,6 +233,18 @@ def fields(packet: bytes, wanted: tuple[tuple[str, str], ...]) -> list[str | Non
         values = (_field(node, namespace, name) for node in descriptions)
         found.append(next((v.strip() for v in values if v and v.strip()), None))
     return found
+
+
+def orientation(packet: bytes | None) -> int:
+    """A packet's ``tiff:Orientation`` (1-8; 1 when absent or not one)."""
+    if not packet:
+        return 1
+    (found,) = fields(packet, ((TIFF, "Orientation"),))
+    try:
+        value = int(found or 1)
+    except ValueError:
+        return 1
+    return value if 1 <= value <= 8 else 1
 
 
 def _resource(node: Element) -> Element:
