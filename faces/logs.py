@@ -50,6 +50,8 @@ def configure(fmt: str = "text", level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # watchfiles says "N changes detected" for every batch: the library says what it did
+    logging.getLogger("watchfiles").setLevel(max(level, logging.WARNING))
 
 
 def request_id(request: Any) -> str:

@@ -18,6 +18,7 @@ from .library import datadir
 from .library.catalogue import Catalogue
 from .library.events import Events, Silent
 from .library.files import Files, disk_error, disk_full
+from .library.folders import FolderConfig, Folders
 from .library.gallery import Gallery
 from .library.grouping import DEFAULT_FAMILY
 from .library.people import People
@@ -58,9 +59,11 @@ class Services:
     gallery: Gallery = field(init=False)
     people: People = field(init=False)
     recognition: Recognition = field(init=False)
+    folders: Folders = field(init=False)
     recognize: bool = True  # whether recognition runs at all
     ready: bool = False  # started: the library read, the workers warm
     _adopting: asyncio.Future | None = None  # stored photos without a row, added back
+    _folders: asyncio.Future | None = None  # the library folders starting (begin())
     broken_recognizer: str = ""  # why the recognition model set cannot be used, if so
 
     def __post_init__(self) -> None:
@@ -76,6 +79,9 @@ class Services:
                                namer=self.people.name_faces,
                                wants_recognition=self.recognition.wants)
         self.recognition.uploading = lambda: self.gallery.adding > 0
+        self.folders = Folders(self.catalogue, self.gallery, self.files, self.events,
+                               FolderConfig.from_settings(self.settings),
+                               workers=lambda: max(1, self.backend.workers) if self.backend else 1)
 
     @classmethod
     def create(cls, settings: Settings, events: Events | None = None,
@@ -137,6 +143,8 @@ class Services:
         await self.catalogue.write(self.recognition.load, family, off)
         self.recognition.run()
         self.ready = True
+        if self.backend is not None:
+            await self.folders.start()  # (scanned and watched in the background)
         orphans = (await checked).orphans
         if orphans and self.backend is not None:
             self._adopting = asyncio.ensure_future(self.gallery.adopt_in_background(orphans))
@@ -170,6 +178,8 @@ class Services:
         self.people.load(family or DEFAULT_FAMILY)
         self.recognition.start(family, off)
         self.ready = True
+        if self.backend is not None:
+            self._folders = asyncio.ensure_future(self.folders.start())
 
     def recognizer(self) -> tuple[str, str]:
         """The recognizer family the workers run, or why People is off."""
@@ -186,6 +196,7 @@ class Services:
         return info.recognizer, ""
 
     def stop(self) -> None:
+        self.folders.stop()
         if self._adopting is not None:
             self._adopting.cancel()
         self.recognition.stop()

@@ -108,6 +108,24 @@ class Settings:
     recognition_max_faces: int = _setting(50, "FACES_RECOGNITION_MAX_FACES",
                                           "faces recognized per photo, largest first "
                                           "(People)", STORE)
+    library: str = _setting("", "FACES_LIBRARY",
+                            "folders of photos indexed where they are, never written to "
+                            f"(several separated by '{os.pathsep}', as in PATH; more with "
+                            "`faces library add`)")
+    library_min_size: int = _setting(1024, "FACES_LIBRARY_MIN_SIZE",
+                                     "files in library folders smaller than this many bytes "
+                                     "are skipped (icons, previews)")
+    library_settle: float = _setting(2.0, "FACES_LIBRARY_SETTLE",
+                                     "seconds a new or changed file in a library folder must "
+                                     "stay unchanged before it is read (one being copied is "
+                                     "never read half)")
+    library_rescan: float = _setting(60.0, "FACES_LIBRARY_RESCAN",
+                                     "minutes between two rescans of every library folder "
+                                     "(network folders send no change events: this is how "
+                                     "their changes are seen; 0 = never)")
+    library_watch: bool = _setting(True, "FACES_LIBRARY_WATCH",
+                                   "watch local library folders for changes as they happen "
+                                   "(inotify, one watch per folder)")
     cluster: str = _setting("", "FACES_CLUSTER",
                             "Dask scheduler to run detection on (tcp://host:8786 or tls://...; "
                             "empty = a process pool on this machine)", STORE)
@@ -128,10 +146,10 @@ class Settings:
                                "uploads per minute per client address (0 = no limit)")
     token: str = _setting("", "FACES_TOKEN",
                           "access token needed to upload and delete (empty = open)",
-                          SERVE | {"import"})
+                          SERVE | {"import", "library"})
     server: str = _setting("http://127.0.0.1:8282", "FACES_SERVER",
-                           "the gallery `faces import` sends photos to",
-                           frozenset({"import"}))
+                           "the gallery `faces import` sends photos to (and `faces "
+                           "library` asks)", frozenset({"import", "library"}))
     concurrency: int = _setting(4, "FACES_IMPORT_CONCURRENCY",
                                 "photos `faces import` sends at once", frozenset({"import"}))
     private: bool = _setting(False, "FACES_PRIVATE",
@@ -214,6 +232,8 @@ class Settings:
         if self.detect_timeout <= 0 or self.request_timeout <= 0 or \
                 self.download_timeout <= 0:
             raise ValueError("timeouts must be positive")
+        if self.library_min_size < 0 or self.library_settle < 0 or self.library_rescan < 0:
+            raise ValueError("library min size, settle and rescan must be 0 or more")
         if self.concurrency < 1:
             raise ValueError("import concurrency must be 1 or more")
         if min(self.max_queue, self.rate_limit, self.worker_recycle_mb,

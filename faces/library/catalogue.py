@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from ..errors import (
 )
 from . import migrations
 from .catalogue_people import COVER, PeopleRows
+from .catalogue_places import Place, PlaceRows
 from .files import disk_full
 from .records import Described, Photo, taken_key
 
@@ -106,7 +108,7 @@ def optimize(db: sqlite3.Connection, first: bool = False) -> None:
         db.execute("PRAGMA optimize=0x10002" if first else "PRAGMA optimize")
 
 
-class Catalogue(PeopleRows):
+class Catalogue(PeopleRows, PlaceRows):
     def __init__(self, data_dir: str | os.PathLike) -> None:
         self.path = Path(data_dir) / CATALOGUE
         self.write_error = ""  # why the last write failed ("" once one succeeds)
@@ -121,7 +123,7 @@ class Catalogue(PeopleRows):
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             migrations.migrate(self._db, self.path)
-            for table in ("photos", "faces", "people"):  # every table read once, through
+            for table in ("photos", "faces", "people", "places"):  # every table read once, through
                 self._db.execute(f"SELECT COUNT(*) FROM {table}")  # its smallest index
             self._db.execute("BEGIN IMMEDIATE")  # (can it be written at all?)
             self._db.execute("ROLLBACK")
@@ -239,10 +241,11 @@ class Catalogue(PeopleRows):
         """Several writes as one: all of them, or none (a use case's edit)."""
         return self._transaction()
 
-    def add(self, photo: Photo, recognized: bool = False) -> bool:
-        """Insert ``photo`` and its faces; False when a photo with that id
-        already exists. ``recognized``: it has no face for recognition to
-        describe (it never waits for it)."""
+    def add(self, photo: Photo, recognized: bool = False,
+            place: tuple[int, Place] | None = None) -> bool:
+        """Insert ``photo`` and its faces (and its ``place`` in a library
+        root); False when a photo with that id already exists. ``recognized``:
+        it has no face for recognition to describe (it never waits for it)."""
         try:
             with self._transaction():
                 seq = self.db.execute(
@@ -258,6 +261,8 @@ class Catalogue(PeopleRows):
                     f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(*face_row(photo.id, n, face), seq, photo.taken_key,
                       int(bool(face.get("added")))) for n, face in enumerate(photo.faces)])
+                if place is not None:
+                    self.put_places(place[0], [place[1]])
         except sqlite3.IntegrityError:
             return False
         return True
@@ -281,6 +286,7 @@ class Catalogue(PeopleRows):
         """Photos from rows of COLUMNS, each with its faces (one more query)."""
         rows = list(rows)
         faces: dict[str, list[dict]] = {row[0]: [] for row in rows}
+        places: dict[str, list[tuple[str, bool]]] = {}
         ids = list(faces)
         for start in range(0, len(ids), FACES_PER_QUERY):
             batch = ids[start:start + FACES_PER_QUERY]
@@ -289,7 +295,17 @@ class Catalogue(PeopleRows):
                     f"WHERE photo IN ({', '.join('?' * len(batch))}) "
                     f"ORDER BY photo, position", batch):
                 faces[row[0]].append(face_json(row[1:]))
-        return [photo_from_row(row, faces[row[0]]) for row in rows]
+            for photo, where, online in self.places_of(batch):
+                places.setdefault(photo, []).append((where, online))
+        found = []
+        for row in rows:
+            photo = photo_from_row(row, faces[row[0]])
+            here = places.get(photo.id)
+            if here:  # (a library photo is there while one of its files is)
+                photo = replace(photo, places=tuple(where for where, _ in here),
+                                online=photo.original is not None or here[0][1])
+            found.append(photo)
+        return found
 
     def delete(self, photo_id: str) -> Photo | None:
         """Remove the catalogue row; returns the photo it described, if any.
@@ -319,12 +335,12 @@ class Catalogue(PeopleRows):
         oldest first."""
         yield from self.db.execute("SELECT id, display, filename FROM photos ORDER BY seq")
 
-    def set_taken(self, photo_id: str, taken: str) -> None:
-        """The date taken the user gave (kept as theirs: no reading of the
-        file replaces it)."""
+    def set_taken(self, photo_id: str, taken: str, source: str = "user") -> None:
+        """A new date taken: the user's (kept as theirs: no reading of the
+        file replaces it), or a sidecar's that came later (``source``)."""
         with self._transaction():
-            self.db.execute("UPDATE photos SET taken = ?, taken_source = 'user', taken_key = ? "
-                            "WHERE id = ?", (taken, taken_key(taken), photo_id))
+            self.db.execute("UPDATE photos SET taken = ?, taken_source = ?, taken_key = ? "
+                            "WHERE id = ?", (taken, source, taken_key(taken), photo_id))
             self.db.execute("UPDATE faces SET taken_key = ? WHERE photo = ?",
                             (taken_key(taken), photo_id))
 

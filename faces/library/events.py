@@ -72,8 +72,16 @@ class EditProgress:
     total: int
 
 
+@dataclass(frozen=True)
+class LibraryChanged:
+    """The library folders' state: each root's, with its scan's progress
+    (:class:`faces.library.folders.RootStatus`)."""
+
+    roots: list
+
+
 Event = PhotoAdded | PhotoDeleted | PhotoChanged | PhotosRecognized | FacesChanged | \
-    PeopleChanged | RecognitionState | EditProgress
+    PeopleChanged | RecognitionState | EditProgress | LibraryChanged
 
 
 class Events(Protocol):

@@ -117,6 +117,14 @@ def export(data_dir: Path, dest: Path, person: str | None = None,
         photos = db.execute(f"SELECT id, filename, created, width, height, {display}, {kept} "
                             f"FROM photos" + where + " ORDER BY seq",
                             (() if chosen is None else (chosen,))).fetchall()
+        # a library photo's original is its file, where it is (the first place there)
+        places: dict[str, Path] = {}
+        if migrations.version(db) >= 7:
+            for photo_id, root, path in db.execute(
+                    "SELECT l.photo, r.path, l.path FROM places AS l JOIN roots AS r ON "
+                    "r.id = l.root WHERE l.photo IS NOT NULL AND l.online = 1 "
+                    "ORDER BY r.path, l.path"):
+                places.setdefault(photo_id, Path(root) / path)
         named: dict[str, list[tuple[tuple[float, ...], str]]] = defaultdict(list)
         for photo_id, x1, y1, x2, y2, name in db.execute(
                 "SELECT f.photo, f.x1, f.y1, f.x2, f.y2, p.name FROM faces AS f "
@@ -129,21 +137,24 @@ def export(data_dir: Path, dest: Path, person: str | None = None,
     taken: set[str] = set()
     for done, (photo_id, filename, created, width, height, display, original, when_taken
                ) in enumerate(photos, 1):
-        # the uploaded file itself, byte for byte; a photo that kept none, its copy
-        source = data_dir / "photos" / (original or display)
+        # the uploaded file itself, byte for byte (or the library file); a photo
+        # that kept none, its copy
+        here = places.get(photo_id) if not original else None
+        source = here or data_dir / "photos" / (original or display)
         record = Photo(photo_id, filename, created, width, height, [], display, "", "",
-                       original)
+                       original, places=(str(here),) if here else ())
         name = unique(_safe(record.export_name()), taken)
         part = dest / f".{name}.part"
         try:
             shutil.copyfile(source, part)
-        except FileNotFoundError:
+        except OSError:  # (gone, or its folder not mounted)
+            part.unlink(missing_ok=True)
             found.left_out.append(photo_id)
             continue
         faces = named.get(photo_id, [])
         # the areas as the exported file stores its pixels (an original may be
         # turned upright by its EXIF orientation; the copy is upright already)
-        turn = stored_orientation(part.read_bytes()) if original else 1
+        turn = stored_orientation(part.read_bytes()) if original or here else 1
         across, down = (height, width) if turn >= 5 else (width, height)
         (dest / f"{name}.xmp").write_bytes(xmp.sidecar(
             across, down, [(xmp.stored(box, turn, width, height), who) for box, who in faces],

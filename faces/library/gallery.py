@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..backends import Backend
-from ..errors import BadRequest, FacesError, ImageRejected, NotFound, StorageFull
+from ..errors import BadRequest, Conflict, FacesError, ImageRejected, NotFound, StorageFull
 from ..vision import xmp
 from ..vision.contract import Options, Rendered
 from ..vision.jobs import DETECT, LOCATE, RENDER
 from ..vision.metadata import Metadata
 from ..vision.probe import check_limits, probe
 from .catalogue import Catalogue
+from .catalogue_places import Place
 from .events import Events, PhotoAdded, PhotoChanged, PhotoDeleted
 from .files import DISK_ERRORS, Files
 from .records import ID_PATTERN, PAGE_SIZE, Photo, content_id, utc_now
@@ -117,15 +118,22 @@ class Gallery:
 
     def page(self, limit: int = PAGE_SIZE, before: str | None = None,
              people: list[str] | None = None, order: str = "taken",
-             since: str | None = None, until: str | None = None) -> Page:
+             since: str | None = None, until: str | None = None,
+             folder: tuple[int, str] | None = None) -> Page:
         """Up to ``limit`` photos (that show every one of ``people``, if
         given), newest first by date taken (``order`` "added": as they came
         in), after the photo ``before``; by date taken, only those taken from
-        ``since`` to ``until`` (date prefixes). Raises NotFound for an
-        unknown ``before``."""
+        ``since`` to ``until`` (date prefixes); or those in a ``folder`` of
+        the library ((root id, path in it)). Raises NotFound for an unknown
+        ``before``."""
         try:
-            photos = self.catalogue.newest_of(people, limit, before, order) if people else \
-                self.catalogue.newest(limit, before, order, since, until)
+            if folder is not None:  # (one library folder, newest taken first)
+                ids = self.catalogue.in_folder(*folder, limit, before)
+                photos = [photo for photo in map(self.catalogue.get, ids) if photo]
+            elif people:
+                photos = self.catalogue.newest_of(people, limit, before, order)
+            else:
+                photos = self.catalogue.newest(limit, before, order, since, until)
         except KeyError:
             raise NotFound("unknown_photo",
                            "No photo has the id given in 'before'.") from None
@@ -176,25 +184,31 @@ class Gallery:
             self.adding -= 1
 
     async def _add(self, data: bytes, filename: str, options: Options,
-                   sidecar: bytes | None, modified: str | None) -> tuple[Photo, bool]:
+                   sidecar: bytes | None, modified: str | None,
+                   photo_id: str | None = None, place: tuple[int, Place] | None = None
+                   ) -> tuple[Photo, bool]:
         loop = asyncio.get_running_loop()
-        variant = options.variant(self.defaults, self.backend.default_score)
-        photo_id = await loop.run_in_executor(None, content_id, data, variant)
+        if photo_id is None:
+            variant = options.variant(self.defaults, self.backend.default_score)
+            photo_id = await loop.run_in_executor(None, content_id, data, variant)
         existing = self.catalogue.get(photo_id)
         if existing is not None:
             return existing, False
         rendered: Rendered = await self._run(RENDER, data, options, sidecar,
                                              pixels=pixels(data))
-        keep = options.mode != "blur"
+        # (a library file is its own original: nothing of it is copied)
+        keep = options.mode != "blur" and place is None
         photo = self._photo(photo_id, filename, utc_now(), rendered, keep, modified)
         await self._save(photo, self._files(photo, rendered, data if keep else None))
         try:
             added = await self.catalogue.write(self.catalogue.add, photo,
-                                               not self.wants_recognition(photo))
+                                               not self.wants_recognition(photo), place)
         except FacesError:  # (the disk, the catalogue) not stored: no file is left behind
             await loop.run_in_executor(None, self.files.remove, photo)
             raise
         if not added:  # the same bytes finished first elsewhere
+            if place is not None:
+                await self.catalogue.write(self.catalogue.put_places, place[0], [place[1]])
             return self.catalogue.get(photo_id), False
         photo = self.catalogue.get(photo_id)  # with its faces' ids
         if rendered.names and self.namer is not None:
@@ -210,6 +224,18 @@ class Gallery:
         for listener in self.listeners:
             listener.photo_added(photo)
         return photo, True
+
+    async def add_from_folder(self, data: bytes, photo_id: str, filename: str,
+                              sidecar: bytes | None, modified: str,
+                              place: tuple[int, Place]) -> tuple[Photo, bool]:
+        """Store a photo found in a library folder (``place``: its root and
+        place there; ``photo_id``: its bytes' hash): the same as an upload,
+        except that the file itself stays its original (nothing is copied
+        from it), and it is not counted as an upload (uploads go first).
+        Raises ImageRejected, the backend's errors, or StorageFull."""
+        self.check(data, self.defaults)
+        return await self._add(data, filename, self.defaults, sidecar, modified, photo_id,
+                               place)
 
     async def detect(self, data: bytes, options: Options, annotate: bool) -> dict[str, Any]:
         """Faces in a photo, stored nowhere: ``{"width", "height", "faces"}``,
@@ -253,6 +279,9 @@ class Gallery:
         """The photo as it was uploaded; NotFound when none is kept (a
         blurred upload, or a photo stored before originals were kept)."""
         path = self.files.original_path(photo)
+        if path is None and photo.places:
+            return await asyncio.get_running_loop().run_in_executor(None, self._from_folder,
+                                                                    photo)
         if path is None:
             raise NotFound("no_original", "This photo keeps no original: its faces were "
                            "blurred as it was uploaded, or it was stored before faces kept "
@@ -262,6 +291,22 @@ class Gallery:
         except FileNotFoundError:
             raise NotFound("no_original", "The original file is missing from the data "
                            "directory (`faces check` lists what is missing).") from None
+
+    def _from_folder(self, photo: Photo) -> bytes:
+        """A library photo's file, read where it is (the first of its places
+        that is there and still holds the same bytes)."""
+        for root, path, online in self.catalogue.photo_places(photo.id):
+            if not online:
+                continue
+            try:
+                data = (Path(root) / path).read_bytes()
+            except OSError:
+                continue
+            if content_id(data) == photo.id:
+                return data
+        raise NotFound("offline", "This photo's file is not in its library folder now (the "
+                       "folder is not mounted, or the file was moved or changed); its copy is "
+                       "shown until it is back.")
 
     async def set_taken(self, photo_id: str, taken: str) -> Photo:
         """The user's date taken (kept as theirs, written into the photo's
@@ -278,19 +323,29 @@ class Gallery:
         and the sidecar's file name. Raises NotFound."""
         photo = self.photo(photo_id)
         named = self.catalogue.named_faces(photo.id)
-        turn = photo.orientation if photo.original else 1  # (the original's stored frame)
+        # (the original's stored frame: the kept upload's, or the library file's)
+        turn = photo.orientation if photo.original or photo.places else 1
         across, down = (photo.height, photo.width) if turn >= 5 else (photo.width, photo.height)
         faces = [(xmp.stored(box, turn, photo.width, photo.height), name) for box, name in named]
         return photo.export_name() + ".xmp", xmp.sidecar(across, down, faces, taken=photo.taken)
 
     # -- deleting ----------------------------------------------------------------
 
-    async def delete(self, photo_id: str) -> Photo:
+    async def delete(self, photo_id: str, library: bool = False) -> Photo:
         """Remove a photo's row and files and tell every page; raises NotFound.
         On a full disk too: deleting is how space comes back (the space kept
-        aside is given back for it if the catalogue needs it)."""
+        aside is given back for it if the catalogue needs it). A photo in a
+        library folder is not deleted (its file is not ours to delete, and
+        the next scan would bring it back): Conflict; unless ``library``
+        (its folder was removed from the library)."""
         if not ID_PATTERN.match(photo_id):
             raise unknown_photo()
+        found = self.catalogue.get(photo_id)
+        if found is not None and found.places and found.online and not library:
+            raise Conflict("in_library", f"This photo is a file in a library folder "
+                           f"({found.places[0]}): faces never changes those folders. Delete "
+                           f"or move the file there; once it is gone (offline here) it can "
+                           f"be deleted from the gallery.")
         try:
             photo = await self.catalogue.write(self.catalogue.delete, photo_id)
         except StorageFull:

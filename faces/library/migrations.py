@@ -133,6 +133,34 @@ MIGRATIONS: list[tuple[str, str]] = [
         UPDATE faces SET taken_key = (SELECT taken_key FROM photos WHERE photos.seq = faces.seq);
         CREATE INDEX faces_person_taken ON faces (person, taken_key DESC, seq DESC);
     """),
+    ("library folders indexed in place: each root, and each file's place in it", """
+        -- a folder faces indexes where it is (FACES_LIBRARY, `faces library add`);
+        -- device: the st_dev its files were on (another one: not mounted)
+        CREATE TABLE roots (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,
+            device INTEGER,
+            source TEXT NOT NULL DEFAULT 'added',
+            added TEXT NOT NULL
+        );
+        -- a file in a root: its photo (the same bytes in two places are one
+        -- photo), the fingerprint a rescan compares, whether it is there now;
+        -- a file that is no photo keeps its reason in error (reported once)
+        CREATE TABLE places (
+            root INTEGER NOT NULL REFERENCES roots(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            photo TEXT REFERENCES photos(id) ON DELETE CASCADE,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            print TEXT NOT NULL DEFAULT '',
+            online INTEGER NOT NULL DEFAULT 1,
+            sidecar INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            PRIMARY KEY (root, path)
+        ) WITHOUT ROWID;
+        CREATE INDEX places_photo ON places (photo);
+        CREATE INDEX places_print ON places (size, print);
+    """),
 ]
 VERSION = len(MIGRATIONS)
 
@@ -140,7 +168,7 @@ VERSION = len(MIGRATIONS)
 def display_column(db: sqlite3.Connection) -> str:
     """The column naming a photo's display copy, in a catalogue of any
     version (read-only readers may meet one not migrated yet): "display",
-    or "original" before migration 7."""
+    or "original" before migration 6."""
     columns = {row[1] for row in db.execute("PRAGMA table_info(photos)")}
     return "display" if "display" in columns else "original"
 

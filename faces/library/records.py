@@ -64,10 +64,18 @@ class Photo:
     latitude: float | None = None
     longitude: float | None = None
     orientation: int = 1
+    # where it is in the library folders ("<root>/<path>", online ones first;
+    # () for an upload alone), and whether its file can be read now (an upload
+    # always; a library photo while one of its places is there)
+    places: tuple[str, ...] = ()
+    online: bool = True
 
     def record(self) -> dict:
-        """Every field, as stored in the catalogue and the metadata sidecar."""
-        return dataclasses.asdict(self)
+        """Every field stored in the catalogue's photo row and the metadata
+        sidecar (its places are the catalogue's alone: they change as files move)."""
+        found = dataclasses.asdict(self)
+        del found["places"], found["online"]
+        return found
 
     @classmethod
     def from_record(cls, record: dict) -> Photo:
@@ -75,7 +83,7 @@ class Photo:
         original was kept, whose "original" was the display copy)."""
         if "display" not in record:
             record = {**record, "display": record.get("original"), "original": None}
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = {f.name for f in dataclasses.fields(cls)} - {"places", "online"}
         return cls(**{k: v for k, v in record.items() if k in known})
 
     def files(self) -> list[str]:
@@ -87,7 +95,17 @@ class Photo:
         """Its file name with the extension of the file an export writes:
         the original's, else the display copy's."""
         stem = PurePath(self.filename).stem or self.id
-        return stem + PurePath(self.original or self.display).suffix
+        return stem + self.original_suffix
+
+    @property
+    def original_suffix(self) -> str:
+        """The extension of its original: the kept upload's, the library
+        file's (as it is named there), else its display copy's."""
+        if self.original:
+            return PurePath(self.original).suffix
+        if self.places:
+            return PurePath(self.places[0]).suffix.lower()
+        return PurePath(self.display).suffix
 
     @property
     def taken_key(self) -> str:
