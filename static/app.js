@@ -3,6 +3,7 @@
 // The page works without this script (plain form post).
 
 import { call, connect, growing, plural } from "./common.js";
+import { library } from "./library.js";
 import { createViewer } from "./viewer.js";
 
 const gallery = document.getElementById("gallery");
@@ -34,6 +35,7 @@ function card(photo) {
   img.alt = photo.filename;
   const name = li.querySelector(".name");
   name.textContent = name.title = photo.filename;
+  li.querySelector(".offline").hidden = photo.online !== false;
   const badge = li.querySelector(".badge");
   badge.classList.toggle("none", photo.faces.length === 0);
   badge.textContent = plural(photo.faces.length, "face");
@@ -112,6 +114,7 @@ function addPhoto(photo) {
   if (pagePeople.length) return; // a new photo is nobody's until it is recognized
   if (document.getElementById(`photo-${photo.id}`)) return;
   if (gallery.dataset.to && takenKey(photo) >= `${gallery.dataset.to}\uffff`) return;
+  if (!inFolder(photo)) return;
   place(card(photo));
   changeTotal(+1);
 }
@@ -131,9 +134,15 @@ function followPeople(photo) {
   }
 }
 
+// On a library folder's page: whether a photo has a file in that folder.
+const folderPath = gallery.dataset.folderPath;
+const inFolder = (photo) => !folderPath
+  || (photo.paths || []).some((path) => path.startsWith(`${folderPath}/`));
+
 function photoChanged(photo) {
   known.set(photo.id, photo);
   const item = document.getElementById(`photo-${photo.id}`);
+  if (item) item.querySelector(".offline").hidden = photo.online !== false;
   if (item && item.dataset.taken !== takenKey(photo)) { // a date corrected: its new place
     const moved = card(photo);
     item.remove();
@@ -307,6 +316,7 @@ function onMessage(message) {
   else if (message.type === "photos.recognized") message.photos.forEach(photoChanged);
   else if (message.type === "faces.changed") facesChanged(message.faces);
   else if (message.type === "people.changed") peopleChanged(message);
+  else if (message.type === "library") library.update(message.roots);
   else if (message.type === "resync") location.reload();
 }
 
@@ -413,6 +423,7 @@ growing({
   url: (last) => `/api/photos?limit=${gallery.dataset.page}`
     + (last ? `&before=${encodeURIComponent(last.dataset.id)}` : "")
     + (gallery.dataset.to ? `&to=${encodeURIComponent(gallery.dataset.to)}` : "")
+    + (gallery.dataset.folder ? `&folder=${gallery.dataset.folder}` : "")
     + pagePeople.map((id) => `&person=${id}`).join(""),
   add: (page) => {
     for (const photo of page.photos) {

@@ -189,6 +189,9 @@ export function createViewer({ known, people, canWrite, onDeleted, onChanged }) 
       parts.push(`at ${photo.place.latitude.toFixed(5)}, ${photo.place.longitude.toFixed(5)}`);
     }
     if (!photo.original_kept) parts.push("no original kept");
+    if (photo.paths && photo.paths.length) {
+      parts.push(`${photo.online === false ? "offline: was at" : "file:"} ${photo.paths.join(", ")}`);
+    }
     return parts.join(" · ");
   }
 

@@ -39,7 +39,9 @@ class TestUploadAndLive(FacesTestCase):
     async def test_photo_json_and_files(self) -> None:
         photo = json.loads((await self.upload("two_people.jpg")).body)
         assert set(photo) == {"id", "filename", "created", "taken", "taken_source", "width",
-                              "height", "faces", "original_kept", "camera", "place", "urls"}
+                              "height", "faces", "original_kept", "paths", "online", "camera",
+                              "place", "urls"}
+        assert photo["paths"] == [] and photo["online"] is True  # (an upload alone)
         assert (photo["filename"], photo["width"], photo["height"]) == ("two_people.jpg",
                                                                         1126, 661)
         assert photo["created"].endswith("Z")

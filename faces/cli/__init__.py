@@ -1,7 +1,8 @@
 """The ``faces`` command. Each module here adds its sub-commands:
 :mod:`.server` (serve, worker, token), :mod:`.models` (fetch-model,
 quantize, detect), :mod:`.library` (reindex, people), :mod:`.backup`
-(backup, restore, check, export) and :mod:`.importer` (import)."""
+(backup, restore, check, export), :mod:`.importer` (import) and
+:mod:`.folders` (library)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ import sys
 from collections.abc import Sequence
 
 from .. import logs
-from . import backup, importer, library, models, server
+from . import backup, folders, importer, library, models, server
 from .common import CommandError
 
-COMMANDS = (server, models, library, backup, importer)  # each adds its own sub-commands
+COMMANDS = (server, models, library, folders, backup, importer)  # each adds its own sub-commands
 
 
 def build_parser() -> argparse.ArgumentParser:

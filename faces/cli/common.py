@@ -55,6 +55,13 @@ def command(commands: argparse._SubParsersAction, name: str,
     return parser
 
 
+def confirmed(question: str) -> bool:
+    """The user's yes on a terminal (never without one: scripts say --yes)."""
+    if not sys.stdin.isatty():
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
 class Progress:
     """One line on a terminal: done of total, what else the caller counts,
     the rate and the time left. Silent when the stream is not a terminal."""

@@ -14,7 +14,7 @@ from .. import settings
 from ..errors import DataDirError, ModelError
 from ..services import OFF_HINT, Services
 from ..web.views import person_json
-from .common import CommandError, Progress, command, config
+from .common import CommandError, Progress, command, config, confirmed
 
 
 async def _reindex(found: settings.Settings, drop_missing: bool, yes: bool) -> str:
@@ -30,7 +30,7 @@ async def _reindex(found: settings.Settings, drop_missing: bool, yes: bool) -> s
                     print(f"  {photo_id}  {filename}")
                 if len(missing) > 10:
                     print(f"  ... and {len(missing) - 10} more")
-                if not (yes or _confirmed(f"remove these {len(missing)} rows, their faces "
+                if not (yes or confirmed(f"remove these {len(missing)} rows, their faces "
                                           f"and what People knows of them?")):
                     raise CommandError("nothing was removed (--yes answers for scripts)")
                 drop = [photo_id for photo_id, _ in missing]
@@ -39,11 +39,6 @@ async def _reindex(found: settings.Settings, drop_missing: bool, yes: bool) -> s
     finally:
         services.stop()
 
-
-def _confirmed(question: str) -> bool:
-    if not sys.stdin.isatty():
-        return False
-    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
 def reindex(args: argparse.Namespace) -> int:

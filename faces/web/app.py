@@ -25,7 +25,7 @@ from .. import logs
 from ..services import Services
 from ..settings import Settings
 from ..vision import fetch
-from . import access, files, live, people, photos, session, system
+from . import access, files, library, live, people, photos, session, system
 from .base import MULTIPART_SLACK, HostRefusedHandler, NotFoundHandler
 from .files import AssetsHandler
 from .hub import Hub
@@ -65,7 +65,8 @@ class FacesApplication(Application):
 
 def make_app(web: Web) -> Application:
     services = web.services
-    routes = [*photos.ROUTES, *people.ROUTES, *session.ROUTES, *system.ROUTES, *live.ROUTES,
+    routes = [*photos.ROUTES, *people.ROUTES, *library.ROUTES, *session.ROUTES, *system.ROUTES,
+              *live.ROUTES,
               *files.routes(services.files)]
     return FacesApplication(
         routes,

@@ -269,3 +269,24 @@ def modified(text: str | None) -> str | None:
     if not text or len(text) > 40:
         return None
     return xmp_date(text)
+
+
+def folder_path(body: Any) -> str:
+    """``{"path": "/photos"}``: a folder on the server (absolute)."""
+    path = body.get("path") if isinstance(body, dict) else None
+    if not isinstance(path, str) or not path.strip() or "\0" in path:
+        raise BadRequest("bad_path", 'Send {"path": "/the/folder"}: a folder on the server.')
+    if not path.strip().startswith(("/", "~")):
+        raise BadRequest("bad_path", "The folder must be an absolute path on the server.")
+    return path.strip()
+
+
+def folder(text: str | None) -> tuple[int, str] | None:
+    """``?folder=<root id>/<path in it>``: one folder of the library (None
+    when not given)."""
+    if text is None:
+        return None
+    root, _, path = text.partition("/")
+    if not root.isdigit() or ".." in path.split("/") or "\0" in path:
+        raise BadRequest("bad_folder", "folder is <library folder id>/<path in it>.")
+    return int(root), path.strip("/")

@@ -34,6 +34,8 @@ class Live:
     recognition_redescribing: int = 0  # of them, described again for a new recognizer
     recognition_on: bool = False
     recognition_stalled: bool = False  # its results cannot be written now (disk, catalogue)
+    # each library folder: (path, usable, photos, offline, files to read, files read)
+    library: tuple[tuple[str, bool, int, int, int, int], ...] = ()
 
 
 class _LiveCollector(Collector):
@@ -67,6 +69,23 @@ class _LiveCollector(Collector):
                                 "because its results cannot be written (a full disk, a "
                                 "locked or read-only catalogue); /healthz says why",
                                 int(live.recognition_stalled))
+        families = {
+            "up": GaugeMetricFamily("faces_library_up", "1 while a library folder can be "
+                                    "scanned (0: missing, unreadable, swapped or held; "
+                                    "/api/library says why)", labels=["root"]),
+            "photos": GaugeMetricFamily("faces_library_photos", "Photos in a library folder",
+                                        labels=["root"]),
+            "offline": GaugeMetricFamily("faces_library_offline", "Files of a library folder "
+                                         "gone (their photos kept, offline)", labels=["root"]),
+            "pending": GaugeMetricFamily("faces_library_scan_pending", "Files of a library "
+                                         "folder's scan still to be read", labels=["root"]),
+        }
+        for path, up, photos, offline, total, done in live.library:
+            families["up"].add_metric([path], int(up))
+            families["photos"].add_metric([path], photos)
+            families["offline"].add_metric([path], offline)
+            families["pending"].add_metric([path], max(0, total - done))
+        yield from families.values()
 
 
 class Metrics:

@@ -34,6 +34,9 @@ def _tiny_bmp() -> str:
 
 
 _ID = {"type": "string", "pattern": ID_REGEX}
+_PROBLEM = {"type": "object", "required": ["path", "why"], "additionalProperties": False,
+            "properties": {"path": {"type": "string"}, "why": {"type": "string"}}}
+_ROOT_PATH = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
 _PERSON_REGEX = PERSON_REGEX
 _PERSON_ID = {"type": "string", "pattern": _PERSON_REGEX}
 _MODE = {"type": "string", "enum": list(MODES)}
@@ -210,7 +213,7 @@ SCHEMAS = {
     "Photo": {
         "type": "object",
         "required": ["id", "filename", "created", "taken", "taken_source", "width", "height",
-                     "faces", "original_kept", "camera", "place", "urls"],
+                     "faces", "original_kept", "paths", "online", "camera", "place", "urls"],
         "additionalProperties": False,
         "properties": {
             "id": _ID,
@@ -229,9 +232,18 @@ SCHEMAS = {
             "height": {"type": "integer", "minimum": 1},
             "faces": {"type": "array", "items": _ref("StoredFace")},
             "original_kept": {"type": "boolean",
-                              "description": "the uploaded file is kept byte for byte (not "
+                              "description": "the uploaded file is kept byte for byte, or "
+                                             "the photo is a file in a library folder (not "
                                              "for a blurred upload, nor for photos stored "
                                              "before faces kept originals)"},
+            "paths": {"type": "array", "items": {"type": "string"},
+                      "description": "where it is in the library folders (the same bytes "
+                                     "in two places are one photo), those there now first; "
+                                     "empty for an upload alone"},
+            "online": {"type": "boolean",
+                       "description": "its file can be read now (false: its library folder "
+                                      "lost it, or is not mounted; its copies, faces and "
+                                      "names stay)"},
             "camera": {"type": "object", "additionalProperties": False,
                        "properties": {"make": {"type": ["string", "null"]},
                                       "model": {"type": ["string", "null"]}}},
@@ -250,11 +262,58 @@ SCHEMAS = {
                                           "carrying no metadata"}
                        for k in ("display", "annotated", "thumbnail")},
                     "original": {"type": ["string", "null"], "pattern": "^/api/photos/",
-                                 "description": "the uploaded file as it came (a download)"},
+                                 "description": "the uploaded file as it came, or the "
+                                                "library file itself (a download)"},
                     "xmp": {"type": "string", "pattern": "^/api/photos/",
                             "description": "the face names (and date taken) as an XMP "
                                            "sidecar"}},
             },
+        },
+    },
+    "LibraryRoot": {
+        "type": "object",
+        "required": ["id", "path", "state", "why", "source", "watching", "photos", "offline",
+                     "held", "problems", "scan", "urls"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "integer"},
+            "path": {"type": "string", "description": "the folder on the server"},
+            "state": {"type": "string", "enum": ["ok", "unavailable", "held", "waiting"],
+                      "description": "unavailable: missing, unreadable, on another device "
+                                     "or empty (nothing was changed); held: files are gone "
+                                     "and the user must confirm before they are marked "
+                                     "offline; waiting: not scanned yet"},
+            "why": {"type": ["string", "null"], "description": "what is wrong, what to do"},
+            "source": {"type": "string", "enum": ["settings", "added"],
+                       "description": "set in FACES_LIBRARY, or added (API, `faces library "
+                                      "add`)"},
+            "watching": {"type": "string", "enum": ["events", "scheduled", "off"],
+                         "description": "events: changes seen as they happen (inotify); "
+                                        "scheduled: a network folder, rescanned every "
+                                        "FACES_LIBRARY_RESCAN minutes"},
+            "photos": {"type": "integer", "minimum": 0},
+            "offline": {"type": "integer", "minimum": 0,
+                        "description": "files gone (their photos are kept)"},
+            "held": {"type": "integer", "minimum": 0,
+                     "description": "files a held pass would mark offline"},
+            "problems": {"type": "object", "additionalProperties": False,
+                         "properties": {
+                             "files": {"type": "integer", "minimum": 0,
+                                       "description": "files that are no photo faces can "
+                                                      "read, each reported once"},
+                             "first": {"type": "array", "items": _PROBLEM},
+                             "folders": {"type": "array", "items": _PROBLEM}}},
+            "scan": {"type": "object", "additionalProperties": False,
+                     "properties": {
+                         "running": {"type": "boolean"},
+                         "done": {"type": "integer", "minimum": 0},
+                         "total": {"type": "integer", "minimum": 0,
+                                   "description": "files to read whole in this pass"},
+                         "waiting": {"type": "integer", "minimum": 0,
+                                     "description": "files still being written"},
+                         "last": {"type": ["string", "null"]},
+                         "passes": {"type": "integer", "minimum": 0}}},
+            "urls": {"type": "object", "properties": {"photos": {"type": "string"}}},
         },
     },
     "PhotoList": {
@@ -296,6 +355,17 @@ SCHEMAS = {
             "problems": {"type": "array", "items": {"type": "string"},
                          "description": "with status failing: what is wrong, each in a "
                          "sentence"},
+            "library": {"type": "array", "description": "each library folder's state (one "
+                        "not mounted is said here, not failed: the rest works)",
+                        "items": {"type": "object", "required": ["path", "state"],
+                                  "properties": {
+                                      "path": {"type": "string"},
+                                      "state": {"enum": ["ok", "unavailable", "held",
+                                                         "waiting"]},
+                                      "why": {"type": ["string", "null"]},
+                                      "scanning": {"type": "boolean"},
+                                      "done": {"type": "integer", "minimum": 0},
+                                      "total": {"type": "integer", "minimum": 0}}}},
             "recognizer": {"type": ["string", "null"],
                            "description": "the recognizer family describing faces"},
             "recognition_backlog": {"type": "integer", "minimum": 0,
@@ -346,6 +416,10 @@ PATHS = {
                  "style": "form", "explode": True,
                  "description": "only photos that show this person (given several times: "
                                 "all of them)"},
+                {"name": "folder", "in": "query", "required": False,
+                 "schema": {"type": "string", "pattern": r"^[0-9]+(/.*)?$"},
+                 "description": "only photos in this library folder: <root id>/<path in "
+                                "it> (and the folders in it), newest taken first"},
             ],
             "responses": {
                 "200": _json(_ref("PhotoList"), "a page of photos"),
@@ -394,7 +468,9 @@ PATHS = {
         "delete": {
             "summary": "Delete a photo and its files; broadcast photo.deleted",
             "operationId": "deletePhoto",
-            "responses": {"204": {"description": "deleted"}, "404": _error("no such photo")},
+            "responses": {"204": {"description": "deleted"}, "404": _error("no such photo"),
+                          "409": _error("the photo is a file in a library folder, there "
+                                        "now: faces never deletes those files")},
         },
     },
     "/api/detect": {
@@ -581,7 +657,8 @@ PATHS = {
                                                                 "format": "binary"}}
                                               for kind in ORIGINAL_TYPES}},
                           "401": _error("an access token is needed to view"),
-                          "404": _error("no such photo, or it keeps no original")},
+                          "404": _error("no such photo, or it keeps no original, or its "
+                                        "library file is not there now (offline)")},
         },
     },
     "/api/photos/{id}/xmp": {
@@ -600,6 +677,71 @@ PATHS = {
                           "404": _error("no such photo")},
         },
     },
+    "/api/library": {
+        "get": {
+            "summary": "The library folders: indexed where they are, never written to",
+            "operationId": "listLibrary",
+            "responses": {"200": _json({"type": "object", "required": ["roots", "scanning"],
+                                        "properties": {
+                                            "roots": {"type": "array",
+                                                      "items": _ref("LibraryRoot")},
+                                            "scanning": {"type": "boolean"}}},
+                                       "every folder, its state and scan"),
+                          "401": _error("an access token is needed to view")},
+        },
+        "post": {
+            "summary": "Add a folder of the server to the library (scanned in the "
+                       "background, then watched)",
+            "operationId": "addLibraryFolder",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["path"],
+                "properties": {"path": {"type": "string", "minLength": 1,
+                                        "examples": ["/photos"]}}}}}},
+            "responses": {"201": _json(_ref("LibraryRoot"), "added"),
+                          "400": _error("not an absolute path"),
+                          "401": _error("an access token is needed"),
+                          "404": _error("no such folder on the server"),
+                          "409": _error("it holds or is in the data directory, or overlaps "
+                                        "another library folder")},
+        },
+    },
+    "/api/library/roots/{id}": {
+        "parameters": _ROOT_PATH,
+        "get": {
+            "summary": "One library folder",
+            "operationId": "getLibraryFolder",
+            "responses": {"200": _json(_ref("LibraryRoot"), "the folder"),
+                          "401": _error("an access token is needed to view"),
+                          "404": _error("no such library folder")},
+        },
+        "delete": {
+            "summary": "Forget a library folder: its photos that are nowhere else leave the "
+                       "gallery (its files are never touched)",
+            "operationId": "removeLibraryFolder",
+            "responses": {"200": _json({"type": "object", "required": ["removed_photos"],
+                                        "properties": {"removed_photos": {
+                                            "type": "integer", "minimum": 0}}},
+                                       "removed"),
+                          "401": _error("an access token is needed"),
+                          "404": _error("no such library folder"),
+                          "409": _error("set in FACES_LIBRARY: take it out there")},
+        },
+    },
+    **{f"/api/library/roots/{{id}}/{action}": {
+        "parameters": _ROOT_PATH,
+        "post": {
+            "summary": summary,
+            "operationId": operation,
+            "responses": {"202": _json(_ref("LibraryRoot"), "asked: it runs in the "
+                                                            "background"),
+                          "401": _error("an access token is needed"),
+                          "404": _error("no such library folder")},
+        },
+    } for action, operation, summary in (
+        ("scan", "scanLibraryFolder", "Look at the folder again now"),
+        ("confirm", "confirmLibraryFolder",
+         "Yes to what the last scan held back: files gone (marked offline), a new device, "
+         "an emptied folder"))},
     "/healthz": {
         "get": {
             "summary": "Ready once every detector worker has loaded the model",

@@ -3,7 +3,6 @@ API (list, upload, one photo, delete, detect without storing)."""
 
 from __future__ import annotations
 
-from pathlib import PurePath
 from typing import Any
 from urllib.parse import quote
 
@@ -12,20 +11,36 @@ from ..library.records import PAGE_SIZE, Photo
 from ..vision.probe import ACCEPT
 from . import forms
 from .base import ApiOriginCheck, BaseHandler, UploadHandlerBase
-from .views import CROPS, photo_json, photo_urls
+from .views import CROPS, photo_json, photo_urls, root_json
 
 FACES_PAGE = 60  # faces a person's page shows before "more faces"
 
 
 def next_page(photos: list[Photo], limit: int, people: list[str], order: str = "taken",
-              since: str | None = None, until: str | None = None) -> str | None:
+              since: str | None = None, until: str | None = None,
+              folder: tuple[int, str] | None = None) -> str | None:
     """The URL of the page after a full one."""
     if len(photos) < limit:
         return None
     return f"/api/photos?before={photos[-1].id}&limit={limit}" + \
         "".join(f"&person={person}" for person in people) + \
         (f"&order={order}" if order != "taken" else "") + \
-        (f"&from={since}" if since else "") + (f"&to={until}" if until else "")
+        (f"&from={since}" if since else "") + (f"&to={until}" if until else "") + \
+        (f"&folder={folder_arg(folder)}" if folder else "")
+
+
+def folder_arg(folder: tuple[int, str]) -> str:
+    return quote(f"{folder[0]}/{folder[1]}", safe="/")
+
+
+def folder_name(roots: list, folder: tuple[int, str] | None) -> str | None:
+    """"/photos/2019" for the folder shown (None: the whole gallery)."""
+    if folder is None:
+        return None
+    for status in roots:
+        if status.root.id == folder[0]:
+            return status.root.path.rstrip("/") + (f"/{folder[1]}" if folder[1] else "")
+    return None
 
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
@@ -60,9 +75,16 @@ class GalleryHandler(BaseHandler):
         except BadRequest:
             until = None  # (a link typed wrong: from the newest)
         try:
-            page = services.gallery.page(PAGE_SIZE, before, who, until=until)
+            folder = forms.folder(self.get_argument("folder", None))
+        except BadRequest:
+            folder = None  # (a link typed wrong: the whole gallery)
+        roots = services.folders.list()
+        if folder is not None and not any(s.root.id == folder[0] for s in roots):
+            folder = None
+        try:
+            page = services.gallery.page(PAGE_SIZE, before, who, until=until, folder=folder)
         except NotFound:  # an unknown 'before': from the newest
-            page = services.gallery.page(PAGE_SIZE, None, who, until=until)
+            page = services.gallery.page(PAGE_SIZE, None, who, until=until, folder=folder)
         notice = None
         uploaded = forms.photo_id(self.get_argument("uploaded", None))
         if uploaded:
@@ -81,7 +103,9 @@ class GalleryHandler(BaseHandler):
                     faces_page=FACES_PAGE, named=named, crops=CROPS,
                     years=services.gallery.years() if not who else [], until=until,
                     months=services.gallery.months(until[:4]) if until and not who else [],
-                    month_name=month_name)
+                    month_name=month_name, roots=[root_json(s) for s in roots],
+                    folder=folder, folder_name=folder_name(roots, folder),
+                    folder_arg=folder_arg)
 
 
 class UploadFormHandler(UploadHandlerBase):
@@ -106,11 +130,13 @@ class PhotosApiHandler(ApiOriginCheck, UploadHandlerBase):
         order = forms.order(self.get_argument("order", None))
         since = forms.date_prefix(self.get_argument("from", None), "from")
         until = forms.date_prefix(self.get_argument("to", None), "to")
+        folder = forms.folder(self.get_argument("folder", None))
         for person in people:
             self.services.people.person(person)  # 404 for nobody
-        page = self.services.gallery.page(limit, before, people, order, since, until)
+        page = self.services.gallery.page(limit, before, people, order, since, until, folder)
         self.write_json({"photos": [photo_json(p) for p in page.photos],
-                         "next": next_page(page.photos, limit, people, order, since, until)})
+                         "next": next_page(page.photos, limit, people, order, since, until,
+                                           folder)})
 
 
 class PhotoApiHandler(ApiOriginCheck, BaseHandler):
@@ -156,8 +182,8 @@ class PhotoOriginalHandler(ApiOriginCheck, BaseHandler):
     async def get(self, photo_id: str) -> None:
         photo = self.services.gallery.photo(photo_id)
         data = await self.services.gallery.original(photo)
-        self.set_header("Content-Type", MEDIA_TYPES.get(
-            PurePath(photo.original).suffix.lower(), "application/octet-stream"))
+        self.set_header("Content-Type", MEDIA_TYPES.get(photo.original_suffix.lower(),
+                                                        "application/octet-stream"))
         self.set_header("Content-Disposition", attachment(photo.export_name()))
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Content-Security-Policy", "sandbox; default-src 'none'")
@@ -165,9 +191,10 @@ class PhotoOriginalHandler(ApiOriginCheck, BaseHandler):
         self.finish(data)
 
 
-MEDIA_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
-               ".heic": "image/heic", ".avif": "image/avif", ".bmp": "image/bmp",
-               ".tif": "image/tiff", ".gif": "image/gif"}
+MEDIA_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".jpe": "image/jpeg",
+               ".png": "image/png", ".webp": "image/webp", ".heic": "image/heic",
+               ".heif": "image/heif", ".avif": "image/avif", ".bmp": "image/bmp",
+               ".tif": "image/tiff", ".tiff": "image/tiff", ".gif": "image/gif"}
 
 
 class PhotoXmpHandler(ApiOriginCheck, BaseHandler):

@@ -42,4 +42,7 @@ class Web:
                     recognition_backlog=recognition.backlog,
                     recognition_redescribing=recognition.redescribing,
                     recognition_on=recognition.state == "on",
-                    recognition_stalled=recognition.state == "stalled")
+                    recognition_stalled=recognition.state == "stalled",
+                    library=tuple((status.root.path, status.state == "ok", status.photos,
+                                   status.offline, status.total, status.done)
+                                  for status in services.folders.list()))

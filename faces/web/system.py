@@ -32,6 +32,12 @@ class HealthHandler(BaseHandler):
                  "recognizer": recognition.family or None,
                  "recognition_backlog": recognition.backlog,
                  "recognition_redescribing": recognition.redescribing}
+        roots = services.folders.list()
+        if roots:  # (a folder not mounted is said, not failed: the rest works)
+            found["library"] = [{"path": status.root.path, "state": status.state,
+                                 "why": status.why or None, "scanning": status.scanning,
+                                 "done": status.done, "total": status.total}
+                                for status in roots]
         if problems:
             found["problems"] = problems
         self.write_json(found, 503 if problems else 200)

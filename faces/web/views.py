@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..library import events
+from ..library.folders import RootStatus
 from ..library.people import Suggestion
 from ..library.records import FaceOf, Person, Photo
 
@@ -20,7 +21,8 @@ def photo_urls(photo: Photo) -> dict[str, str | None]:
     download; None when none is kept) and its face names as XMP."""
     return {"display": UPLOADS + photo.display, "annotated": UPLOADS + photo.annotated,
             "thumbnail": UPLOADS + photo.thumbnail,
-            "original": f"/api/photos/{photo.id}/original" if photo.original else None,
+            "original": f"/api/photos/{photo.id}/original"
+            if photo.original or photo.places else None,
             "xmp": f"/api/photos/{photo.id}/xmp"}
 
 
@@ -30,9 +32,27 @@ def photo_json(photo: Photo) -> dict[str, Any]:
     return {"id": photo.id, "filename": photo.filename, "created": photo.created,
             "taken": photo.taken, "taken_source": photo.taken_source,
             "width": photo.width, "height": photo.height, "faces": photo.faces,
-            "original_kept": photo.original is not None,
+            "original_kept": photo.original is not None or bool(photo.places),
+            "paths": list(photo.places), "online": photo.online,
             "camera": {"make": photo.make, "model": photo.model},
             "place": place, "urls": photo_urls(photo)}
+
+
+def root_json(status: RootStatus) -> dict[str, Any]:
+    """A library folder: where, its state (and why), what it holds, its scan."""
+    return {"id": status.root.id, "path": status.root.path, "state": status.state,
+            "why": status.why or None, "source": status.root.source,
+            "watching": status.watching, "photos": status.photos,
+            "offline": status.offline, "held": status.held,
+            "problems": {"files": status.problems,
+                         "first": [{"path": path, "why": why}
+                                   for path, why in status.problem_files],
+                         "folders": [{"path": path, "why": why}
+                                     for path, why in status.folder_problems.items()]},
+            "scan": {"running": status.scanning or status.waiting > 0, "done": status.done,
+                     "total": status.total, "waiting": status.waiting,
+                     "last": status.last_scan, "passes": status.passes},
+            "urls": {"photos": f"/?folder={status.root.id}/"}}
 
 
 def person_urls(person: Person) -> dict[str, str | None]:
@@ -77,6 +97,8 @@ def event_json(event: events.Event) -> dict[str, Any]:
     if isinstance(event, events.RecognitionState):
         return {"type": "recognition", "state": event.state, "backlog": event.backlog,
                 "redescribing": event.redescribing}
+    if isinstance(event, events.LibraryChanged):
+        return {"type": "library", "roots": [root_json(status) for status in event.roots]}
     if isinstance(event, events.EditProgress):
         return {"type": "people.progress", "action": event.action, "person": event.person,
                 "stage": event.stage, "done": event.done, "total": event.total}
