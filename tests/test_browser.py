@@ -708,3 +708,62 @@ def test_the_timeline_by_date_taken_by_keyboard(browser, tmp_path: Path, model_p
         expect(other.locator("#gallery li.month h3")).to_have_text(
             ["March 2019", "May 2015", "October 2010"])
         assert errors == []
+
+
+def test_library_folders_live_held_confirmed_by_keyboard(browser, tmp_path: Path,
+                                                         model_path: Path, images: Path) -> None:
+    """A library folder in the gallery's Library panel: a photo copied into
+    it appears in the open gallery by itself; files taken away hold the scan
+    (nothing offline) until "Confirm" is pressed from the keyboard, then
+    their cards say offline; a folder's own page from its link. Each state
+    axe-clean; the folder is never written to."""
+    from tests.test_folders import checksums
+
+    library = tmp_path / "library"
+    (library / "trip").mkdir(parents=True)
+    names = ["t1.jpg", "coffee.jpg", "kit_with_rose.jpg", "obama.jpg", "biden.jpg"]
+    for name in names:
+        shutil.copy2(images / name, library / "trip" / name)
+    env = {"FACES_LIBRARY": str(library), "FACES_LIBRARY_SETTLE": "0.5"}
+    with server(tmp_path / "data", model_path, env=env) as (_, base):
+        errors: list[str] = []
+        page = watched(browser, errors)
+        page.goto(base + "/")
+        expect(page.locator("#live")).to_have_text("Live")
+        root = page.locator("#roots .root")
+        expect(root.locator(".root-counts")).to_have_text("5 photos", timeout=60_000)
+        expect(root.locator(".root-state")).to_have_text("ok")
+        page.reload()
+        expect(page.locator("#gallery .card")).to_have_count(5)
+        shot(page, "90-library")
+        shutil.copy2(images / "obama_and_biden.jpg", library / "new.jpg")  # (by another program)
+        expect(page.locator("#gallery .card .name", has_text="new.jpg")).to_have_count(
+            1, timeout=30_000)
+        before = checksums(library)
+        aside = tmp_path / "aside"
+        aside.mkdir()
+        for name in names[:3]:
+            shutil.move(library / "trip" / name, aside / name)
+        confirm = root.locator(".root-confirm")
+        expect(root.locator(".root-state")).to_have_text("held", timeout=30_000)
+        expect(root.locator(".root-why")).to_contain_text("3 files of")
+        expect(confirm).to_be_visible()
+        expect(page.locator("#gallery .card .offline:visible")).to_have_count(0)
+        shot(page, "91-library-held")
+        confirm.focus()
+        page.keyboard.press("Enter")
+        expect(root.locator(".root-state")).to_have_text("ok", timeout=30_000)
+        expect(root.locator(".root-counts")).to_have_text("3 photos, 3 offline")
+        page.reload()
+        expect(page.locator("#gallery .card .offline:visible")).to_have_count(3)
+        shot(page, "92-library-offline")
+        link = root.locator(".root-path")
+        link.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r".*/\?folder=1/$"))
+        expect(page.locator("#gallery-title")).to_contain_text(f"in {library}")
+        shot(page, "93-library-folder")
+        for name in names[:3]:
+            shutil.move(aside / name, library / "trip" / name)
+        assert checksums(library) == before  # (nothing written by faces)
+        assert errors == []
