@@ -77,7 +77,9 @@ class Services:
         self.gallery = Gallery(self.files, self.catalogue, self.backend, self.events,
                                self.options, listeners=[self.recognition, self.people],
                                namer=self.people.name_faces,
-                               wants_recognition=self.recognition.wants)
+                               wants_recognition=self.recognition.wants,
+                               describing=self.recognition.describing,
+                               prepared=self.recognition.prepare)
         self.recognition.uploading = lambda: self.gallery.adding > 0
         self.folders = Folders(self.catalogue, self.gallery, self.files, self.events,
                                FolderConfig.from_settings(self.settings),

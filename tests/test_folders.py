@@ -605,8 +605,27 @@ class TestPeopleInPlace(PeopleLibraryCase):
         self.io_loop.run_sync(self._people, timeout=400)
 
     async def _people(self) -> None:
-        await self.settled(timeout=300)
-        await self.recognized(timeout=300)
+        from faces.vision.jobs import DESCRIBE
+
+        jobs: list[str] = []
+        run = self.services.backend.run
+
+        async def counted(job: str, *args, **kwargs):
+            jobs.append(job)
+            return await run(job, *args, **kwargs)
+
+        self.services.backend.run = counted  # (the shared pool, counted for this test)
+        try:
+            await self.settled(timeout=300)
+            await self.recognized(timeout=300)
+        finally:
+            del self.services.backend.run
+        # each photo's faces were described in its own detection job: no second
+        # decode of its copy, no job of People's own
+        assert DESCRIBE not in jobs and len(jobs) == len(people_photos())
+        described = self.services.catalogue.db.execute(
+            "SELECT COUNT(*) FROM faces WHERE descriptor IS NOT NULL").fetchone()[0]
+        assert described >= len(people_photos())
         roots = (await self.get("/api/library"))["roots"]
         shared = next(r for r in roots if r["path"] == str(PEOPLE))
         assert shared["photos"] == len(people_photos()), shared

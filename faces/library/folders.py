@@ -425,8 +425,8 @@ class Folders:
         return None
 
     async def _read_all(self, root: Root, work: Pass) -> None:
-        """Read, hash and add the new and changed files, as many at once as
-        there are workers, after uploads."""
+        """Read, hash and add the new and changed files, two per worker at
+        once, after uploads."""
         queue = list(work.read)
         queue.reverse()
 
@@ -439,7 +439,9 @@ class Folders:
                 self.status[root.id].done += 1
                 self._tell()
 
-        await asyncio.gather(*(reader() for _ in range(max(1, self.workers()))))
+        # two files per worker: one in the worker while the other is read, hashed
+        # and stored (the workers are never left waiting for the files)
+        await asyncio.gather(*(reader() for _ in range(2 * max(1, self.workers()))))
 
     async def _read_one(self, root: Root, file: Seen, work: Pass) -> None:
         loop = asyncio.get_running_loop()

@@ -85,7 +85,9 @@ class Gallery:
                  defaults: Options, on_job: Callable[[float], None] | None = None,
                  listeners: list[Listener] | None = None,
                  namer: Callable[[dict[int, str]], Awaitable[None]] | None = None,
-                 wants_recognition: Callable[[Photo], bool] | None = None) -> None:
+                 wants_recognition: Callable[[Photo], bool] | None = None,
+                 describing: Callable[[], tuple[int, int] | None] | None = None,
+                 prepared: Callable[[Photo, dict], None] | None = None) -> None:
         self.files = files
         self.catalogue = catalogue
         self.backend = backend
@@ -98,6 +100,11 @@ class Gallery:
         # stored: one without goes in as done, and costs recognition nothing)
         self.wants_recognition = wants_recognition or (lambda photo: True)
         self.adding = 0  # uploads being detected and stored now (recognition waits for them)
+        # People's descriptions made in the same job as detection, from the same
+        # pixels: what to ask for ((min face, faces per photo), or None), and
+        # who takes them (Recognition.prepare) once the photo is stored
+        self.describing = describing or (lambda: None)
+        self.prepared = prepared
 
     async def _run(self, job: str, *args: Any, pixels: int = 0) -> Any:
         started = time.perf_counter()
@@ -194,7 +201,8 @@ class Gallery:
         existing = self.catalogue.get(photo_id)
         if existing is not None:
             return existing, False
-        rendered: Rendered = await self._run(RENDER, data, options, sidecar,
+        spec = self.describing() if options.mode != "blur" else None
+        rendered: Rendered = await self._run(RENDER, data, options, sidecar, spec,
                                              pixels=pixels(data))
         # (a library file is its own original: nothing of it is copied)
         keep = options.mode != "blur" and place is None
@@ -211,6 +219,8 @@ class Gallery:
                 await self.catalogue.write(self.catalogue.put_places, place[0], [place[1]])
             return self.catalogue.get(photo_id), False
         photo = self.catalogue.get(photo_id)  # with its faces' ids
+        if rendered.described and self.prepared is not None:
+            self.prepared(photo, rendered.described)
         if rendered.names and self.namer is not None:
             ids = [face["id"] for face in photo.faces]
             try:

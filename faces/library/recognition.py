@@ -34,6 +34,7 @@ from .records import Described, Photo, crop_name
 log = logging.getLogger(__name__)
 
 FACES_PER_JOB = 8  # about 0.6 s of one worker: an upload waits at most that long
+MAX_PREPARED = 2000  # photos whose descriptions wait in memory for their turn (~10 KB each)
 # Background recognition's own changes (people, faces, the backlog) go out
 # gathered, at most this often: with a thousand pages open, one event per
 # recognized photo and kind was thousands of WebSocket writes a second.
@@ -82,6 +83,8 @@ class Recognition:
         self.config = config
         self.queue: deque[str] = deque()
         self.busy: str | None = None  # the photo being recognized now
+        # photo -> face id -> description made in its own detection job
+        self.prepared: dict[str, dict[int, FaceDescription]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self.failed: str = ""  # why recognition stopped, if it did
@@ -169,6 +172,26 @@ class Recognition:
         settings are known then)."""
         return not self.config.enabled or bool(eligible(photo, self.config))
 
+    def describing(self) -> tuple[int, int] | None:
+        """What a new photo's job should describe along with detecting it
+        (its min face height and faces per photo), while recognition runs
+        with a known recognizer; None: nothing (recognition describes it
+        later, in a job of its own)."""
+        if not self.config.enabled or not self.family or self.failed:
+            return None
+        return self.config.min_face, self.config.max_faces
+
+    def prepare(self, photo: Photo, described: dict[int, FaceDescription]) -> None:
+        """Descriptions made in a new photo's own job (face position ->
+        description): kept until the photo's turn comes, when they are used
+        instead of a job."""
+        if not self.config.enabled or len(self.prepared) >= MAX_PREPARED:
+            return
+        by_id = {photo.faces[n]["id"]: found for n, found in described.items()
+                 if n < len(photo.faces) and found.family == self.family}
+        if by_id:
+            self.prepared[photo.id] = by_id
+
     def photo_added(self, photo: Photo) -> None:
         """A new photo, or one with a face drawn on it (described again even
         when it is the one being described now)."""
@@ -180,6 +203,7 @@ class Recognition:
             self._later()
 
     def photo_deleted(self, photo: Photo) -> None:
+        self.prepared.pop(photo.id, None)
         if photo.id in self.queue:
             self.queue.remove(photo.id)
 
@@ -246,16 +270,29 @@ class Recognition:
         faces = [f for f in eligible(photo, self.config, added)
                  if state[f["id"]][0] != self.family]
         described: dict[int, Described] = {}
+        ready = self.prepared.pop(photo_id, {})
+        while ready and self.uploading():  # (uploads first, even with no job to run)
+            await asyncio.sleep(IDLE_POLL)
         if faces:
             loop = asyncio.get_running_loop()
-            data = await loop.run_in_executor(None, self.files.read_display, photo)
+            # (the faces described in the photo's own job first: no job for them)
+            faces.sort(key=lambda f: f["id"] not in ready)
+            data = None
             for start in range(0, len(faces), FACES_PER_JOB):
                 chunk = faces[start:start + FACES_PER_JOB]
-                await self._idle_worker()
-                results: list[FaceDescription] = await self.backend.run(
-                    DESCRIBE, data, [{"box": f["box"], "landmarks": f["landmarks"]}
-                                     for f in chunk], self.config.max_pixels,
-                    pixels=photo.width * photo.height)
+                wanted = [f for f in chunk if f["id"] not in ready]
+                chunk = [f for f in chunk if f["id"] in ready] + wanted
+                results: list[FaceDescription] = [ready[f["id"]] for f in chunk
+                                                  if f["id"] in ready]
+                if wanted:
+                    if data is None:
+                        data = await loop.run_in_executor(None, self.files.read_display,
+                                                          photo)
+                    await self._idle_worker()
+                    results += await self.backend.run(
+                        DESCRIBE, data, [{"box": f["box"], "landmarks": f["landmarks"]}
+                                         for f in wanted], self.config.max_pixels,
+                        pixels=photo.width * photo.height)
                 scores = quality(self.family, [r.norm for r in results],
                                  np.array([f["landmarks"] for f in chunk], np.float32))
                 for face, result, score in zip(chunk, results, scores, strict=True):

@@ -79,6 +79,9 @@ class Rendered:
     names: dict[int, str] = field(default_factory=dict)
     source_extension: str = ".jpg"  # the uploaded file's own (".heic", ".tif", ...)
     metadata: Any = None  # faces.vision.metadata.Metadata
+    # People's descriptions of its faces, made from the same decoded pixels
+    # when asked (face position -> FaceDescription): no second decode later
+    described: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,25 @@ def describe_faces(worker: Worker, data: bytes, faces: list[dict],
     """A job: for each face (``{"box", "landmarks"}``) of the stored photo
     ``data``, its descriptor and its crop (JPEG)."""
     image, scale = load(data, faces, max_pixels)
+    return describe_in(worker, image, faces, scale)
+
+
+def chosen(faces: list[dict], min_face: int, max_faces: int) -> list[int]:
+    """The positions of the faces People describes (as
+    :func:`faces.library.recognition.eligible` chooses them): with
+    landmarks, at least ``min_face`` high (or added by hand), the largest
+    ``max_faces`` of them, and every added one."""
+    found = [n for n, f in enumerate(faces) if f.get("landmarks") and (
+        f["box"][3] - f["box"][1] >= min_face or f.get("added"))]
+    found.sort(key=lambda n: (faces[n]["box"][2] - faces[n]["box"][0])
+               * (faces[n]["box"][3] - faces[n]["box"][1]), reverse=True)
+    return found[:max_faces] + [n for n in found[max_faces:] if faces[n].get("added")]
+
+
+def describe_in(worker: Worker, image: np.ndarray, faces: list[dict], scale: float = 1.0
+                ) -> list[FaceDescription]:
+    """Each face's descriptor and crop, from decoded pixels (``scale``: of
+    the pixels against the faces' boxes)."""
     bgr = np.ascontiguousarray(image[:, :, :3])
     recognizer = worker.recognizer
     marks = [np.asarray(face["landmarks"], np.float64) * scale for face in faces]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from . import metadata, tagging
+from . import describe, metadata, tagging
 from .annotate import blur, draw
 from .contract import Options, Rendered
 from .decode import ORIENT, decode
@@ -102,8 +102,8 @@ def detect_only(worker: Worker, data: bytes, options: Options, annotated: bool) 
     return result
 
 
-def render(worker: Worker, data: bytes, options: Options, sidecar: bytes | None = None
-           ) -> Rendered:
+def render(worker: Worker, data: bytes, options: Options, sidecar: bytes | None = None,
+           describing: tuple[int, int] | None = None) -> Rendered:
     """Process one upload (``sidecar``: the XMP beside it, if any). Raises
     ImageRejected for a bad image.
 
@@ -117,6 +117,16 @@ def render(worker: Worker, data: bytes, options: Options, sidecar: bytes | None 
     turn = added_turn if added_turn != 1 else own  # (what the stored pixels are turned by)
     faces, names, added = tagging.name(image, faces, data, sidecar,
                                        lambda box: locate_in(worker, image, box), turn)
+    found = [{**face.to_json(), "added": True} if n in added else face.to_json()
+             for n, face in enumerate(faces)]
+    described = {}
+    if describing is not None and options.mode != "blur":
+        # People's descriptions from these very pixels, before any box is drawn
+        # on them (``describing``: its min face height and faces per photo)
+        positions = describe.chosen(found, *describing)
+        if positions:
+            results = describe.describe_in(worker, image, [found[n] for n in positions])
+            described = dict(zip(positions, results, strict=True))
     extension = extension_for(image)
     if options.mode == "blur":
         blur(image, faces)
@@ -128,8 +138,7 @@ def render(worker: Worker, data: bytes, options: Options, sidecar: bytes | None 
     return Rendered(
         width=image.shape[1],
         height=image.shape[0],
-        faces=[{**face.to_json(), "added": True} if n in added else face.to_json()
-               for n, face in enumerate(faces)],
+        faces=found,
         extension=extension,
         display=display,
         annotated=annotated,
@@ -138,6 +147,7 @@ def render(worker: Worker, data: bytes, options: Options, sidecar: bytes | None 
         source_extension=SOURCE_EXTENSIONS.get(probe(data).format, ".bin"),
         # (its orientation: the one decoding applied, what its areas are turned by)
         metadata=dataclasses.replace(metadata.read(data, sidecar), orientation=turn),
+        described=described,
     )
 
 
