@@ -2,6 +2,7 @@
 
     python bench/library.py rescan --files 100000   # also part of `make bench`
     python bench/library.py throughput
+    python bench/library.py same-people
 
 rescan: a gallery of N photos (bench/scale.py's build) whose files are N
 small distinct files in a library folder (100 folders; one folder of
@@ -17,6 +18,10 @@ with People on, until every face is described (photos per second), side by
 side in one run with the InsightFace pipeline Immich's ML service runs:
 each file decoded with OpenCV, SCRFD 2.5G at 640, ArcFace w600k_mbf on
 each face, one process per core (models from ../shared/models).
+
+same-people: the 74 people photos and the 394 WIDER photos scanned in
+place, and the same files uploaded with `faces import`: how far the two
+groupings of every face into people agree.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from faces.library.walk import fingerprint  # noqa: E402
 SHARED = ROOT.parent / "shared"
 MODELS = Path(os.environ.get("FACES_SHARED_MODELS") or SHARED / "models")
 PEOPLE = Path(os.environ.get("FACES_TEST_IMAGES") or SHARED / "images") / "people"
+WIDER = Path(os.environ.get("FACES_WIDER") or SHARED / "eval" / "widerface" / "images")
 RESULTS = ROOT / "bench" / "results"
 MOVED = 10_000  # files in the folder that is renamed
 
@@ -268,10 +274,81 @@ def throughput() -> dict:
     return found
 
 
+def labelled(base: str) -> dict[tuple[str, int], str | None]:
+    """Every face of the gallery: (photo id, its position) -> its person."""
+    found, url = {}, "/api/photos?limit=200&order=added"
+    while url:
+        page = get(base, url)
+        for photo in page["photos"]:
+            for position, face in enumerate(photo["faces"]):
+                found[(photo["id"], position)] = face["person"]
+        url = page["next"]
+    return found
+
+
+def recognized(base: str) -> None:
+    while True:
+        health = get(base, "/healthz")
+        answer = get(base, "/api/library")
+        if not health["recognition_backlog"] and not answer["scanning"]:
+            return
+        time.sleep(0.1)
+
+
+def agreement(a: dict, b: dict) -> dict:
+    """How far two groupings of the same faces agree: of the pairs of faces
+    one puts together, the share the other does too (each way)."""
+    import itertools
+
+    faces = sorted(set(a) & set(b))
+    together_a = together_b = both = 0
+    for x, y in itertools.combinations(faces, 2):
+        in_a = a[x] is not None and a[x] == a[y]
+        in_b = b[x] is not None and b[x] == b[y]
+        together_a += in_a
+        together_b += in_b
+        both += in_a and in_b
+    return {"faces": len(faces), "faces only in one": len(set(a) ^ set(b)),
+            "pairs together (scanned)": together_a, "pairs together (uploaded)": together_b,
+            "of the scanned pairs, uploaded together too": round(both / max(1, together_a), 4),
+            "of the uploaded pairs, scanned together too": round(both / max(1, together_b), 4),
+            "people (scanned)": len({v for v in a.values() if v}),
+            "people (uploaded)": len({v for v in b.values() if v})}
+
+
+def same_people() -> dict:
+    """The 74 people photos and the 394 WIDER photos, scanned in place as two
+    library folders, against the same files uploaded (`faces import`)."""
+    found = {}
+    with tempfile.TemporaryDirectory(prefix="faces-same-") as tmp:
+        def gallery(name: str, library: str, fill: list[str] | None) -> dict:
+            data = Path(tmp) / name
+            data.mkdir()
+            process, base = serve(data, library)
+            try:
+                started = time.monotonic()
+                if fill:
+                    subprocess.run([sys.executable, "-m", "faces", "import", *fill,
+                                    "--server", base], check=True, capture_output=True)
+                else:
+                    scanned(base)
+                recognized(base)
+                found[f"{name}: seconds"] = round(time.monotonic() - started, 1)
+                return labelled(base)
+            finally:
+                process.terminate()
+                process.wait(60)
+
+        by_scan = gallery("scanned", f"{PEOPLE}{os.pathsep}{WIDER}", None)
+        by_upload = gallery("uploaded", "", [str(PEOPLE), str(WIDER)])
+    found.update(agreement(by_scan, by_upload))
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=("rescan", "throughput", "all"), nargs="?",
-                        default="all")
+    parser.add_argument("what", choices=("rescan", "throughput", "same-people", "all"),
+                        nargs="?", default="all")
     parser.add_argument("--files", type=int, default=100_000)
     args = parser.parse_args()
     results = {}
@@ -279,6 +356,8 @@ def main() -> None:
         results["rescan"] = rescan(args.files)
     if args.what in ("throughput", "all"):
         results["throughput"] = throughput()
+    if args.what in ("same-people", "all"):
+        results["same people"] = same_people()
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "library.json").write_text(json.dumps(results, indent=2))
     for name, found in results.items():
