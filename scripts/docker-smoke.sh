@@ -9,7 +9,9 @@
 #   3. `docker exec faces faces backup /backups/faces`, then `faces check` of the copy;
 #   4. a backup into a host folder the image's user cannot write: one line, no traceback;
 #   5. a models folder the image's user cannot enter: one line naming it;
-#   6. a model mirror that never answers: port open at once, then one line.
+#   6. a model mirror that never answers: port open at once, then one line;
+#   7. a host folder of photos mounted read-only as FACES_LIBRARY: indexed in
+#      place, watched, a photo copied in later appears, nothing written.
 #
 #   FACES_MODEL=... FACES_RECOGNITION_MODEL=... scripts/docker-smoke.sh   (make docker-smoke)
 #
@@ -172,4 +174,39 @@ say "then exit $code: $last"
 [ "$code" = "2" ] || fail "expected exit 2"
 case "$last" in "faces: no model at"*"timed out"*) ;; *) fail "expected one line saying so" ;; esac
 $ENGINE logs "$NAME-silent" 2>&1 | grep -q Traceback && fail "a traceback in the log"
+$ENGINE rm -f -v "$NAME-silent" >/dev/null
+
+# 7. The README's library line: a host folder of photos mounted read-only at
+#    /photos, indexed in place; a photo copied in later appears; not a byte written.
+mkdir -p "$WORK/photos/trip" && chmod -R 755 "$WORK/photos"
+cp "$PHOTO" "$WORK/photos/trip/first.jpg" && chmod 644 "$WORK/photos/trip/first.jpg"
+before=$(cd "$WORK/photos" && find . -type f -exec sha256sum {} + | sort)
+$ENGINE run -d --name "$NAME" "${net[@]}" -v "faces-data-$RUN_ID:/data" \
+    -v "faces-cache-$RUN_ID:/cache" -v "$WORK/photos:/photos:ro" -e FACES_LIBRARY=/photos \
+    -e FACES_ADDRESS=0.0.0.0 "$IMAGE" >/dev/null
+library() {
+    curl -s "$BASE/api/library" | python3 -c 'import json, sys
+r = json.load(sys.stdin)["roots"][0]; print(r["state"], r["photos"], r["watching"])' 2>/dev/null
+}
+until_library() {  # until /api/library says "$1" (a minute at most); what it said
+    local said=""
+    for _ in $(seq 1 300); do
+        said=$(library || true)
+        [ "$said" = "$1" ] && break
+        sleep 0.2
+    done
+    printf '%s' "$said"
+}
+found=$(until_library "ok 1 events")
+say "library /photos: $found"
+[ "$found" = "ok 1 events" ] || fail "expected the folder ok, 1 photo, watched"
+cp "$PHOTO" "$WORK/photos/trip/second.jpg.part" && printf 'x' >>"$WORK/photos/trip/second.jpg.part"
+mv "$WORK/photos/trip/second.jpg.part" "$WORK/photos/trip/second.jpg"
+found=$(until_library "ok 2 events")
+say "a photo copied in later: $found"
+[ "$found" = "ok 2 events" ] || fail "the new photo did not appear"
+before=$(printf '%s\n%s' "$before" "$(cd "$WORK/photos" && sha256sum ./trip/second.jpg)" | sort)
+after=$(cd "$WORK/photos" && find . -type f -exec sha256sum {} + | sort)
+[ "$before" = "$after" ] || fail "the library folder changed"
+say "the library folder is as it was"
 say "passed"
