@@ -34,7 +34,10 @@ function fill(item, root) {
   }
 }
 
+let heard = 0; // live messages taken: an answer older than one of them is not shown
+
 function update(roots) {
+  heard += 1;
   if (!list) return;
   for (const root of roots) {
     let item = document.getElementById(`root-${root.id}`);
@@ -56,8 +59,10 @@ if (list) {
     const action = button.classList.contains("root-confirm") ? "confirm" : "scan";
     const why = item.querySelector(".root-why");
     button.disabled = true;
+    const before = heard;
     try {
-      fill(item, await call("POST", `/api/library/roots/${item.dataset.id}/${action}`));
+      const answer = await call("POST", `/api/library/roots/${item.dataset.id}/${action}`);
+      if (heard === before) fill(item, answer); // (else the live state is newer)
     } catch (error) {
       why.textContent = `Could not ${action === "scan" ? "scan" : "confirm"}: ${error.message}`;
       why.hidden = false;

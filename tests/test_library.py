@@ -283,8 +283,13 @@ def test_recognition_comes_second_and_costs_nothing_without_a_face(tmp_path: Pat
         assert DESCRIBE not in backend.jobs and recognition.backlog == 1
         gallery.adding -= 1
         await recognized(services)
-        assert backend.jobs.count(DESCRIBE) == 1  # the bare photo never had one
+        # the bare photo never had a job; the red one's face was described in its
+        # own detection job, so People ran none of its own
+        assert backend.jobs.count(DESCRIBE) == 0
         assert services.catalogue.is_recognized(red.id)
+        assert services.catalogue.db.execute(
+            "SELECT COUNT(*) FROM faces WHERE photo = ? AND descriptor IS NOT NULL",
+            (red.id,)).fetchone()[0] == 1
         services.stop()
 
     run(scenario())
