@@ -337,6 +337,18 @@ class TestSidecarOrientation(LibraryCase):
         assert len(side["faces"]) == 1
         face = side["faces"][0]["box"]
         assert face[2] - face[0] < face[3] - face[1] * 1.5  # an upright face's box
+        # its face names go out in the file's stored frame (turned, as the sidecar says)
+        await self.services.people.name_faces({side["faces"][0]["id"]: "Barack Obama"})
+        sidecar = (await self.http_client.fetch(self.get_url(side["urls"]["xmp"]))).body
+        assert f"stDim:w='{height}'".encode() in sidecar, sidecar[:600]
+        from faces.library.export import export
+
+        out = self.settings.data_dir.parent / "export"
+        await asyncio.get_running_loop().run_in_executor(None, export,
+                                                         self.settings.data_dir, out)
+        written = (out / "side.jpg.xmp").read_bytes()
+        assert f"stDim:w='{height}'".encode() in written, written[:600]
+        assert f"stDim:h='{width}'".encode() in written
 
 
 class TestSameBytes(LibraryCase):

@@ -113,7 +113,7 @@ def export(data_dir: Path, dest: Path, person: str | None = None,
         where = "" if chosen is None else \
             " WHERE id IN (SELECT photo FROM faces WHERE person = ?)"
         display = migrations.display_column(db)
-        kept = "original, taken" if display == "display" else "NULL, NULL"
+        kept = "original, taken, orientation" if display == "display" else "NULL, NULL, 1"
         photos = db.execute(f"SELECT id, filename, created, width, height, {display}, {kept} "
                             f"FROM photos" + where + " ORDER BY seq",
                             (() if chosen is None else (chosen,))).fetchall()
@@ -135,8 +135,8 @@ def export(data_dir: Path, dest: Path, person: str | None = None,
     dest.mkdir(parents=True, exist_ok=True)
     found = Exported()
     taken: set[str] = set()
-    for done, (photo_id, filename, created, width, height, display, original, when_taken
-               ) in enumerate(photos, 1):
+    for done, (photo_id, filename, created, width, height, display, original, when_taken,
+               orientation) in enumerate(photos, 1):
         # the uploaded file itself, byte for byte (or the library file); a photo
         # that kept none, its copy
         here = places.get(photo_id) if not original else None
@@ -154,7 +154,9 @@ def export(data_dir: Path, dest: Path, person: str | None = None,
         faces = named.get(photo_id, [])
         # the areas as the exported file stores its pixels (an original may be
         # turned upright by its EXIF orientation; the copy is upright already)
-        turn = stored_orientation(part.read_bytes()) if original or here else 1
+        # (a library file may be turned by its sidecar: the catalogue knows by what)
+        turn = (orientation if here and orientation != 1 else
+                stored_orientation(part.read_bytes())) if original or here else 1
         across, down = (height, width) if turn >= 5 else (width, height)
         (dest / f"{name}.xmp").write_bytes(xmp.sidecar(
             across, down, [(xmp.stored(box, turn, width, height), who) for box, who in faces],
