@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 import urllib.error
 import urllib.request
 from typing import Any
 
 from .. import settings
+from ..library.folders import absolute
 from .common import CommandError, Progress, command, confirmed
 
 POLL = 0.5  # seconds between two looks at a scan's progress
@@ -52,13 +52,9 @@ class Client:
     def root(self, path: str) -> dict:
         wanted = path.rstrip("/") or "/"
         for root in self.roots():
-            if root["path"] == wanted or root["path"] == _absolute(wanted):
+            if root["path"] == wanted or root["path"] == absolute(wanted):
                 return root
         raise CommandError(f"{path} is not a library folder (`faces library list` shows them)")
-
-
-def _absolute(path: str) -> str:
-    return os.path.abspath(os.path.expanduser(path)).rstrip("/") or "/"
 
 
 def line(root: dict) -> str:
@@ -118,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{len(roots)} library folders")
         return 0
     if action == "add":
-        root = api.call("POST", "/api/library", {"path": _absolute(args.folder)})
+        root = api.call("POST", "/api/library", {"path": absolute(args.folder)})
         print(f"added {root['path']}: scanning it in the background")
         if args.wait:
             for found in wait(api, root["path"]):
@@ -133,8 +129,7 @@ def run(args: argparse.Namespace) -> int:
         answer = api.call("DELETE", f"/api/library/roots/{root['id']}")
         print(f"removed {root['path']}: {answer['removed_photos']} photos left the gallery")
         return 0
-    path = "confirm" if action == "confirm" else "scan"
-    api.call("POST", f"/api/library/roots/{root['id']}/{path}")
+    api.call("POST", f"/api/library/roots/{root['id']}/{action}")  # scan, confirm
     print(f"{'confirmed' if action == 'confirm' else 'scanning'} {root['path']}")
     if args.wait:
         roots = wait(api, root["path"])

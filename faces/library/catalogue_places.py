@@ -41,8 +41,19 @@ class Place:
     sidecar: int  # the modification time (ns) of the XMP sidecar read with it; 0: none
     error: str | None
 
+    @classmethod
+    def problem(cls, path: str, why: str, size: int = 0, mtime_ns: int = 0) -> Place:
+        """A file that is no photo faces can read, and why (reported once)."""
+        return cls(path, None, size, mtime_ns, "", True, 0, why)
+
     def same_file(self, size: int, mtime_ns: int) -> bool:
         return self.size == size and self.mtime_ns == mtime_ns
+
+
+def _place(row: tuple) -> Place:
+    """A place from a row of PLACE_COLUMNS."""
+    path, photo, size, mtime_ns, print_, online, sidecar, error = row
+    return Place(path, photo, size, mtime_ns, print_, bool(online), sidecar, error)
 
 
 def _under(prefix: str) -> tuple[str, str]:
@@ -102,8 +113,7 @@ class PlaceRows:
     def places_under(self, root: int, folder: str = "") -> dict[str, Place]:
         """The places of a root inside ``folder`` ("" for all of it), by path."""
         low, high = _under(folder)
-        return {row[0]: Place(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6],
-                              row[7])
+        return {row[0]: _place(row)
                 for row in self.db.execute(
                     f"SELECT {PLACE_COLUMNS} FROM places WHERE root = ? AND path >= ? AND "
                     f"path < ?", (root, low, high))}
@@ -115,7 +125,7 @@ class PlaceRows:
     def with_print(self, size: int, print_: str) -> list[tuple[int, Place]]:
         """Places (in any root) of a file of this size and fingerprint: where
         a file seen at a new path may have come from."""
-        return [(row[0], Place(*row[1:6], bool(row[6]), *row[7:]))
+        return [(row[0], _place(row[1:]))
                 for row in self.db.execute(
                     f"SELECT root, {PLACE_COLUMNS} FROM places WHERE size = ? AND print = ? "
                     f"AND photo IS NOT NULL", (size, print_))]

@@ -47,8 +47,7 @@ from ..errors import (
     NotFound,
     StorageFull,
 )
-from ..vision import metadata, xmp
-from ..vision.tagging import matches
+from ..vision import metadata, tagging, xmp
 from . import roots as checks
 from .catalogue import Catalogue
 from .catalogue_places import Place, Root
@@ -56,7 +55,7 @@ from .events import Events, LibraryChanged, PhotoChanged
 from .files import Files
 from .gallery import Gallery
 from .records import content_id
-from .walk import Seen, Walk, fingerprint, sidecar_path, walk
+from .walk import Seen, Walk, fingerprint, fingerprint_of, inside, sidecar_path, walk
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +84,12 @@ class FolderConfig:
 
 def folders_of(text: str) -> list[str]:
     """The folders of FACES_LIBRARY (separated as in PATH), absolute."""
-    return [os.path.abspath(os.path.expanduser(part)) for part in text.split(os.pathsep)
-            if part.strip()]
+    return [absolute(part) for part in text.split(os.pathsep) if part.strip()]
+
+
+def absolute(path: str) -> str:
+    """A folder as roots are named: absolute, ``~`` expanded, no trailing slash."""
+    return os.path.abspath(os.path.expanduser(path)).rstrip("/") or "/"
 
 
 @dataclass
@@ -144,8 +147,6 @@ class Folders:
         self._seen_root: dict[int, tuple[int, int] | None] = {}
         self._told = 0.0
         self._closed = False
-        self.imported = 0  # photos added from the folders since start
-        self.detections = 0  # of them, run through the workers
 
     # -- roots -------------------------------------------------------------------
 
@@ -174,7 +175,7 @@ class Folders:
 
     def find(self, path: str) -> RootStatus:
         """The root at ``path``; raises NotFound."""
-        wanted = os.path.abspath(os.path.expanduser(path)).rstrip("/") or "/"
+        wanted = absolute(path)
         for status in self.status.values():
             if status.root.path == wanted:
                 return status
@@ -184,17 +185,17 @@ class Folders:
         """A folder added to the library (scanned at once). Raises
         BadRequest-like Conflict when it overlaps the data directory or
         another root."""
-        wanted = os.path.abspath(os.path.expanduser(path)).rstrip("/") or "/"
+        wanted = absolute(path)
         real = os.path.realpath(wanted)
         data = os.path.realpath(self.files.data_dir)
         if not os.path.isdir(wanted):
             raise NotFound("no_folder", f"There is no folder at {wanted} on the server.")
-        if _inside(real, data) or _inside(data, real):
+        if inside(real, data) or inside(data, real):
             raise Conflict("overlaps_data", f"{wanted} holds or is inside the data directory "
                            f"{data}: choose a folder of photos outside it.")
         for status in self.status.values():
             other = os.path.realpath(status.root.path)
-            if status.root.path != wanted and (_inside(real, other) or _inside(other, real)):
+            if status.root.path != wanted and (inside(real, other) or inside(other, real)):
                 raise Conflict("overlaps_root", f"{wanted} overlaps the library folder "
                                f"{status.root.path}.")
         root = await self.catalogue.write(self.catalogue.add_root, wanted, "added")
@@ -277,9 +278,7 @@ class Folders:
         loop = asyncio.get_running_loop()
         status = self.status[root_id]
         root = status.root
-        photos = self.catalogue.place_count(root_id)
-        found = await loop.run_in_executor(None, checks.check, Path(root.path), root.device,
-                                           photos)
+        photos, found = await loop.run_in_executor(None, self._check, root)
         confirmed = status.confirmed
         status.scanning = True
         if not found.ok and not (confirmed and (found.changed_device or found.empty)):
@@ -344,6 +343,13 @@ class Folders:
                 "library %s%s: looked at in %.1f s (%d read, %d moved, %d back, %d gone)",
                 root.path, f"/{folder}" if folder else "", time.perf_counter() - started, *did)
 
+    def _check(self, root: Root) -> tuple[int, checks.Check]:
+        """How many photo files the catalogue holds from a root, and whether
+        the root may be scanned (on another thread: the count reads its places)."""
+        with self.catalogue.reader() as reader:
+            photos = reader.place_count(root.id)
+        return photos, checks.check(Path(root.path), root.device, photos)
+
     def _compare(self, root: Root, folder: str, seen: Walk) -> Pass:
         """The files found against the places known (on another thread)."""
         work = Pass()
@@ -358,7 +364,7 @@ class Folders:
                 place = known.get(path)
                 if place is None or place.error != why:
                     log.warning("library %s: %s is not read: %s", root.path, path, why)
-                    work.put.append(Place(path, None, 0, 0, "", True, 0, why))
+                    work.put.append(Place.problem(path, why))
             for path in list(vanished):
                 if vanished[path].error is not None:  # (a bad file gone: nothing to keep)
                     work.moved.append((root.id, path))
@@ -366,8 +372,9 @@ class Folders:
             claimed: set[tuple[int, str]] = set()
             for path, file in seen.files.items():
                 place = known.get(path)
-                if place is not None and place.same_file(file.size, file.mtime_ns) and \
-                        place.error is None:
+                if place is not None and place.same_file(file.size, file.mtime_ns):
+                    if place.error is not None:
+                        continue  # (a bad file, unchanged: reported once)
                     if not place.online:
                         work.online.append(path)
                         work.changed.add(place.photo)
@@ -375,8 +382,6 @@ class Folders:
                         work.sidecars.append((file, replace(place, sidecar=file.sidecar,
                                                             online=True)))
                     continue
-                if place is not None and place.same_file(file.size, file.mtime_ns):
-                    continue  # (a bad file, unchanged: reported once)
                 if file.mtime_ns > settled_before:
                     work.waiting += 1  # (still being written, maybe)
                     continue
@@ -386,8 +391,7 @@ class Folders:
                     why = f"cannot be read: {exc.strerror or exc}"
                     if place is None or place.error != why:
                         log.warning("library %s: %s %s", root.path, path, why)
-                        work.put.append(Place(path, None, file.size, file.mtime_ns, "", True,
-                                              0, why))
+                        work.put.append(Place.problem(path, why, file.size, file.mtime_ns))
                     continue
                 origin = self._moved_from(reader, root.id, file, print_, vanished, claimed)
                 if origin is not None:
@@ -403,8 +407,7 @@ class Folders:
                     if old.sidecar != file.sidecar:
                         work.sidecars.append((file, replace(moved, sidecar=file.sidecar)))
                     continue
-                work.read.append(Seen(file.path, file.size, file.mtime_ns, file.sidecar,
-                                      file.sidecar_name))
+                work.read.append(file)
             for path, place in vanished.items():
                 if place.online:
                     work.offline.append(path)
@@ -464,8 +467,8 @@ class Folders:
             return
         modified = datetime.fromtimestamp(file.mtime_ns / 1e9).isoformat(timespec="seconds")
         try:
-            _, added = await self.gallery.add_from_folder(
-                data, photo_id, full.name, sidecar, modified, (root.id, place))
+            await self.gallery.add_from_folder(data, photo_id, full.name, sidecar, modified,
+                                               (root.id, place))
         except ImageRejected as exc:
             await self._bad(root, file, exc.message)
             return
@@ -473,9 +476,6 @@ class Folders:
             log.warning("library %s: %s waits: %s", root.path, file.path, exc)
             self.request_later(root.id, file.path.rpartition("/")[0])
             return
-        if added:
-            self.imported += 1
-            self.detections += 1
 
     def request_later(self, root: int, folder: str) -> None:
         """Look at a folder again once what is being written there may have
@@ -494,7 +494,7 @@ class Folders:
     async def _bad(self, root: Root, file: Seen, why: str) -> None:
         log.warning("library %s: %s is not read: %s", root.path, file.path, why)
         await self.catalogue.write(self.catalogue.put_places, root.id, [
-            Place(file.path, None, file.size, file.mtime_ns, "", True, 0, why)])
+            Place.problem(file.path, why, file.size, file.mtime_ns)])
 
     async def _sidecars(self, root: Root, files: list[tuple[Seen, Place]]) -> None:
         """Sidecars that appeared or changed beside files already known: the
@@ -520,7 +520,8 @@ class Folders:
         photo = self.catalogue.get(photo_id)
         if photo is None:
             return
-        tags = await asyncio.get_running_loop().run_in_executor(None, xmp.read, b"", data)
+        tags, found = await asyncio.get_running_loop().run_in_executor(None, _sidecar_says,
+                                                                       data)
         names = _names(photo, tags)
         if names and self.gallery.namer is not None:
             try:
@@ -528,7 +529,6 @@ class Folders:
             except FacesError as exc:
                 log.error("the names in a sidecar of %s could not be stored: %s", photo_id,
                           exc)
-        found = metadata.read(b"", data)
         if found.taken and photo.taken_source != "user" and found.taken != photo.taken:
             await self.catalogue.write(self.catalogue.set_taken, photo_id, found.taken,
                                        found.taken_source)
@@ -611,14 +611,15 @@ class Folders:
 
     def _set(self, root_id: int, state: str, why: str) -> None:
         status = self.status[root_id]
-        if (status.state, status.why) != (state, why):
-            log.error("library folder %s: %s", status.root.path, why) if why else None
+        if why and (status.state, status.why) != (state, why):
+            log.error("library folder %s: %s", status.root.path, why)
         status.state, status.why = state, why
         self._tell(force=True)
 
     def _changed(self, photo_ids: set[str]) -> None:
-        """Photos whose places changed: told to the pages (a few one by one;
-        many at once as the library's change alone: pages reload their list)."""
+        """Photos whose places changed: told to the pages one by one, up to
+        100 at once (a folder of thousands moved is not sent photo by photo:
+        pages see the new places when they next load them)."""
         if len(photo_ids) <= 100:
             for photo_id in photo_ids:
                 photo = self.catalogue.get(photo_id)
@@ -673,13 +674,17 @@ def _read(path: Path, file: Seen) -> tuple[bytes, str, bytes | None]:
     if len(data) != file.size or after.st_mtime_ns != file.mtime_ns:
         raise _Changing()
     sidecar = None
-    name = sidecar_path(file)
-    if name:
+    if file.sidecar_name:
         try:
-            sidecar = _small(path.parent / name.rpartition("/")[2])
+            sidecar = _small(path.parent / file.sidecar_name)
         except OSError:
             sidecar = None
-    return data, fingerprint(path, file.size), sidecar
+    return data, fingerprint_of(data), sidecar
+
+
+def _sidecar_says(data: bytes) -> tuple[xmp.Tags, metadata.Metadata]:
+    """A sidecar's face regions and names, and its dates."""
+    return xmp.read(b"", data), metadata.read(b"", data)
 
 
 def _small(path: Path) -> bytes:
@@ -688,24 +693,15 @@ def _small(path: Path) -> bytes:
 
 
 def _names(photo: Any, tags: xmp.Tags | None) -> dict[int, str]:
-    """The faces of a stored photo a sidecar's regions name (matched by
-    overlap, in the photo's upright pixels)."""
+    """The faces of a stored photo (face id -> name) a sidecar names, matched
+    as at upload (:mod:`faces.vision.tagging`), in the photo's upright pixels."""
     if not tags:
         return {}
-    names: dict[int, str] = {}
-    width, height = photo.width, photo.height
-    pairs = []
-    for region in tags.regions:
-        x1, y1, x2, y2 = xmp.upright(region.box, photo.orientation)
-        box = (x1 * width, y1 * height, x2 * width, y2 * height)
-        for face in photo.faces:
-            pairs.append((matches(box, tuple(face["box"])), region.name, face["id"]))
-    for score, name, face_id in sorted(pairs, reverse=True):
-        if score > 0 and face_id not in names and name not in names.values():
-            names[face_id] = name
+    regions = tagging.placed(tags, photo.orientation, photo.width, photo.height)
+    names, _ = tagging.assign(regions, [tuple(face["box"]) for face in photo.faces])
     if not names and len(tags.names) == 1 and len(photo.faces) == 1:
-        names[photo.faces[0]["id"]] = tags.names[0]
-    return names
+        names = {0: tags.names[0]}
+    return {photo.faces[n]["id"]: name for n, name in names.items()}
 
 
 def _identity(path: str) -> tuple[int, int] | None:
@@ -720,10 +716,6 @@ def _identity(path: str) -> tuple[int, int] | None:
 def _interesting(change: Any, path: str) -> bool:
     name = os.path.basename(path)
     return not name.startswith(".") or name == ".faces-ignore"
-
-
-def _inside(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 def _inside_rel(path: str, folder: str) -> bool:

@@ -201,9 +201,9 @@ class Gallery:
         existing = self.catalogue.get(photo_id)
         if existing is not None:
             return existing, False
-        spec = self.describing() if options.mode != "blur" else None
-        rendered: Rendered = await self._run(RENDER, data, options, sidecar, spec,
-                                             pixels=pixels(data))
+        # (the worker describes nothing of a blurred photo: its pixels are hidden)
+        rendered: Rendered = await self._run(RENDER, data, options, sidecar,
+                                             self.describing(), pixels=pixels(data))
         # (a library file is its own original: nothing of it is copied)
         keep = options.mode != "blur" and place is None
         photo = self._photo(photo_id, filename, utc_now(), rendered, keep, modified)

@@ -12,6 +12,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from .walk import inside
+
 # File systems whose changes made elsewhere send no inotify event.
 NETWORK = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs",
                      "afs", "virtiofs", "fuse.sshfs", "fuse.rclone", "fuse.glusterfs",
@@ -73,8 +75,7 @@ def filesystem(path: Path) -> str:
             fstype = fields[fields.index("-") + 1]
         except (IndexError, ValueError):
             continue
-        inside = target == point or target.startswith(point.rstrip("/") + "/")
-        if inside and len(point) >= len(best):
+        if inside(target, point) and len(point) >= len(best):
             best, kind = point, fstype
     return kind
 

@@ -50,13 +50,34 @@ class Walk:
 def fingerprint(path: Path, size: int) -> str:
     """A cheap fingerprint of a file: a hash of its first and last 64 KiB
     (with its size, what a moved file is known again by)."""
-    digest = xxhash.xxh3_128()
     with path.open("rb") as handle:
-        digest.update(handle.read(PRINT_BYTES))
+        head = handle.read(PRINT_BYTES)
+        tail = b""
         if size > PRINT_BYTES:
-            handle.seek(max(PRINT_BYTES, size - PRINT_BYTES))
-            digest.update(handle.read(PRINT_BYTES))
+            handle.seek(_tail_start(size))
+            tail = handle.read(PRINT_BYTES)
+    return _print(head, tail)
+
+
+def fingerprint_of(data: bytes) -> str:
+    """:func:`fingerprint` of a file already read whole."""
+    tail = data[_tail_start(len(data)):][:PRINT_BYTES] if len(data) > PRINT_BYTES else b""
+    return _print(data[:PRINT_BYTES], tail)
+
+
+def _tail_start(size: int) -> int:
+    return max(PRINT_BYTES, size - PRINT_BYTES)
+
+
+def _print(head: bytes, tail: bytes) -> str:
+    digest = xxhash.xxh3_128(head)
+    digest.update(tail)
     return digest.hexdigest()
+
+
+def inside(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or in it (absolute paths)."""
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 def shown(name: str) -> str:
@@ -93,8 +114,7 @@ def _link_problem(full: str, root_real: str) -> str | None:
         if exc.errno == errno.ELOOP:
             return "a symbolic link that loops: not followed"
         return "a symbolic link to nothing: not followed"
-    target = os.path.realpath(full)
-    if target != root_real and not target.startswith(root_real.rstrip("/") + "/"):
+    if not inside(os.path.realpath(full), root_real):
         return "a symbolic link leading out of the library folder: not followed"
     return None
 

@@ -41,6 +41,35 @@ def _holds(box: tuple[float, ...], point: tuple[float, float]) -> bool:
     return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
 
 
+def placed(tags: xmp.Tags, turn: int, width: int, height: int
+           ) -> list[tuple[str, tuple[float, float, float, float]]]:
+    """Each named region of ``tags`` in the upright pixels of an image
+    ``width`` x ``height`` whose stored pixels are turned by ``turn``."""
+    found = []
+    for region in tags.regions:
+        x1, y1, x2, y2 = xmp.upright(region.box, turn)
+        found.append((region.name, (x1 * width, y1 * height, x2 * width, y2 * height)))
+    return found
+
+
+def assign(regions: list[tuple[str, tuple[float, ...]]], boxes: list[tuple[float, ...]]
+           ) -> tuple[dict[int, str], set[int]]:
+    """Which face (by position in ``boxes``) each region names, best
+    matches first, one face and one name each; and the regions used."""
+    pairs = sorted(((matches(box, face), r, f) for r, (_, box) in enumerate(regions)
+                    for f, face in enumerate(boxes)), reverse=True)
+    names: dict[int, str] = {}
+    used: set[int] = set()
+    for score, r, f in pairs:
+        if score <= 0:
+            break
+        if r in used or f in names or regions[r][0] in names.values():
+            continue
+        names[f] = regions[r][0]
+        used.add(r)
+    return names, used
+
+
 def name(image: np.ndarray, faces: list[Face], data: bytes, sidecar: bytes | None,
          locate: Callable[[tuple[float, ...]], Face], turn: int | None = None
          ) -> tuple[list[Face], dict[int, str], set[int]]:
@@ -54,21 +83,8 @@ def name(image: np.ndarray, faces: list[Face], data: bytes, sidecar: bytes | Non
     height, width = image.shape[:2]
     if turn is None:  # (a sidecar's areas are the file's stored pixels too)
         turn = stored_orientation(data)
-    regions = []
-    for region in tags.regions:
-        x1, y1, x2, y2 = xmp.upright(region.box, turn)
-        regions.append((region.name, (x1 * width, y1 * height, x2 * width, y2 * height)))
-    pairs = sorted(((matches(box, face.box), r, f) for r, (_, box) in enumerate(regions)
-                    for f, face in enumerate(faces)), reverse=True)
-    names: dict[int, str] = {}
-    used: set[int] = set()
-    for score, r, f in pairs:
-        if score <= 0:
-            break
-        if r in used or f in names or regions[r][0] in names.values():
-            continue
-        names[f] = regions[r][0]
-        used.add(r)
+    regions = placed(tags, turn, width, height)
+    names, used = assign(regions, [face.box for face in faces])
     faces, added = list(faces), set()
     for r, (person, box) in enumerate(regions):
         if r in used or person in names.values() or min(box[2] - box[0],
