@@ -222,7 +222,9 @@ class TestInPlace(LibraryCase):
 
 
 class TestSlowCopy(LibraryCase):
-    extra = {"library_settle": 1.0}
+    # the writer pauses 0.5 s between parts: a settle time four times that
+    # leaves room for a slow machine's scheduling before a pause looks finished
+    extra = {"library_settle": 2.0}
 
     def test_a_photo_written_slowly_is_read_once_whole(self) -> None:
         self.io_loop.run_sync(self._slow, timeout=120)
@@ -233,7 +235,7 @@ class TestSlowCopy(LibraryCase):
         target = self.root / "incoming.jpg"
         done = threading.Event()
 
-        def write() -> None:  # over ~3 s, a pause shorter than the settle time between parts
+        def write() -> None:  # over ~3 s, pauses far shorter than the settle time
             with target.open("wb") as handle:
                 step = len(data) // 6 + 1
                 for start in range(0, len(data), step):

@@ -628,14 +628,19 @@ def test_switching_recognizers_keeps_every_decision_and_a_restart_resumes(
         with sqlite3.connect(f"file:{data / 'catalogue.sqlite3'}?mode=ro", uri=True) as db:
             return db.execute(query).fetchall()
 
-    # Recognition stopped half way is finished after a restart.
-    with server(data, model_path, extra=sface) as (process, base):
-        # all at once: recognition waits for the uploads, then has them all to do
+    # Recognition stopped half way is finished after a restart. The photos come
+    # in while People is off (a new upload's faces are described in its own
+    # detection job, and grouping them alone is over in a moment): then the
+    # server with People has them all to describe, in jobs of its own.
+    with server(data, model_path, extra=("--recognition-model", "", "--rate-limit", "0")
+                ) as (process, base):
         with ThreadPoolExecutor(len(photos)) as pool:
             answers = list(pool.map(
                 lambda path: upload(base, f"people/{path.parent.name}/{path.name}")[0],
                 photos))
         assert answers == [201] * len(photos)
+        stop(process)
+    with server(data, model_path, extra=sface) as (process, base):
         first = health(base)["recognition_backlog"]
         assert first > 1
         left = until(base, lambda h: h["recognition_backlog"] < first, "progressed")
