@@ -44,6 +44,14 @@ class NotFound(Refused):
     """No such photo, person or face."""
 
 
+class NeedsLogin(Refused):
+    """The request needs a session, a key or a link (answered 401)."""
+
+
+class Forbidden(Refused):
+    """Who asked may not do this (answered 403): a viewer editing."""
+
+
 class Conflict(Refused):
     """The request is fine but the thing is not in a state to take it."""
 

@@ -15,6 +15,7 @@ from . import backends
 from .backends import Backend
 from .errors import DataDirError
 from .library import datadir
+from .library.accounts import Accounts, Passwords
 from .library.catalogue import Catalogue
 from .library.events import Events, Silent
 from .library.files import Files, disk_error, disk_full
@@ -46,6 +47,15 @@ def recognition_off(settings: Settings) -> str:
     return why
 
 
+def accounts_of(settings: Settings, catalogue: Catalogue) -> Accounts:
+    """The accounts use case at the settings' password cost and timeouts."""
+    return Accounts(catalogue, Passwords(settings.password_time, settings.password_memory),
+                    token=settings.token, private=settings.private,
+                    session_idle=settings.session_idle * 3600.0,
+                    session_max=settings.session_days * 86400.0,
+                    share_days=settings.share_days)
+
+
 @dataclass
 class Services:
     """Everything the front ends call: the use cases and what they stand on."""
@@ -60,6 +70,7 @@ class Services:
     people: People = field(init=False)
     recognition: Recognition = field(init=False)
     folders: Folders = field(init=False)
+    accounts: Accounts = field(init=False)
     recognize: bool = True  # whether recognition runs at all
     ready: bool = False  # started: the library read, the workers warm
     _adopting: asyncio.Future | None = None  # stored photos without a row, added back
@@ -84,6 +95,7 @@ class Services:
         self.folders = Folders(self.catalogue, self.gallery, self.files, self.events,
                                FolderConfig.from_settings(self.settings),
                                workers=lambda: max(1, self.backend.workers) if self.backend else 1)
+        self.accounts = accounts_of(self.settings, self.catalogue)
 
     @classmethod
     def create(cls, settings: Settings, events: Events | None = None,

@@ -45,7 +45,7 @@ class Settings:
                          "logged at start)")
     address: str = _setting("0.0.0.0", "FACES_ADDRESS", "address to bind")
     data_dir: Path = _setting(Path("uploads"), "FACES_DATA_DIR",
-                              "where photos and the catalogue live", STORE | COPY)
+                              "where photos and the catalogue live", STORE | COPY | {"user"})
     model: Path = _setting(DEFAULT_MODEL, "FACES_MODEL", "face detector ONNX model file "
                            "(SCRFD or YuNet)", MODEL)
     detector: str = _setting(detectors.AUTO, "FACES_DETECTOR",
@@ -154,6 +154,19 @@ class Settings:
                                 "photos `faces import` sends at once", frozenset({"import"}))
     private: bool = _setting(False, "FACES_PRIVATE",
                              "with a token, viewing needs it too")
+    session_idle: float = _setting(168.0, "FACES_SESSION_IDLE",
+                                   "hours a login lasts unused before it ends")
+    session_days: float = _setting(30.0, "FACES_SESSION_DAYS",
+                                   "days a login lasts at most, used or not")
+    share_days: float = _setting(30.0, "FACES_SHARE_DAYS",
+                                 "days a share link lasts unless its maker says otherwise")
+    password_time: int = _setting(3, "FACES_PASSWORD_TIME",
+                                  "Argon2id passes per password hash (its time cost; "
+                                  "lowering it makes guessing cheaper)",
+                                  SERVE | {"user"})
+    password_memory: int = _setting(65536, "FACES_PASSWORD_MEMORY",
+                                    "KiB of memory per Argon2id password hash (its memory "
+                                    "cost; at least 8192)", SERVE | {"user"})
     allowed_origins: str = _setting("", "FACES_ALLOWED_ORIGINS",
                                     "other origins (comma-separated, e.g. https://a.example) "
                                     "allowed to use the API and WebSocket from a browser")
@@ -247,6 +260,12 @@ class Settings:
         if self.token and len(self.token) < MIN_TOKEN_LENGTH:
             raise ValueError(f"FACES_TOKEN is {len(self.token)} characters; use at least "
                              f"{MIN_TOKEN_LENGTH} (`faces token` prints a strong one)")
+        if self.password_time < 1 or self.password_memory < 8:
+            raise ValueError("FACES_PASSWORD_TIME must be at least 1 and "
+                             "FACES_PASSWORD_MEMORY at least 8 (KiB)")
+        if self.session_idle <= 0 or self.session_days <= 0 or self.share_days <= 0:
+            raise ValueError("FACES_SESSION_IDLE, FACES_SESSION_DAYS and FACES_SHARE_DAYS "
+                             "must be more than 0")
         self.proxies  # noqa: B018 (raises ValueError for a bad address or range)
         if bool(self.certfile) != bool(self.keyfile):
             raise ValueError("TLS needs both --certfile and --keyfile")

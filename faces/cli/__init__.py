@@ -2,7 +2,7 @@
 :mod:`.server` (serve, worker, token), :mod:`.models` (fetch-model,
 quantize, detect), :mod:`.library` (reindex, people), :mod:`.backup`
 (backup, restore, check, export), :mod:`.importer` (import) and
-:mod:`.folders` (library)."""
+:mod:`.folders` (library) and :mod:`.users` (user)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import sys
 from collections.abc import Sequence
 
 from .. import logs
-from . import backup, folders, importer, library, models, server
+from . import backup, folders, importer, library, models, server, users
 from .common import CommandError
 
-COMMANDS = (server, models, library, folders, backup, importer)  # each adds its own sub-commands
+# each adds its own sub-commands
+COMMANDS = (server, models, library, folders, backup, importer, users)
 
 
 def build_parser() -> argparse.ArgumentParser:

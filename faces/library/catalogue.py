@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -39,10 +40,13 @@ from ..errors import (
     StorageFull,
 )
 from . import migrations
+from .catalogue_accounts import AccountRows
 from .catalogue_people import COVER, PeopleRows
 from .catalogue_places import Place, PlaceRows
 from .files import disk_full
 from .records import Described, Photo, taken_key
+
+log = logging.getLogger(__name__)
 
 CATALOGUE = "catalogue.sqlite3"
 COLUMNS = ("id, filename, created, width, height, display, annotated, thumbnail, original, "
@@ -108,7 +112,7 @@ def optimize(db: sqlite3.Connection, first: bool = False) -> None:
         db.execute("PRAGMA optimize=0x10002" if first else "PRAGMA optimize")
 
 
-class Catalogue(PeopleRows, PlaceRows):
+class Catalogue(PeopleRows, PlaceRows, AccountRows):
     def __init__(self, data_dir: str | os.PathLike) -> None:
         self.path = Path(data_dir) / CATALOGUE
         self.write_error = ""  # why the last write failed ("" once one succeeds)
@@ -160,6 +164,17 @@ class Catalogue(PeopleRows, PlaceRows):
         """Run ``change(*args)`` on the writer thread, after the changes
         asked before it; its answer or its error."""
         return await asyncio.get_running_loop().run_in_executor(self._writer, change, *args)
+
+    def write_later(self, change: Callable[..., Any], *args: Any) -> None:
+        """Run ``change(*args)`` on the writer thread without waiting for it
+        (bookkeeping such as a session's last use: a failure is logged,
+        never the request's)."""
+        def run() -> None:
+            try:
+                change(*args)
+            except Exception as exc:
+                log.warning("a catalogue bookkeeping write failed: %s", exc)
+        self._writer.submit(run)
 
     def close(self) -> None:
         self._writer.shutdown(wait=True)

@@ -161,6 +161,63 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX places_photo ON places (photo);
         CREATE INDEX places_print ON places (size, print);
     """),
+    ("accounts, their sessions and API keys, and share links", """
+        -- a person who logs in; password: its Argon2id hash (never the password)
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            role TEXT NOT NULL CHECK (role IN ('owner', 'editor', 'viewer')),
+            password TEXT NOT NULL,
+            created REAL NOT NULL
+        );
+        -- a login: the SHA-256 of its cookie's random token (never the token)
+        CREATE TABLE sessions (
+            id INTEGER PRIMARY KEY,
+            hash TEXT NOT NULL UNIQUE,
+            user INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created REAL NOT NULL,
+            seen REAL NOT NULL,
+            address TEXT NOT NULL DEFAULT '',
+            agent TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX sessions_user ON sessions (user);
+        -- an API key: its SHA-256, its role (never above its maker's)
+        CREATE TABLE keys (
+            id INTEGER PRIMARY KEY,
+            hash TEXT NOT NULL UNIQUE,
+            user INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('owner', 'editor', 'viewer')),
+            label TEXT NOT NULL DEFAULT '',
+            created REAL NOT NULL,
+            used REAL
+        );
+        CREATE INDEX keys_user ON keys (user);
+        -- a share link: the SHA-256 of its token; a person's (their photos when
+        -- it was made, listed in share_photos, and those confirmed theirs later)
+        -- or chosen photos; expires is fixed when it is made
+        CREATE TABLE shares (
+            id INTEGER PRIMARY KEY,
+            hash TEXT NOT NULL UNIQUE,
+            person TEXT REFERENCES people(id) ON DELETE SET NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('person', 'photos')),
+            label TEXT NOT NULL DEFAULT '',
+            made_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            created REAL NOT NULL,
+            expires REAL NOT NULL,
+            password TEXT,
+            downloads INTEGER NOT NULL DEFAULT 0,
+            names INTEGER NOT NULL DEFAULT 0,
+            boxes INTEGER NOT NULL DEFAULT 0,
+            views INTEGER NOT NULL DEFAULT 0,
+            used REAL
+        );
+        CREATE TABLE share_photos (
+            share INTEGER NOT NULL REFERENCES shares(id) ON DELETE CASCADE,
+            photo TEXT NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            PRIMARY KEY (share, photo)
+        ) WITHOUT ROWID;
+        CREATE INDEX share_photos_photo ON share_photos (photo);
+    """),
 ]
 VERSION = len(MIGRATIONS)
 
