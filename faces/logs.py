@@ -65,6 +65,18 @@ def request_id(request: Any) -> str:
     return found
 
 
+SECRET_PATHS = ("/s/",)  # a share link's token is in its path: never written to a log
+
+
+def safe_uri(request: Any) -> str:
+    """The request's URI as a log may show it: a share link's token left out."""
+    uri = request.uri or ""
+    for prefix in SECRET_PATHS:
+        if uri.startswith(prefix):
+            return prefix + "…"
+    return uri
+
+
 def log_request(handler: Any) -> None:
     """Tornado's ``log_function``: one access line per request."""
     request = handler.request
@@ -75,7 +87,7 @@ def log_request(handler: Any) -> None:
         logging.WARNING if status < 500 or status == 503 else logging.ERROR
     duration = round(1000.0 * request.request_time(), 2)
     fields = {"request_id": request_id(request), "method": request.method,
-              "path": request.path, "status": status, "duration_ms": duration,
+              "path": safe_uri(request).split("?")[0], "status": status, "duration_ms": duration,
               "client": request.remote_ip}
-    access_log.log(level, "%d %s %s (%s) %.2fms", status, request.method, request.uri,
+    access_log.log(level, "%d %s %s (%s) %.2fms", status, request.method, safe_uri(request),
                    request.remote_ip, duration, extra=fields)

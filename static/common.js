@@ -52,8 +52,11 @@ export function growing({ list, more, link, url, add, what }) {
 }
 
 // The WebSocket, reconnecting with back-off; ``query()`` gives the query string
-// at each (re)connection, ``onMessage`` gets each event.
-export function connect(query, onMessage) {
+// at each (re)connection, ``onMessage`` gets each event. When the server closes
+// it because the session or link has ended (4401), ``onEnded`` is called and
+// it is not opened again.
+export const ENDED = 4401;
+export function connect(query, onMessage, onEnded) {
   const live = document.getElementById("live");
   let retry = 0;
   const open = () => {
@@ -65,7 +68,13 @@ export function connect(query, onMessage) {
       live.className = "live on";
     };
     socket.onmessage = (event) => onMessage(JSON.parse(event.data));
-    socket.onclose = () => {
+    socket.onclose = (event) => {
+      if (event.code === ENDED) {
+        live.textContent = "Your session has ended: log in again";
+        live.className = "live off";
+        if (onEnded) onEnded();
+        return;
+      }
       const wait = Math.min(30, 2 ** retry++);
       live.textContent = `Connection lost; retrying in ${wait}s`;
       live.className = "live off";

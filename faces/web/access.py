@@ -19,7 +19,9 @@ from urllib.parse import urlsplit
 from ..library.files import SECRET_FILE
 from ..settings import Network
 
-COOKIE = "faces_auth"
+COOKIE = "faces_auth"  # the access token's login (signed; stands for the token)
+SESSION_COOKIE = "faces_session"  # an account's session: its random token
+SHARE_COOKIE = "faces_share"  # a share link's token, once exchanged for it
 COOKIE_DAYS = 30
 
 

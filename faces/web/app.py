@@ -25,7 +25,7 @@ from .. import logs
 from ..services import Services
 from ..settings import Settings
 from ..vision import fetch
-from . import access, files, library, live, people, photos, session, system
+from . import access, files, library, live, people, photos, session, shares, system
 from .base import MULTIPART_SLACK, HostRefusedHandler, NotFoundHandler
 from .files import AssetsHandler
 from .hub import Hub
@@ -65,8 +65,9 @@ class FacesApplication(Application):
 
 def make_app(web: Web) -> Application:
     services = web.services
-    routes = [*photos.ROUTES, *people.ROUTES, *library.ROUTES, *session.ROUTES, *system.ROUTES,
-              *live.ROUTES,
+    web.start_guard()
+    routes = [*photos.ROUTES, *people.ROUTES, *library.ROUTES, *session.ROUTES,
+              *shares.ROUTES, *system.ROUTES, *live.ROUTES,
               *files.routes(services.files)]
     return FacesApplication(
         routes,
@@ -181,6 +182,7 @@ async def serve(settings: Settings) -> None:
         log.info("shutting down: no new connections; finishing uploads in flight")
     finally:
         server.stop()
+        web.stop_guard()
         for client in list(hub.clients):
             client.close(1001, "server shutting down")
         await drain(web, SHUTDOWN_GRACE_SECONDS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from collections.abc import Iterable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -17,11 +18,12 @@ from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from .. import logs
 from ..errors import Starting
+from ..library.accounts import NOBODY, SEEN_EVERY, Accounts, Who
 from ..library.records import Photo
 from ..settings import Settings
 from ..vision.contract import Options
 from . import access, forms
-from .errors import ApiError, answer, too_many, unauthorised
+from .errors import ApiError, answer, too_many
 
 if TYPE_CHECKING:
     from ..services import Services
@@ -71,48 +73,111 @@ class AccessMixin:
     def config(self) -> Settings:
         return self.web.services.settings
 
-    def can_write(self) -> bool:
-        token = self.config.token
-        if not token:
-            return True
+    _who: Who | None = None
+
+    @property
+    def accounts(self) -> Accounts:
+        return self.services.accounts
+
+    def who(self) -> Who:
+        """Who sent this request (worked out once per request): an access
+        token or API key in the Authorization (or X-Faces-Token) header, else
+        a session cookie, the token's login cookie, a share link's cookie;
+        else no one (open galleries: their one trusted user)."""
+        if self._who is None:
+            self._who = self._identify()
+        return self._who
+
+    def _identify(self) -> Who:
+        accounts = self.accounts
         header = self.request.headers.get("Authorization", "")
         supplied = header[7:].strip() if header[:7].lower() == "bearer " else \
             self.request.headers.get("X-Faces-Token")
         if supplied is not None:
-            return self.checked(supplied)
-        cookie = self.get_signed_cookie(access.COOKIE, max_age_days=access.COOKIE_DAYS)
-        return cookie is not None and hmac.compare_digest(cookie.decode(),
-                                                          access.cookie_value(token))
+            found = self.checked(supplied)
+            if found is not None:
+                return found
+            return accounts.anonymous()
+        session = self.get_cookie(access.SESSION_COOKIE)
+        if session:
+            found = accounts.by_session(session)
+            if found is not None:
+                who, row = found
+                if accounts.needs_seen(row):  # (its last use, now and then)
+                    self.services.catalogue.write_later(
+                        self.services.catalogue.seen, row.id, accounts.clock())
+                return who
+        if self.config.token:
+            cookie = self.get_signed_cookie(access.COOKIE, max_age_days=access.COOKIE_DAYS)
+            if cookie is not None and hmac.compare_digest(
+                    cookie.decode(), access.cookie_value(self.config.token)):
+                return Who("token", "owner")
+        link = self.get_cookie(access.SHARE_COOKIE)
+        if link:
+            found = accounts.by_link(link)
+            if found is not None:
+                return found
+        return accounts.anonymous()
 
-    def checked(self, supplied: str) -> bool:
-        """Whether a token someone sent is right. An address that has guessed
-        wrong too often is refused (429) before its guess is even compared;
-        every wrong one is counted and logged (never the token itself)."""
+    def checked(self, supplied: str) -> Who | None:
+        """Who a token or key someone sent stands for, or None. An address
+        that has guessed wrong too often is refused (429) before its guess is
+        even compared; every wrong one is counted and logged (never the
+        token itself)."""
         throttle, address = self.web.throttle, self.request.remote_ip
         key = access.client_key(address)
         wait = throttle.wait_time(key)
         if wait > 0:
             raise too_many("too_many_failures", "Too many wrong tokens from your address", wait)
-        if access.token_matches(supplied, self.config.token):
-            return True
+        who = self.accounts.by_token(supplied)
+        if who is None and supplied.startswith("faces_"):
+            found = self.accounts.by_key(supplied)
+            if found is not None:
+                who, row = found
+                if row.used is None or self.accounts.clock() - row.used > SEEN_EVERY:
+                    self.services.catalogue.write_later(
+                        self.services.catalogue.key_used, row.id, self.accounts.clock())
+        if who is not None:
+            return who
         lock = throttle.failed(key)
-        log.warning("wrong access token from %s on %s %s%s", address, self.request.method,
-                    self.request.path, f"; locked out for {lock:.0f} s" if lock else "")
-        return False
+        log.warning("wrong access token from %s on %s %s%s", address,
+                    self.request.method, self.request.path,
+                    f"; locked out for {lock:.0f} s" if lock else "")
+        return None
+
+    def shown_who(self) -> Who:
+        """Who the page shows as logged in; nobody when that cannot be
+        worked out (an error page for a throttled token, say)."""
+        try:
+            return self.who()
+        except Exception:
+            return NOBODY
+
+    def may(self, action: str) -> bool:
+        return self.shown_who().may(action)
+
+    def can_write(self) -> bool:
+        """Whether the page offers uploading (templates ask)."""
+        return self.may("upload")
 
     def can_view(self) -> bool:
-        return not self.config.private or self.can_write()
+        return self.may("view")
+
+    def require(self, action: str, ids: Iterable[str] = ()) -> list[str]:
+        """The one check (:func:`faces.library.accounts.authorize`): raises
+        401, 403 or 404; a change waits for the server to be ready."""
+        allowed = self.accounts.authorize(self.who(), action, ids)
+        if action not in ("view", "download", "shared", "shared_download") and \
+                not self.services.ready:  # the library is still being read: nothing changes yet
+            raise Starting("The server is starting: it is reading the library. Try again "
+                           "in a few seconds.")
+        return allowed
 
     def require_write(self) -> None:
-        if not self.can_write():
-            raise unauthorised("An access token is needed to upload or delete")
-        if not self.services.ready:  # the library is still being read: nothing changes yet
-            raise Starting("The server is starting: it is reading the library. Try again "
-                              "in a few seconds.")
+        self.require("upload")
 
     def require_view(self) -> None:
-        if not self.can_view():
-            raise unauthorised("This gallery is private")
+        self.require("view")
 
     def origin_ok(self, origin: str | None) -> bool:
         return origin is None or access.origin_allowed(
@@ -158,6 +223,13 @@ class BaseHandler(SecurityHeaders, AccessMixin, RequestHandler):
             reason = "Error"
         return reason.lower().replace(" ", "_"), f"{reason}."
 
+    def only_allowed_methods(self) -> None:
+        """405 (with Allow) for a method the handler does not answer, before
+        any check of who asks (for a ``prepare`` that refuses)."""
+        if self.request.method not in self.allowed_methods():
+            raise ApiError(405, "method_not_allowed", "This address does not answer "
+                           f"{self.request.method}.")
+
     def allowed_methods(self) -> list[str]:
         """The methods this handler answers (for the Allow header of a 405)."""
         mine = [m for m in self.SUPPORTED_METHODS
@@ -178,15 +250,18 @@ class BaseHandler(SecurityHeaders, AccessMixin, RequestHandler):
             self.set_header("Content-Type", "application/json; charset=UTF-8")
             self.finish(json.dumps({"error": {"code": code, "message": message}}))
 
+    def _request_summary(self) -> str:
+        return f"{self.request.method} {logs.safe_uri(self.request)} ({self.request.remote_ip})"
+
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         known = answer(value)
         if known is None:  # a bug: its traceback goes to the log, never to the user
             super().log_exception(typ, value, tb)
         elif known.status_code >= 500:
-            log.warning("%s %s -> %d %s: %s", self.request.method, self.request.uri,
+            log.warning("%s %s -> %d %s: %s", self.request.method, logs.safe_uri(self.request),
                         known.status_code, known.code, known.message)
         else:
-            log.info("%s %s -> %d %s", self.request.method, self.request.uri,
+            log.info("%s %s -> %d %s", self.request.method, logs.safe_uri(self.request),
                      known.status_code, known.code)
 
 
@@ -218,14 +293,14 @@ class UploadHandlerBase(BaseHandler):
 
     def prepare(self) -> None:
         if self.request.method != "POST":
-            self.require_view()
+            self.require("view")
             return
-        self.require_write()
+        self.require("upload")
         cap = self.config.max_upload_bytes + MULTIPART_SLACK
         length = self.request.headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > cap:
             raise self.too_large()
-        if not self.config.token:  # with a token, every uploader is known
+        if self.who().via in ("open", "anonymous"):  # (a known uploader is not limited)
             rate_limited(self, "upload")
         self.request.connection.set_max_body_size(cap)
         self._chunks: list[bytes] = []

@@ -21,8 +21,10 @@ from ..errors import (
     CatalogueDamaged,
     CatalogueUnwritable,
     Conflict,
+    Forbidden,
     ImageRejected,
     JobTimeout,
+    NeedsLogin,
     NotFound,
     Refused,
     Starting,
@@ -72,6 +74,8 @@ def refused_status(exc: Refused) -> int:
         return 404
     if isinstance(exc, Conflict):
         return 409
+    if isinstance(exc, Forbidden):
+        return 403
     if isinstance(exc, Unsupported):
         return 415
     return 400
@@ -82,6 +86,8 @@ def answer(exc: BaseException) -> ApiError | None:
     answered 500 and logged with its traceback)."""
     if isinstance(exc, ApiError):
         return exc
+    if isinstance(exc, NeedsLogin):
+        return unauthorised(exc.message)
     if isinstance(exc, Refused):
         return ApiError(refused_status(exc), exc.code, exc.message)
     if isinstance(exc, sqlite3.DatabaseError):  # a read the catalogue refused

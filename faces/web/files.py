@@ -7,6 +7,7 @@ from typing import Any
 
 from tornado.web import HTTPError, StaticFileHandler
 
+from ..errors import Forbidden, NeedsLogin, NotFound
 from ..library.files import ORIGINAL_MARK, Files
 from .base import AccessMixin, SecurityHeaders
 from .views import CROPS, UPLOADS
@@ -19,11 +20,37 @@ class AssetsHandler(SecurityHeaders, StaticFileHandler):
 class UploadsHandler(SecurityHeaders, AccessMixin, StaticFileHandler):
     """Serves stored photos: only the files we re-encoded, only as JPEG or PNG.
     Their names derive from their content, so they never change and may be
-    cached for a year."""
+    cached for a year. Every file passes the one check (its photo's id
+    begins its name): a share link's holder gets its own photos' display
+    copies (thumbnails and annotated copies, which have the boxes drawn in,
+    only when boxes are shared; never a crop), and the same 404 for anything
+    else as for a file that is not there."""
 
-    def prepare(self) -> None:
-        if not self.can_view():
-            raise HTTPError(401)
+    kind = "photos"
+
+    def initialize(self, path: str, default_filename: str | None = None,
+                   kind: str = "photos") -> None:
+        super().initialize(path, default_filename)
+        self.kind = kind
+
+    async def get(self, path: str, include_body: bool = True) -> None:
+        name = path.rsplit("/", 1)[-1]
+        photo_id = name.split(".", 1)[0]
+        who = self.who()
+        try:
+            if who.share is not None:
+                boxed = ".annotated." in name or ".thumb." in name  # (boxes drawn in)
+                shown = self.kind == "photos" and (who.share.boxes or not boxed)
+                if not shown:
+                    raise HTTPError(404)
+                self.accounts.authorize(who, "shared", [photo_id])
+            else:
+                self.accounts.authorize(who, "view", [photo_id])
+        except (NeedsLogin, Forbidden):
+            raise HTTPError(401) from None
+        except NotFound:
+            raise HTTPError(404) from None
+        await super().get(path, include_body)
 
     def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
         # Only the copies made from a photo: an uploaded original (whatever
@@ -36,12 +63,16 @@ class UploadsHandler(SecurityHeaders, AccessMixin, StaticFileHandler):
         return self.CACHE_MAX_AGE
 
     def set_extra_headers(self, path: str) -> None:
-        scope = "private" if self.config.private else "public"
+        who = self.who()
+        if who.share is not None:  # (a revoked link leaves nothing in shared caches)
+            self.set_header("Cache-Control", "private, no-store")
+            return
+        scope = "public" if who.via in ("open", "anonymous") else "private"
         self.set_header("Cache-Control", f"{scope}, max-age={self.CACHE_MAX_AGE}, immutable")
 
 
 def routes(files: Files) -> list[tuple]:
     return [
         (rf"{UPLOADS}(.*)", UploadsHandler, {"path": str(files.photos_dir)}),
-        (rf"{CROPS}(.*)", UploadsHandler, {"path": str(files.crops_dir)}),
+        (rf"{CROPS}(.*)", UploadsHandler, {"path": str(files.crops_dir), "kind": "crops"}),
     ]

@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
+from ..library.accounts import Who
 from ..library.events import Event
 from .views import event_json
 
@@ -20,6 +22,12 @@ KEPT = 1000  # messages kept for pages that connect after they went out
 
 class Client(Protocol):
     def send(self, text: str) -> None: ...
+
+    def scope(self, message: dict) -> dict | None: ...  # what it may hear of a message
+
+    def who(self) -> Who: ...
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None: ...
 
 
 class Hub:
@@ -49,6 +57,15 @@ class Hub:
             self.dropped += 1
         self.leave(client)
 
+    def check(self, still: Callable[[Who], bool], code: int, reason: str) -> int:
+        """Close every connection whose session, key or link no longer holds
+        (``still`` says); how many were closed."""
+        ended = [client for client in list(self.clients) if not still(client.who())]
+        for client in ended:
+            self.leave(client)
+            client.close(code, reason)
+        return len(ended)
+
     def publish(self, event: Event) -> int:
         """Tell every client of one of the library's events."""
         return self.broadcast(event_json(event))
@@ -61,7 +78,11 @@ class Hub:
         self.kept.append((self.seq, text))
         for client in list(self.clients):
             try:
-                client.send(text)
+                heard = client.scope(message)
+                if heard is message:
+                    client.send(text)
+                elif heard is not None:
+                    client.send(json.dumps({**heard, "seq": self.seq}, separators=(",", ":")))
             except Exception:  # one bad client never stops the others
                 log.exception("dropping a WebSocket client after a failed send")
                 self.drop(client)

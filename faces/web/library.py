@@ -12,10 +12,7 @@ from .views import root_json
 
 class LibraryBase(ApiOriginCheck, BaseHandler):
     def prepare(self) -> None:
-        if self.request.method in ("GET", "HEAD"):
-            self.require_view()
-        else:
-            self.require_write()
+        self.require("view" if self.request.method in ("GET", "HEAD") else "library")
 
     def root(self, root_id: str) -> str:
         """The path of the root with this id; raises NotFound."""

@@ -14,6 +14,7 @@ from tornado.iostream import StreamBufferFullError
 from tornado.web import HTTPError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
+from ..errors import Forbidden, NeedsLogin, NotFound
 from ..library.events import PhotoAdded, RecognitionState
 from .base import AccessMixin
 from .views import event_json
@@ -25,9 +26,34 @@ MAX_BUFFER = 4 * 1024 * 1024  # bytes queued for one client before it is dropped
 
 
 class GalleryWebSocket(AccessMixin, WebSocketHandler):
+    """Every message passes the one check too: a share link's holder hears
+    only that its set changed (``{"type": "shared"}``), and only for its
+    own photos; a connection whose session, key or link ends is closed
+    (:meth:`faces.web.hub.Hub.check`, every second)."""
+
     def prepare(self) -> None:
-        if not self.can_view():
-            raise HTTPError(401)
+        who = self.who()
+        try:
+            self.accounts.authorize(who, "shared" if who.share is not None else "view")
+        except (NeedsLogin, Forbidden):
+            raise HTTPError(401) from None
+        except NotFound:
+            raise HTTPError(404) from None
+
+    def scope(self, message: dict) -> dict | None:
+        """What a share link's holder hears of ``message`` (None: nothing;
+        everyone else hears it all)."""
+        share = self.who().share
+        if share is None:
+            return message
+        photos = {message["photo"]["id"]} if "photo" in message else \
+            {photo["id"] for photo in message.get("photos", ())} | \
+            {face["photo"] for face in message.get("faces", ())} | \
+            ({message["id"]} if message.get("type") == "photo.deleted" else set())
+        if message.get("type") == "photo.deleted" or any(
+                self.accounts.shared(share, photo) for photo in photos):
+            return {"type": "shared"}
+        return None
 
     def check_origin(self, origin: str) -> bool:
         return self.origin_ok(origin)
@@ -35,6 +61,9 @@ class GalleryWebSocket(AccessMixin, WebSocketHandler):
     def open(self) -> None:
         # A client that stops reading is dropped once this much is queued for it.
         self.ws_connection.stream.max_write_buffer_size = MAX_BUFFER
+        if self.who().share is not None:  # its page reads its set from /api/shared
+            self.web.hub.join(self)
+            return
         after = self.get_argument("after", None)  # "" replays everything
         if after is not None:
             backlog = self.services.gallery.since(after or None)

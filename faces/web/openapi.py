@@ -8,18 +8,8 @@ from __future__ import annotations
 from .. import __version__
 from ..library.records import ID_REGEX, MAX_PAGE_SIZE, PAGE_SIZE, PERSON_REGEX
 from ..vision.contract import MODES, THRESHOLD_RANGE
-
-
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict, description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _error(description: str) -> dict:
-    return _json(_ref("Error"), description)
+from . import openapi_access
+from .openapi_parts import _error, _json, _ref
 
 
 def _tiny_bmp() -> str:
@@ -759,6 +749,10 @@ PATHS = {
         },
     },
 }
+
+
+PATHS.update(openapi_access.PATHS)
+SCHEMAS.update(openapi_access.SCHEMAS)
 
 
 def document() -> dict:

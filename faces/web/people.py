@@ -22,10 +22,7 @@ class PeopleBase(ApiOriginCheck, BaseHandler):
     write access."""
 
     def prepare(self) -> None:
-        if self.request.method in ("GET", "HEAD"):
-            self.require_view()
-        else:
-            self.require_write()
+        self.require("view" if self.request.method in ("GET", "HEAD") else "edit")
 
     def body(self) -> object:
         return forms.json_body(self.request.body)
@@ -141,9 +138,10 @@ class PeoplePageHandler(BaseHandler):
     the "more people" link, which works without JavaScript too)."""
 
     async def get(self) -> None:
-        if not self.can_view():
+        if self.who().role is None and self.who().share is None:
             self.redirect("/login")
             return
+        self.require("view")
         hidden = self.get_argument("hidden", "0") == "1"
         after = self.get_argument("after", None)
         recognition, people = self.services.recognition, self.services.people

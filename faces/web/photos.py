@@ -58,9 +58,10 @@ class GalleryHandler(BaseHandler):
     with ``?before=``, and the upload form."""
 
     def get(self) -> None:
-        if not self.can_view():
+        if self.who().role is None and self.who().share is None:
             self.redirect("/login")
             return
+        self.require("view")
         services = self.services
         before = forms.photo_id(self.get_argument("before", None))
         people = []
@@ -141,10 +142,7 @@ class PhotosApiHandler(ApiOriginCheck, UploadHandlerBase):
 
 class PhotoApiHandler(ApiOriginCheck, BaseHandler):
     def prepare(self) -> None:
-        if self.request.method in ("DELETE", "PATCH"):
-            self.require_write()
-        else:
-            self.require_view()
+        self.require({"DELETE": "delete", "PATCH": "edit"}.get(self.request.method, "view"))
 
     def get(self, photo_id: str) -> None:
         self.write_json(photo_json(self.services.gallery.photo(photo_id)))
@@ -164,7 +162,7 @@ class PhotoFacesApiHandler(ApiOriginCheck, BaseHandler):
     """A face the detector missed, drawn by the user."""
 
     def prepare(self) -> None:
-        self.require_write()
+        self.require("edit")
 
     async def post(self, photo_id: str) -> None:
         box = forms.box(forms.json_body(self.request.body))
@@ -177,7 +175,7 @@ class PhotoOriginalHandler(ApiOriginCheck, BaseHandler):
     inline, never sniffed, sandboxed), under its own name and media type."""
 
     def prepare(self) -> None:
-        self.require_view()
+        self.require("download")
 
     async def get(self, photo_id: str) -> None:
         photo = self.services.gallery.photo(photo_id)
@@ -201,7 +199,7 @@ class PhotoXmpHandler(ApiOriginCheck, BaseHandler):
     """The photo's face names as an XMP sidecar, for other tools."""
 
     def prepare(self) -> None:
-        self.require_view()
+        self.require("download")
 
     def get(self, photo_id: str) -> None:
         name, body = self.services.gallery.xmp(photo_id)

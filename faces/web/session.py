@@ -1,42 +1,337 @@
-"""Logging in and out of a gallery that has an access token: a form for
-browsers, and a signed cookie that stands for the token."""
+"""Logging in and out, and what an account holds: the login page (an
+account's name and password, or a token-only gallery's access token), the
+first owner made from this machine (``/setup``), ``/api/session`` (log in,
+who am I, log out), a user's sessions and API keys (``/api/sessions``,
+``/api/keys``) and their page (``/account``). The rules are the library's
+(:mod:`faces.library.accounts`); this module binds requests to them."""
 
 from __future__ import annotations
 
-from . import access
-from .base import BaseHandler, rate_limited
+import ipaddress
+import logging
+import time
+from typing import Any
+
+from ..errors import BadRequest, NotFound
+from . import access, forms
+from .base import ApiOriginCheck, BaseHandler, rate_limited
+from .errors import ApiError, too_many
+from .shares import link_url, share_json, share_request
+from .views import when
+
+log = logging.getLogger(__name__)
+
+WRONG = "That name and password do not match an account."
 
 
-class LoginHandler(BaseHandler):
-    def get(self) -> None:
-        if not self.config.token:
-            self.redirect("/")
-            return
-        self.render("login.html", error=None)
-
-    def post(self) -> None:
-        token = self.config.token
-        if not token:
-            self.redirect("/")
-            return
-        rate_limited(self, "login")
-        if not self.checked(self.get_body_argument("token", "")):
-            self.set_status(401)
-            self.render("login.html", error="That token is not right.")
-            return
-        self.set_signed_cookie(access.COOKIE, access.cookie_value(token),
-                               expires_days=access.COOKIE_DAYS, httponly=True,
-                               samesite="Strict", secure=self.request.protocol == "https")
-        self.redirect("/", status=303)
+def text_field(body: Any, name: str, required: bool = True) -> str:
+    value = body.get(name) if isinstance(body, dict) else None
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise BadRequest("bad_field", f"'{name}' must be a string.")
+    return value
 
 
-class LogoutHandler(BaseHandler):
-    def post(self) -> None:
+class AccountBase(BaseHandler):
+    """Logging in, with the throttle: per address and per account name."""
+
+    def throttle_keys(self, name: str) -> list[str]:
+        return [f"login:{access.client_key(self.request.remote_ip)}",
+                f"user:{name.strip().lower()}"]
+
+    def check_throttle(self, keys: list[str]) -> None:
+        wait = max(self.web.throttle.wait_time(key) for key in keys)
+        if wait > 0:
+            raise too_many("too_many_failures", "Too many failed logins", wait)
+
+    async def log_in(self, name: str, password: str) -> bool:
+        """Start a session (its cookie set) when the name and password are
+        an account's; count a failure otherwise."""
+        keys = self.throttle_keys(name)
+        self.check_throttle(keys)
+        found = await self.accounts.log_in(name, password, self.request.remote_ip,
+                                           self.request.headers.get("User-Agent", ""))
+        if found is None:
+            for key in keys:
+                self.web.throttle.failed(key)
+            self.log_failure(name)
+            return False
+        token, _ = found
+        self.set_cookie(access.SESSION_COOKIE, token, httponly=True, samesite="Strict",
+                        secure=self.request.protocol == "https",
+                        expires_days=self.config.session_days)
+        return True
+
+    def log_failure(self, name: str) -> None:
+        log.warning("failed login for %r from %s", name[:64], self.request.remote_ip)
+
+    async def log_out(self) -> None:
+        who = self.who()
+        if who.session is not None:
+            await self.services.catalogue.write(self.services.catalogue.end_session,
+                                                who.session)
+        self.clear_cookie(access.SESSION_COOKIE)
         self.clear_cookie(access.COOKIE)
+
+
+def local_request(handler: BaseHandler) -> bool:
+    """From this machine itself (not through a proxy)."""
+    try:
+        return ipaddress.ip_address(handler.request.remote_ip).is_loopback
+    except ValueError:
+        return False
+
+
+class LoginHandler(AccountBase):
+    def get(self) -> None:
+        if not self.accounts.active and not self.config.token:
+            self.redirect("/setup" if local_request(self) else "/")
+            return
+        self.render("login.html", error=None, accounts=self.accounts.active)
+
+    async def post(self) -> None:
+        rate_limited(self, "login")
+        if self.accounts.active:
+            name = self.get_body_argument("name", "")
+            if not await self.log_in(name, self.get_body_argument("password", "")):
+                self.set_status(401)
+                self.render("login.html", error=WRONG, accounts=True)
+                return
+        elif self.config.token:
+            who = self.checked(self.get_body_argument("token", ""))
+            if who is None:
+                self.set_status(401)
+                self.render("login.html", error="That token is not right.", accounts=False)
+                return
+            self.set_signed_cookie(access.COOKIE, access.cookie_value(self.config.token),
+                                   expires_days=access.COOKIE_DAYS, httponly=True,
+                                   samesite="Strict", secure=self.request.protocol == "https")
         self.redirect("/", status=303)
+
+
+class LogoutHandler(AccountBase):
+    async def post(self) -> None:
+        await self.log_out()
+        self.redirect("/", status=303)
+
+
+class SetupHandler(AccountBase):
+    """The first account, the owner's: offered while there is none, to
+    someone at this machine who may already do everything (an open
+    gallery's user, or the holder of the access token)."""
+
+    def allowed(self) -> None:
+        if self.accounts.active:
+            raise ApiError(404, "not_found", "The gallery has its owner already: log in.")
+        who = self.who()
+        if not (who.via == "token" or (who.via == "open" and local_request(self))):
+            raise ApiError(403, "forbidden", "The owner's account is made from the machine "
+                           "the gallery runs on (or with `faces user add`).")
+
+    def get(self) -> None:
+        self.allowed()
+        self.render("setup.html", error=None)
+
+    async def post(self) -> None:
+        self.allowed()
+        name = self.get_body_argument("name", "")
+        password = self.get_body_argument("password", "")
+        if password != self.get_body_argument("again", ""):
+            self.set_status(400)
+            self.render("setup.html", error="The two passwords differ.")
+            return
+        try:
+            await self.services.catalogue.write(self.accounts.add_user_now, name, "owner",
+                                                password)
+        except BadRequest as exc:
+            self.set_status(400)
+            self.render("setup.html", error=exc.message)
+            return
+        await self.log_in(name, password)
+        self.redirect("/account", status=303)
+
+
+def session_json(row: Any, current: int | None) -> dict:
+    return {"id": row.id, "created": when(row.created), "last_used": when(row.seen),
+            "address": row.address, "agent": row.agent, "current": row.id == current}
+
+
+def key_json(key: Any) -> dict:
+    return {"id": key.id, "role": key.role, "label": key.label, "created": when(key.created),
+            "last_used": when(key.used)}
+
+
+def who_json(handler: BaseHandler) -> dict:
+    who = handler.who()
+    return {"user": who.name or None, "role": who.role, "via": who.via,
+            "accounts": handler.accounts.active}
+
+
+class SessionApiHandler(ApiOriginCheck, AccountBase):
+    """GET: who the request is from. POST ``{"name", "password"}``: log in
+    (the session cookie set). DELETE: log out (this session ends)."""
+
+    def get(self) -> None:
+        self.write_json(who_json(self))
+
+    async def post(self) -> None:
+        body = forms.json_body(self.request.body)
+        name, password = text_field(body, "name"), text_field(body, "password")
+        if not self.accounts.active:
+            raise ApiError(409, "no_accounts", "This gallery has no accounts (it is open, or "
+                           "uses its access token): `faces user add NAME --role owner` makes "
+                           "the first.")
+        if not await self.log_in(name, password):
+            raise ApiError(401, "wrong_login", WRONG)
+        user = self.accounts.catalogue.user_named(name.strip())
+        self.write_json({"user": user.name, "role": user.role, "via": "session",
+                         "accounts": True}, 201)
+
+    async def delete(self) -> None:
+        await self.log_out()
+        self.set_status(204)
+        self.finish()
+
+
+class SessionsBase(ApiOriginCheck, AccountBase):
+    def prepare(self) -> None:
+        self.only_allowed_methods()
+        who = self.who()
+        if who.user is None:
+            raise ApiError(404, "not_found", "Sessions and keys are an account's: log in "
+                           "with a name and password.")
+
+
+class SessionsApiHandler(SessionsBase):
+    """Your sessions, the current one marked."""
+
+    def get(self) -> None:
+        who = self.who()
+        rows = [row for row in self.accounts.catalogue.sessions_of(who.user.id)
+                if self.accounts.lasts(row)]
+        self.write_json({"sessions": [session_json(row, who.session) for row in rows]})
+
+
+class SessionEndApiHandler(SessionsBase):
+    """DELETE: one of your sessions ends (its pages' live updates close)."""
+
+    async def delete(self, session_id: str) -> None:
+        await self.services.catalogue.write(self.accounts.end_session_now, self.who(),
+                                            int(session_id))
+        if int(session_id) == self.who().session:
+            self.clear_cookie(access.SESSION_COOKIE)
+        self.set_status(204)
+        self.finish()
+
+
+class KeysApiHandler(SessionsBase):
+    """GET: your API keys. POST ``{"role", "label"}``: a new key, at most your
+    role, shown this once (``key``); made from a session only."""
+
+    def get(self) -> None:
+        keys = self.accounts.catalogue.keys_of(self.who().user.id)
+        self.write_json({"keys": [key_json(key) for key in keys]})
+
+    async def post(self) -> None:
+        body = forms.json_body(self.request.body)
+        role = text_field(body, "role", required=False) or self.who().role
+        label = text_field(body, "label", required=False)
+        token, key = await self.services.catalogue.write(self.accounts.add_key_now,
+                                                         self.who(), role, label)
+        self.write_json({**key_json(key), "key": token}, 201)
+
+
+class KeyApiHandler(SessionsBase):
+    async def delete(self, key_id: str) -> None:
+        await self.services.catalogue.write(self.accounts.remove_key_now, self.who(),
+                                            int(key_id))
+        self.set_status(204)
+        self.finish()
+
+
+class AccountPageHandler(AccountBase):
+    """/account: who you are, your sessions and keys (end one, make one,
+    remove one), and for the owner the share links (views, last use,
+    revoke). Plain forms: it works without JavaScript."""
+
+    def get(self) -> None:
+        if self.who().user is None:
+            self.redirect("/login")
+            return
+        self.show()
+
+    def show(self, new_key: str | None = None, new_link: str | None = None,
+             error: str | None = None) -> None:
+        who = self.who()
+        catalogue = self.accounts.catalogue
+        sessions = [session_json(row, who.session) for row in catalogue.sessions_of(who.user.id)
+                    if self.accounts.lasts(row)]
+        keys = [key_json(key) for key in catalogue.keys_of(who.user.id)]
+        shares = [share_json(share, self.services) for share in catalogue.shares()] \
+            if who.may("share") else None
+        self.render("account.html", who=who, sessions=sessions, keys=keys, shares=shares,
+                    new_key=new_key, new_link=new_link, error=error, now=time.time())
+
+    async def post(self) -> None:
+        if self.who().user is None:
+            raise ApiError(401, "unauthorised", "Log in first.")
+        action = self.get_body_argument("do", "")
+        target = self.get_body_argument("id", "")
+        write, accounts = self.services.catalogue.write, self.accounts
+        try:
+            if action == "end-session" and target.isdigit():
+                await write(accounts.end_session_now, self.who(), int(target))
+                if int(target) == self.who().session:
+                    self.clear_cookie(access.SESSION_COOKIE)
+                    self.redirect("/login", status=303)
+                    return
+            elif action == "add-key":
+                token, _ = await write(accounts.add_key_now, self.who(),
+                                       self.get_body_argument("role", self.who().role),
+                                       self.get_body_argument("label", ""))
+                self.show(new_key=token)
+                return
+            elif action == "remove-key" and target.isdigit():
+                await write(accounts.remove_key_now, self.who(), int(target))
+            elif action == "share-person":
+                self.require("share")
+                days = self.get_body_argument("days", "")
+                found = share_request({
+                    "person": self.get_body_argument("person", ""),
+                    "days": float(days) if days.replace(".", "", 1).isdigit() else None,
+                    "password": self.get_body_argument("password", "") or None,
+                    "label": self.get_body_argument("label", ""),
+                    **{name: self.get_body_argument(name, "") == "1"
+                       for name in ("downloads", "names", "boxes")}}, self.services)
+                token, _ = await write(accounts.add_share_now, self.who(), found["person"],
+                                       found["photos"], found["label"], found["days"],
+                                       found["password"], found["downloads"],
+                                       found["names"], found["boxes"])
+                self.show(new_link=link_url(self, token))
+                return
+            elif action == "revoke-share" and target.isdigit():
+                self.require("share")
+                if not await write(accounts.catalogue.remove_share, int(target)):
+                    raise NotFound("not_found", "There is no such link.")
+                self.web.check_connections()  # (its pages stop now, not at the next tick)
+            else:
+                raise BadRequest("bad_action", "Unknown action.")
+        except (BadRequest, NotFound) as exc:
+            self.set_status(400 if isinstance(exc, BadRequest) else 404)
+            self.show(error=exc.message)
+            return
+        self.redirect("/account", status=303)
 
 
 ROUTES = [
     (r"/login", LoginHandler),
     (r"/logout", LogoutHandler),
+    (r"/setup", SetupHandler),
+    (r"/account", AccountPageHandler),
+    (r"/api/session", SessionApiHandler),
+    (r"/api/sessions", SessionsApiHandler),
+    (r"/api/sessions/([0-9]{1,18})", SessionEndApiHandler),
+    (r"/api/keys", KeysApiHandler),
+    (r"/api/keys/([0-9]{1,18})", KeyApiHandler),
 ]

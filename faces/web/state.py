@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tornado.ioloop import PeriodicCallback
+
 from ..services import Services
 from ..settings import Settings
 from .hub import Hub
 from .metrics import Live, Metrics
 from .ratelimit import FailureThrottle, RateLimiter
+
+ENDED = 4401  # the WebSocket close code when a connection's access has ended
 
 
 @dataclass
@@ -21,6 +25,24 @@ class Web:
     throttle: FailureThrottle = field(default_factory=FailureThrottle)  # wrong tokens
     metrics: Metrics = field(init=False)
     inflight: int = 0  # uploads being received or processed
+    guard: PeriodicCallback | None = None  # closes connections whose access ended
+
+    def start_guard(self) -> None:
+        """Every second, close each live connection whose session, key or
+        share link has ended (revoked, expired, its user removed or their
+        role changed): it stops hearing within a second."""
+        if self.guard is None:
+            self.guard = PeriodicCallback(self.check_connections, 1000)
+            self.guard.start()
+
+    def check_connections(self) -> int:
+        return self.hub.check(self.services.accounts.still, ENDED,
+                              "your session or link has ended")
+
+    def stop_guard(self) -> None:
+        if self.guard is not None:
+            self.guard.stop()
+            self.guard = None
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.settings.rate_limit)

@@ -4,6 +4,7 @@ events as WebSocket messages."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from ..library import events
@@ -13,6 +14,13 @@ from ..library.records import FaceOf, Person, Photo
 
 UPLOADS = "/uploads/"  # the photos' files (web.files serves them)
 CROPS = "/crops/"  # the faces' crops
+
+
+def when(seconds: float | None) -> str | None:
+    """An instant (seconds since the epoch) as ISO 8601 UTC; None stays None."""
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
 
 
 def photo_urls(photo: Photo) -> dict[str, str | None]:
