@@ -255,6 +255,16 @@ def test_log_out_and_a_new_token_end_old_sessions(tmp_path: Path, model_path: Pa
         assert status == 401  # the old cookie is worth nothing with a new token
 
 
+def schemathesis(base: str, cwd: Path, *extra: str) -> subprocess.CompletedProcess:
+    runner = Path(sys.executable).with_name("schemathesis")
+    return subprocess.run(
+        [str(runner), "run", f"{base}/api/openapi.json", "--url", base,
+         "--checks", "all", "--exclude-checks", "positive_data_acceptance",
+         "--max-examples", os.environ.get("FACES_FUZZ_EXAMPLES", "60"),
+         "--seed", os.environ.get("FACES_FUZZ_SEED", "20261130"), "--workers", "1", *extra],
+        capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
 def test_the_api_under_schemathesis(tmp_path: Path, model_path: Path) -> None:
     """Schemathesis' standard checks against a live server, from the OpenAPI
     document: no server error; status codes, content types, headers and
@@ -262,16 +272,40 @@ def test_the_api_under_schemathesis(tmp_path: Path, model_path: Path) -> None:
     use-after-delete. Not "positive data acceptance": the document can say
     a file is bytes, not that the bytes are a photo, so generated files are
     rightly refused with a documented 4xx."""
-    runner = Path(sys.executable).with_name("schemathesis")
     log = tmp_path / "server.log"
     with open(log, "w") as output, server(tmp_path / "data", model_path, log=output,
                                           extra=("--rate-limit", "0")) as (_, base):
-        result = subprocess.run(
-            [str(runner), "run", f"{base}/api/openapi.json", "--url", base,
-             "--checks", "all", "--exclude-checks", "positive_data_acceptance",
-             "--max-examples", os.environ.get("FACES_FUZZ_EXAMPLES", "60"),
-             "--seed", os.environ.get("FACES_FUZZ_SEED", "20261130"), "--workers", "1"],
-            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        result = schemathesis(base, tmp_path)
+    assert result.returncode == 0, result.stdout[-6000:]
+    assert " passed" in result.stdout
+    assert "Traceback" not in log.read_text()
+
+
+def test_the_api_under_schemathesis_with_accounts(tmp_path: Path, model_path: Path) -> None:
+    """The same with accounts on, as the owner's API key (made from a
+    session): every route, the sessions, keys and share links' too."""
+    cheap = {"FACES_PASSWORD_TIME": "1", "FACES_PASSWORD_MEMORY": "8"}
+    made = faces("user", "add", "olive", "--role", "owner", "--data-dir", str(tmp_path / "data"),
+                 env=cheap, input="olive-owner-pw\n")
+    assert made.returncode == 0, made.stderr
+    log = tmp_path / "server.log"
+    with open(log, "w") as output, server(tmp_path / "data", model_path, log=output, env=cheap,
+                                          extra=("--rate-limit", "0")) as (_, base):
+        host = base.split("//", 1)[1]
+        connection = http.client.HTTPConnection(host, timeout=30)
+        connection.request("POST", "/api/session", json.dumps(
+            {"name": "olive", "password": "olive-owner-pw"}),
+            {"Content-Type": "application/json"})
+        answer = connection.getresponse()
+        answer.read()
+        assert answer.status == 201
+        session = answer.getheader("Set-Cookie").split(";")[0]
+        connection.request("POST", "/api/keys", json.dumps({"label": "fuzz"}),
+                           {"Content-Type": "application/json", "Cookie": session})
+        answer = connection.getresponse()
+        key = json.loads(answer.read())["key"]
+        connection.close()
+        result = schemathesis(base, tmp_path, "-H", f"Authorization: Bearer {key}")
     assert result.returncode == 0, result.stdout[-6000:]
     assert " passed" in result.stdout
     assert "Traceback" not in log.read_text()

@@ -767,3 +767,93 @@ def test_library_folders_live_held_confirmed_by_keyboard(browser, tmp_path: Path
             shutil.move(aside / name, library / "trip" / name)
         assert checksums(library) == before  # (nothing written by faces)
         assert errors == []
+
+
+def test_accounts_and_a_share_link_by_keyboard(browser, tmp_path: Path, model_path: Path,
+                                               recognition_model: Path) -> None:
+    """An open gallery's owner made from this machine; a person's photos
+    shared by a link made on their page; the link opened in another browser
+    shows those photos alone, and empties by itself when the owner revokes
+    it; a viewer logs in and is offered no upload. By keyboard; every page
+    axe-clean."""
+    cheap = {"FACES_PASSWORD_TIME": "1", "FACES_PASSWORD_MEMORY": "8"}
+    obama = ["people/obama/obama.jpg", "people/obama/obama2.jpg", "people/obama/obama3.jpg"]
+    with server(tmp_path / "data", model_path, env=cheap,
+                extra=("--recognition-model", str(recognition_model))) as (_, base):
+        ids = [upload(base, name)[1]["id"] for name in [*obama, "people/biden/biden.jpg"]]
+        errors: list[str] = []
+        owner = watched(browser, errors)
+        owner.goto(base + "/login")
+        owner.wait_for_url(base + "/setup")  # no account yet, and this is the machine
+        shot(owner, "90-setup")
+        owner.keyboard.type("olive")
+        for _ in range(2):
+            owner.keyboard.press("Tab")
+            owner.keyboard.type("olive-owner-pw")
+        owner.keyboard.press("Enter")
+        owner.wait_for_url(base + "/account")
+        expect(owner.locator("#account-title")).to_have_text("olive")
+        shot(owner, "91-account")
+        deadline = time.monotonic() + 60
+        while not (person := owner.request.get(f"{base}/api/photos/{ids[0]}").json()
+                   ["faces"][0]["person"]):
+            assert time.monotonic() < deadline, "never grouped"
+            time.sleep(0.2)
+        owner.goto(f"{base}/?person={person}")
+        summary = owner.locator(".share-person summary")
+        summary.focus()
+        owner.keyboard.press("Enter")
+        owner.locator(".share-person input[name=names]").focus()
+        owner.keyboard.press("Space")
+        shot(owner, "92-share-form")
+        owner.locator(".share-person button[type=submit]").focus()
+        owner.keyboard.press("Enter")
+        owner.wait_for_url(base + "/account")
+        link = owner.locator("#new-link").inner_text()
+        assert link.startswith(base + "/s/")
+        shot(owner, "93-link-made")
+
+        guest = watched(browser, errors)
+        guest.goto(link)
+        guest.wait_for_url(base + "/shared")  # the token has left the address bar
+        photos = guest.locator("#shared-photos .shared-photo")
+        expect(photos).to_have_count(3)
+        expect(guest.locator("#live")).to_have_text("Live")
+        shot(guest, "94-shared")
+        guest.keyboard.press("Tab")
+        guest.keyboard.press("Tab")
+        assert guest.evaluate("document.activeElement.closest('.shared-photo') !== null")
+        shown = {photos.nth(i).get_attribute("data-id") for i in range(3)}
+        assert shown == set(ids[:3])
+        assert guest.request.get(f"{base}/api/photos/{ids[3]}").status == 404
+
+        owner.goto(base + "/account")  # (not a reload: that would post the form again)
+        owner.locator("table button:has-text('Revoke')").first.focus()
+        with owner.expect_navigation():
+            owner.keyboard.press("Enter")
+        expect(owner.locator("#shares-title + p")).to_have_text("No links yet: a person's "
+                                                                "page offers one.")
+        expect(guest.locator("#shared-state")).to_have_text(
+            "This link no longer works: it was revoked or has expired.")
+        expect(photos).to_have_count(0)
+        shot(guest, "95-shared-revoked")
+
+        done = subprocess.run([sys.executable, "-m", "faces", "user", "add", "vera", "--role",
+                               "viewer", "--data-dir", str(tmp_path / "data"),
+                               "--password-time", "1", "--password-memory", "8"],
+                              input="vera-viewer-pw\n", capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 0, done.stderr
+        viewer = watched(browser, errors)
+        viewer.goto(base + "/")
+        viewer.wait_for_url(base + "/login")
+        shot(viewer, "96-login")
+        viewer.keyboard.type("vera")
+        viewer.keyboard.press("Tab")
+        viewer.keyboard.type("vera-viewer-pw")
+        viewer.keyboard.press("Enter")
+        viewer.wait_for_url(base + "/")
+        expect(viewer.locator("#upload-form")).to_have_count(0)
+        expect(viewer.locator("#gallery .card")).to_have_count(4)
+        shot(viewer, "97-viewer-gallery")
+        assert errors == []

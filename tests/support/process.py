@@ -26,9 +26,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def faces(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+def faces(*args: str, env: dict | None = None, timeout: float = 60,
+          input: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "faces", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+                          timeout=timeout, env={**os.environ, **(env or {})}, input=input)
 
 
 def get_json(url: str, insecure: bool = False) -> tuple[int, dict]:

@@ -35,6 +35,7 @@ class FacesTestCase(AsyncHTTPTestCase):
         return make_app(self.web)
 
     def tearDown(self) -> None:
+        self.web.stop_guard()
         self.services.recognition.stop()
         super().tearDown()
         self.services.catalogue.close()
