@@ -227,6 +227,8 @@ class TestOpenGallery(AccountsCase):
     async def test_the_owner_made_from_this_machine(self) -> None:
         photo = await self.upload_as(OBAMA[0], "")  # open: as today
         assert (await self.call("GET", "/login")).headers["Location"] == "/setup"
+        proxied = await self.call("GET", "/setup", headers={"X-Forwarded-For": "203.0.113.9"})
+        assert proxied.code == 403  # through a proxy on this machine: not this machine
         form = await self.call("GET", "/setup")
         assert form.code == 200 and b"Make the owner" in form.body
         xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form.body.decode())[1]

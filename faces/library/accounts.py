@@ -20,12 +20,16 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..errors import BadRequest, Conflict, Forbidden, NeedsLogin, NotFound
 from .catalogue_accounts import Key, SessionRow, Share, User
+
+if TYPE_CHECKING:
+    from .catalogue import Catalogue
 
 ROLES = ("viewer", "editor", "owner")  # each may do what the one before may, and more
 RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -152,7 +156,7 @@ class Accounts:
     the catalogue's writer thread, through ``Catalogue.write``); the reads
     are by key and safe on the event loop."""
 
-    def __init__(self, catalogue: object, passwords: Passwords, token: str = "",
+    def __init__(self, catalogue: Catalogue, passwords: Passwords, token: str = "",
                  private: bool = False, session_idle: float = 168 * 3600.0,
                  session_max: float = 30 * 86400.0, share_days: float = 30.0,
                  clock: Callable[[], float] = time.time) -> None:

@@ -76,7 +76,11 @@ class AccountBase(BaseHandler):
 
 
 def local_request(handler: BaseHandler) -> bool:
-    """From this machine itself (not through a proxy)."""
+    """From this machine itself, not through a proxy (one on this machine
+    would make every client look local: a forwarded request never is)."""
+    headers = handler.request.headers
+    if any(name in headers for name in ("X-Forwarded-For", "X-Real-IP", "Forwarded")):
+        return False
     try:
         return ipaddress.ip_address(handler.request.remote_ip).is_loopback
     except ValueError:
