@@ -245,6 +245,13 @@ class TestOpenGallery(AccountsCase):
         assert (await self.call("DELETE", f"/api/photos/{photo['id']}", session)).code == 204
         assert (await self.call("DELETE", "/api/session", session)).code == 204
         assert (await self.call("GET", "/api/photos", session)).code == 401
+        # Wrong passwords: one answer for all; past five, the name and the address wait.
+        wrong = {"name": "olive", "password": "not-her-password"}
+        codes = [(await self.call("POST", "/api/session", body=wrong)).code for _ in range(6)]
+        assert codes == [401] * 6
+        right = await self.call("POST", "/api/session",
+                                body={"name": "olive", "password": PASSWORDS["olive"]})
+        assert right.code == 429 and int(right.headers["Retry-After"]) >= 1
 
 
 class TestShareLinks(AccountsCase):
