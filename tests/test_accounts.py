@@ -484,6 +484,8 @@ def test_sessions_end_when_idle_or_old_and_hashes_follow_the_cost(tmp_path: Path
         now[0] = 1_000_000.0 + 86400 + 1
         catalogue.seen(session, now[0])
         assert accounts.by_session(token) is None  # a day old: over, used or not
+        accounts.start_session_now(user, "127.0.0.1", "test")  # (timed-out rows go)
+        assert catalogue.session_by_id(session) is None
         stronger = Accounts(catalogue, Passwords(2, 16), clock=lambda: now[0])
         found = asyncio.run(stronger.log_in("olive", "olive-owner-pw", "127.0.0.1", "test"))
         assert found is not None

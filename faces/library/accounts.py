@@ -223,11 +223,13 @@ class Accounts:
         if who.via == "session":
             row = self.catalogue.session_by_id(who.session)
             user = row and self.catalogue.user(row.user)
-            return bool(row and user and self.lasts(row) and user.role == who.role)
+            return bool(row and user and user.id == who.user.id and self.lasts(row) and
+                        user.role == who.role)
         if who.via == "key":
             key = self.catalogue.key_by_id(who.key)
             user = key and self.catalogue.user(key.user)
-            return bool(key and user and min(key.role, user.role, key=RANK.get) == who.role)
+            return bool(key and user and user.id == who.user.id and
+                        min(key.role, user.role, key=RANK.get) == who.role)
         if who.via == "share":
             share = self.catalogue.share(who.share.id)
             return share is not None and share.expires > self.clock()
@@ -306,9 +308,12 @@ class Accounts:
             None, self.passwords.verify, share.password, password)
 
     def start_session_now(self, user: User, address: str, agent: str) -> tuple[str, int]:
-        token = new_token()
-        return token, self.catalogue.add_session(digest(token), user.id, self.clock(),
-                                                 address, agent[:200])
+        """A new session (and the rows of sessions that have timed out, anyone's,
+        gone: they would never be let in again)."""
+        token, now = new_token(), self.clock()
+        self.catalogue.end_stale_sessions(now - self.session_idle, now - self.session_max)
+        return token, self.catalogue.add_session(digest(token), user.id, now, address,
+                                                 agent[:200])
 
     def needs_seen(self, row: SessionRow) -> bool:
         return self.clock() - row.seen > SEEN_EVERY

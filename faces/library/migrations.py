@@ -164,15 +164,17 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("accounts, their sessions and API keys, and share links", """
         -- a person who logs in; password: its Argon2id hash (never the password)
         CREATE TABLE users (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             name TEXT NOT NULL UNIQUE COLLATE NOCASE,
             role TEXT NOT NULL CHECK (role IN ('owner', 'editor', 'viewer')),
             password TEXT NOT NULL,
             created REAL NOT NULL
         );
-        -- a login: the SHA-256 of its cookie's random token (never the token)
+        -- a login: the SHA-256 of its cookie's random token (never the token);
+        -- ids here are never reused (AUTOINCREMENT): an ended session's live
+        -- connections are checked by id
         CREATE TABLE sessions (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             hash TEXT NOT NULL UNIQUE,
             user INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
             created REAL NOT NULL,
@@ -183,7 +185,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX sessions_user ON sessions (user);
         -- an API key: its SHA-256, its role (never above its maker's)
         CREATE TABLE keys (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             hash TEXT NOT NULL UNIQUE,
             user INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
             role TEXT NOT NULL CHECK (role IN ('owner', 'editor', 'viewer')),
@@ -196,7 +198,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         -- it was made, listed in share_photos, and those confirmed theirs later)
         -- or chosen photos; expires is fixed when it is made
         CREATE TABLE shares (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             hash TEXT NOT NULL UNIQUE,
             person TEXT REFERENCES people(id) ON DELETE SET NULL,
             kind TEXT NOT NULL CHECK (kind IN ('person', 'photos')),
