@@ -64,13 +64,14 @@ lint: $(INSTALLED) ## Check the code with ruff and the Dockerfile with hadolint
 	$(BIN)/ruff check faces tests bench
 	$(BIN)/hadolint Dockerfile
 
-bench: $(INSTALLED) $(FACES_MODEL) $(FACES_RECOGNITION_MODEL) ## Benchmark both detector families, a reference server like the old app, 1k / 10k / 100k-photo libraries, memory under large photos, library folders (rescan, moves, first scan beside InsightFace) (minutes; JSON in bench/results/)
+bench: $(INSTALLED) $(FACES_MODEL) $(FACES_RECOGNITION_MODEL) ## Benchmark both detector families, a reference server like the old app, 1k / 10k / 100k-photo libraries, memory under large photos, library folders (rescan, moves, first scan beside InsightFace), access (logins, links revoked and expired) (minutes; JSON in bench/results/)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps 'face_recognition==1.3.0'
 	$(BIN)/python bench/bench.py
 	$(BIN)/python bench/scale.py all --photos 1000 10000 100000
 	$(BIN)/python bench/memory.py --large 300
 	$(BIN)/python bench/library.py all --files 100000
+	$(BIN)/python bench/access.py
 
 bench-scale: $(INSTALLED) $(FACES_MODEL) $(FACES_RECOGNITION_MODEL) ## Only the large-library table: the real server on 1k / 10k / 100k-photo galleries (about 4 minutes; bench/results/scale.json)
 	$(BIN)/python bench/scale.py all --photos 1000 10000 100000
