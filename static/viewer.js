@@ -215,10 +215,31 @@ export function createViewer({ known, people, canWrite, onDeleted, onChanged }) 
     document.getElementById("dl-annotated").href = photo.urls.annotated;
     viewerImg.alt = `${photo.filename}, ${plural(photo.faces.length, "face")}`;
     viewerError.textContent = "";
+    shareResult.hidden = true;
     stopDrawing();
     showPeople(photo);
     showMode(false);
     if (!viewer.open) viewer.showModal();
+  }
+
+  // The owner's "Share a link to this photo": a link of this photo alone, with
+  // the defaults (30 days, no downloads, no names or boxes), shown to copy.
+  const shareButton = document.getElementById("share-photo");
+  const shareResult = document.getElementById("share-result");
+  const shareUrl = document.getElementById("share-url");
+  if (shareButton) {
+    shareButton.addEventListener("click", async () => {
+      try {
+        const made = await call("POST", "/api/shares", { photos: [current().id] });
+        shareUrl.value = made.url;
+        shareResult.hidden = false;
+        shareUrl.focus();
+        shareUrl.select();
+        viewerError.textContent = "";
+      } catch (error) {
+        viewerError.textContent = `Could not make the link: ${error.message}`;
+      }
+    });
   }
 
   async function moved(change) {

@@ -838,6 +838,22 @@ def test_accounts_and_a_share_link_by_keyboard(browser, tmp_path: Path, model_pa
         expect(photos).to_have_count(0)
         shot(guest, "95-shared-revoked")
 
+        # One photo shared from the viewer.
+        owner.goto(base + "/")
+        owner.locator(f'#gallery .card[data-id="{ids[3]}"] a.thumb').focus()
+        owner.keyboard.press("Enter")
+        expect(owner.locator("#viewer")).to_be_visible()
+        owner.locator("#share-photo").focus()
+        owner.keyboard.press("Enter")
+        expect(owner.locator("#share-result")).to_be_visible()
+        single = owner.locator("#share-url").input_value()
+        assert single.startswith(base + "/s/")
+        shot(owner, "98-photo-link")
+        other = watched(browser, errors)
+        other.goto(single)
+        expect(other.locator("#shared-photos .shared-photo")).to_have_count(1)
+        assert other.locator(".shared-photo").get_attribute("data-id") == ids[3]
+
         done = subprocess.run([sys.executable, "-m", "faces", "user", "add", "vera", "--role",
                                "viewer", "--data-dir", str(tmp_path / "data"),
                                "--password-time", "1", "--password-memory", "8"],
