@@ -226,6 +226,9 @@ class TestOpenGallery(AccountsCase):
     @gen_test(timeout=60)
     async def test_the_owner_made_from_this_machine(self) -> None:
         photo = await self.upload_as(OBAMA[0], "")  # open: as today
+        early = await self.call("POST", "/api/users", body={
+            "name": "olive", "role": "owner", "password": PASSWORDS["olive"]})
+        assert early.code == 409  # the owner is made on this machine's page, or by the CLI
         assert (await self.call("GET", "/login")).headers["Location"] == "/setup"
         proxied = await self.call("GET", "/setup", headers={"X-Forwarded-For": "203.0.113.9"})
         assert proxied.code == 403  # through a proxy on this machine: not this machine
@@ -252,6 +255,62 @@ class TestOpenGallery(AccountsCase):
         right = await self.call("POST", "/api/session",
                                 body={"name": "olive", "password": PASSWORDS["olive"]})
         assert right.code == 429 and int(right.headers["Retry-After"]) >= 1
+
+
+class TestTheOwnersAccounts(AccountsCase):
+    @gen_test(timeout=60)
+    async def test_accounts_from_the_api_and_the_account_page(self) -> None:
+        data = Path(self.settings.data_dir)
+        faces_user(data, "add", "olive", "--role", "owner", password=PASSWORDS["olive"])
+        owner = await self.log_in("olive")
+        added = await self.call("POST", "/api/users", owner, {
+            "name": "vera", "role": "viewer", "password": PASSWORDS["vera"]})
+        assert added.code == 201, added.body
+        vera_id = json.loads(added.body)["id"]
+        taken = await self.call("POST", "/api/users", owner, {
+            "name": "Vera", "password": "another-password"})
+        assert taken.code == 409  # names are one account whatever their case
+        users = json.loads((await self.call("GET", "/api/users", owner)).body)["users"]
+        assert [(u["name"], u["role"]) for u in users] == [("olive", "owner"), ("vera", "viewer")]
+        olive_id = users[0]["id"]
+        vera = await self.log_in("vera")
+        assert (await self.call("GET", "/api/users", vera)).code == 403
+        # A new role from the owner: her sessions end, her page's connection closes.
+        socket = await self.live(vera)
+        changed = await self.call("PATCH", f"/api/users/{vera_id}", owner, {"role": "editor"})
+        assert changed.code == 200 and json.loads(changed.body)["role"] == "editor"
+        await self.closed(socket)
+        assert socket.close_code == 4401
+        assert (await self.call("GET", "/api/photos", vera)).code == 401
+        # The only owner stays one.
+        for method, body in (("PATCH", {"role": "viewer"}), ("DELETE", None)):
+            refused = await self.call(method, f"/api/users/{olive_id}", owner, body)
+            assert refused.code == 409 and json.loads(refused.body)["error"]["code"] == \
+                "last_owner"
+        # Her own new password, on /account: the current one first.
+        vera = await self.log_in("vera")
+        page = await self.call("GET", "/account", vera)
+        xsrf = html.unescape(re.search(r'name="_xsrf" value="([^"]+)"', page.body.decode())[1])
+        pair, _ = cookie_of(page, "_xsrf")
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        new = "vera-new-password"
+        wrong = await self.call("POST", "/account", f"{vera}; {pair}", (
+            f"_xsrf={xsrf}&do=password&current=guess-guess&password={new}&again={new}"
+        ).encode(), form)
+        assert wrong.code == 401 and b"not your current password" in wrong.body
+        done = await self.call("POST", "/account", f"{vera}; {pair}", (
+            f"_xsrf={xsrf}&do=password&current={PASSWORDS['vera']}&password={new}&again={new}"
+        ).encode(), form)
+        assert done.code == 303, done.body
+        fresh, _ = cookie_of(done, "faces_session")
+        assert (await self.call("GET", "/api/photos", vera)).code == 401  # the old session
+        assert (await self.call("GET", "/api/photos", fresh)).code == 200
+        assert (await self.call("POST", "/api/session", body={
+            "name": "vera", "password": new})).code == 201
+        # Removed: everything she held ends.
+        assert (await self.call("DELETE", f"/api/users/{vera_id}", owner)).code == 204
+        assert (await self.call("GET", "/api/photos", fresh)).code == 401
+        assert self.secrets_in_clear([new, PASSWORDS["vera"]]) == []
 
 
 class TestShareLinks(AccountsCase):

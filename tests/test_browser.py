@@ -854,12 +854,17 @@ def test_accounts_and_a_share_link_by_keyboard(browser, tmp_path: Path, model_pa
         expect(other.locator("#shared-photos .shared-photo")).to_have_count(1)
         assert other.locator(".shared-photo").get_attribute("data-id") == ids[3]
 
-        done = subprocess.run([sys.executable, "-m", "faces", "user", "add", "vera", "--role",
-                               "viewer", "--data-dir", str(tmp_path / "data"),
-                               "--password-time", "1", "--password-memory", "8"],
-                              input="vera-viewer-pw\n", capture_output=True, text=True,
-                              timeout=60)
-        assert done.returncode == 0, done.stderr
+        # A viewer's account, added on the owner's page by keyboard.
+        owner.goto(base + "/account")
+        owner.locator("#users-title ~ form input[name=name]").focus()
+        owner.keyboard.type("vera")
+        owner.keyboard.press("Tab")  # the role: viewer, as it stands
+        owner.keyboard.press("Tab")
+        owner.keyboard.type("vera-viewer-pw")
+        with owner.expect_navigation():
+            owner.keyboard.press("Enter")
+        expect(owner.locator("#users-title ~ table tbody tr")).to_have_count(2)
+        shot(owner, "99-accounts")
         viewer = watched(browser, errors)
         viewer.goto(base + "/")
         viewer.wait_for_url(base + "/login")

@@ -263,6 +263,8 @@ class Accounts:
 
     def set_role_now(self, name: str, role: str) -> User:
         user, role = self.user_now(name), valid_role(role)
+        if role == user.role:
+            return user  # (nothing changes: their sessions stay)
         if user.role == "owner" and role != "owner" and self.catalogue.owners() == 1:
             raise Conflict("last_owner", "The gallery's only owner stays one: make another "
                            "owner first.")
@@ -284,12 +286,10 @@ class Accounts:
 
     # sessions
 
-    async def log_in(self, name: str, password: str, address: str, agent: str
-                     ) -> tuple[str, User] | None:
-        """A new session's token and its user, when the name and password are
-        an account's (the hash checked off the event loop, as slow as for a
-        name that is no one's); a password hashed at another cost is hashed
-        again at this one."""
+    async def verify(self, name: str, password: str) -> User | None:
+        """The account whose name and password these are (the hash checked
+        off the event loop, as slow as for a name that is no one's); a
+        password hashed at another cost is hashed again at this one."""
         loop = asyncio.get_running_loop()
         user = self.catalogue.user_named(name.strip()) if name.strip() else None
         if not await loop.run_in_executor(None, self.passwords.verify,
@@ -298,6 +298,15 @@ class Accounts:
         if self.passwords.stale(user.password):
             hashed = await loop.run_in_executor(None, self.passwords.hash, password)
             await self.catalogue.write(self.catalogue.set_user, user.id, None, hashed, False)
+        return user
+
+    async def log_in(self, name: str, password: str, address: str, agent: str
+                     ) -> tuple[str, User] | None:
+        """A new session's token and its user, when the name and password are
+        an account's."""
+        user = await self.verify(name, password)
+        if user is None:
+            return None
         token, _ = await self.catalogue.write(self.start_session_now, user, address, agent)
         return token, user
 

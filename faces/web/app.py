@@ -25,7 +25,7 @@ from .. import logs
 from ..services import Services
 from ..settings import Settings
 from ..vision import fetch
-from . import access, files, library, live, people, photos, session, shares, system
+from . import access, files, library, live, people, photos, session, shares, system, users
 from .base import MULTIPART_SLACK, HostRefusedHandler, NotFoundHandler
 from .files import AssetsHandler
 from .hub import Hub
@@ -67,7 +67,7 @@ def make_app(web: Web) -> Application:
     services = web.services
     web.start_guard()
     routes = [*photos.ROUTES, *people.ROUTES, *library.ROUTES, *session.ROUTES,
-              *shares.ROUTES, *system.ROUTES, *live.ROUTES,
+              *shares.ROUTES, *users.ROUTES, *system.ROUTES, *live.ROUTES,
               *files.routes(services.files)]
     return FacesApplication(
         routes,

@@ -753,6 +753,14 @@ PATHS = {
 
 PATHS.update(openapi_access.PATHS)
 SCHEMAS.update(openapi_access.SCHEMAS)
+# With accounts on, a change asked for by an account whose role may not make
+# it is refused the same way everywhere (faces.library.accounts.authorize).
+for _path, _item in PATHS.items():
+    for _method, _operation in _item.items():
+        if _method in ("post", "put", "patch", "delete") and _path.startswith("/api/") and \
+                not _path.startswith(("/api/session", "/api/keys")):
+            _operation["responses"].setdefault(
+                "403", _error("your account's role may not do this (accounts on)"))
 
 
 def document() -> dict:

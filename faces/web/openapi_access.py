@@ -24,6 +24,11 @@ _WHO = {"type": "object", "required": ["user", "role", "via", "accounts"], "prop
 _NOT_YOURS = "no such thing, or not yours (answered alike)"
 
 SCHEMAS: dict[str, Any] = {
+    "User": {"type": "object", "required": ["id", "name", "role", "created", "sessions", "keys"],
+             "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
+                            "role": {"enum": ["owner", "editor", "viewer"]},
+                            "created": _WHEN, "sessions": {"type": "integer", "minimum": 0},
+                            "keys": {"type": "integer", "minimum": 0}}},
     "Session": {"type": "object", "required": ["id", "created", "last_used", "address",
                                                "agent", "current"],
                 "properties": {"id": {"type": "integer"}, "created": _WHEN,
@@ -64,7 +69,45 @@ SCHEMAS: dict[str, Any] = {
                                       "faces": {"type": "array"}}}}}},
 }
 
+_OWNERS = {"401": _error("not logged in"), "403": _error("only the owner manages accounts"),
+           "404": _error("asked with a share link, or no such user")}
 PATHS: dict[str, Any] = {
+    "/api/users": {
+        "get": {"summary": "Every account (the owner's)", "operationId": "listUsers",
+                "responses": {"200": _json({"type": "object", "required": ["users"],
+                                            "properties": {"users": {
+                                                "type": "array", "items": _ref("User")}}},
+                                           "the accounts"), **_OWNERS}},
+        "post": {
+            "summary": "A new account (the first, the owner's, is made on the gallery's "
+                       "machine or with `faces user add`)",
+            "operationId": "addUser",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["name", "password"],
+                "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 64},
+                               "role": {"enum": ["owner", "editor", "viewer"]},
+                               "password": {"type": "string", "minLength": 8}}}}}},
+            "responses": {"201": _json(_ref("User"), "added"),
+                          "400": _error("a bad name, role or password"),
+                          "409": _error("that name is taken, or no owner yet"), **_OWNERS}},
+    },
+    "/api/users/{id}": {
+        "parameters": _ID,
+        "patch": {
+            "summary": "A new role or password: the user's sessions end",
+            "operationId": "changeUser",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {
+                    "role": {"enum": ["owner", "editor", "viewer"]},
+                    "password": {"type": "string", "minLength": 8}}}}}},
+            "responses": {"200": _json(_ref("User"), "changed"),
+                          "400": _error("neither a role nor a password, or a bad one"),
+                          "409": _error("the only owner stays one"), **_OWNERS}},
+        "delete": {"summary": "Remove an account, its sessions and keys",
+                   "operationId": "removeUser",
+                   "responses": {"204": _none("removed"),
+                                 "409": _error("the only owner stays"), **_OWNERS}},
+    },
     "/api/session": {
         "get": {"summary": "Who this request is from", "operationId": "whoAmI",
                 "responses": {"200": _json(_WHO, "who, their role, and how they showed it")}},

@@ -12,11 +12,12 @@ import logging
 import time
 from typing import Any
 
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest, Conflict, NotFound
 from . import access, forms
 from .base import ApiOriginCheck, BaseHandler, rate_limited
-from .errors import ApiError, too_many
+from .errors import ApiError, refused_status, too_many
 from .shares import link_url, share_json, share_request
+from .users import user_json
 from .views import when
 
 log = logging.getLogger(__name__)
@@ -274,8 +275,11 @@ class AccountPageHandler(AccountBase):
         keys = [key_json(key) for key in catalogue.keys_of(who.user.id)]
         shares = [share_json(share, self.services) for share in catalogue.shares()] \
             if who.may("share") else None
+        users = [user_json(user, self) for user in catalogue.users()] \
+            if who.may("users") else None
         self.render("account.html", who=who, sessions=sessions, keys=keys, shares=shares,
-                    new_key=new_key, new_link=new_link, error=error, now=time.time())
+                    users=users, new_key=new_key, new_link=new_link, error=error,
+                    now=time.time())
 
     async def post(self) -> None:
         if self.who().user is None:
@@ -314,6 +318,12 @@ class AccountPageHandler(AccountBase):
                                        found["names"], found["boxes"])
                 self.show(new_link=link_url(self, token))
                 return
+            elif action == "password":
+                if not await self.change_password():
+                    return
+            elif action in ("add-user", "set-role", "remove-user"):
+                self.require("users")
+                await self.manage_user(action, target)
             elif action == "revoke-share" and target.isdigit():
                 self.require("share")
                 if not await write(accounts.catalogue.remove_share, int(target)):
@@ -321,11 +331,50 @@ class AccountPageHandler(AccountBase):
                 self.web.check_connections()  # (its pages stop now, not at the next tick)
             else:
                 raise BadRequest("bad_action", "Unknown action.")
-        except (BadRequest, NotFound) as exc:
-            self.set_status(400 if isinstance(exc, BadRequest) else 404)
+        except (BadRequest, NotFound, Conflict) as exc:
+            self.set_status(refused_status(exc))
             self.show(error=exc.message)
             return
         self.redirect("/account", status=303)
+
+    async def change_password(self) -> bool:
+        """Your own new password, given the current one (throttled as a
+        login is); every session of yours ends, and this browser gets a new
+        one. False when refused (the page is shown again, saying why)."""
+        who = self.who()
+        password = self.get_body_argument("password", "")
+        if password != self.get_body_argument("again", ""):
+            raise BadRequest("passwords_differ", "The two new passwords differ.")
+        keys = self.throttle_keys(who.name)
+        self.check_throttle(keys)
+        if await self.accounts.verify(who.name, self.get_body_argument("current", "")) is None:
+            for key in keys:
+                self.web.throttle.failed(key)
+            self.set_status(401)
+            self.show(error="That is not your current password.")
+            return False
+        await self.services.catalogue.write(self.accounts.set_password_now, who.name,
+                                            password)
+        self.web.check_connections()
+        await self.log_in(who.name, password)
+        return True
+
+    async def manage_user(self, action: str, target: str) -> None:
+        """The owner's changes to accounts (as /api/users and `faces user`)."""
+        write, accounts = self.services.catalogue.write, self.accounts
+        if action == "add-user":
+            await write(accounts.add_user_now, self.get_body_argument("name", ""),
+                        self.get_body_argument("role", "viewer"),
+                        self.get_body_argument("password", ""))
+            return
+        user = accounts.catalogue.user(int(target)) if target.isdigit() else None
+        if user is None:
+            raise NotFound("no_user", "There is no such user.")
+        if action == "set-role":
+            await write(accounts.set_role_now, user.name, self.get_body_argument("role", ""))
+        else:
+            await write(accounts.remove_user_now, user.name)
+        self.web.check_connections()
 
 
 ROUTES = [
