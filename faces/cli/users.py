@@ -64,8 +64,10 @@ def run(args: argparse.Namespace) -> int:
             role = args.new_role or args.role
             if not role:
                 raise CommandError("say the new role: `faces user role NAME editor`")
+            before = accounts.user_now(args.name).role
             user = accounts.set_role_now(args.name, role)
-            print(f"{user.name} is now {user.role}; their sessions have ended")
+            print(f"{user.name} is {user.role} already" if before == user.role else
+                  f"{user.name} is now {user.role}; their sessions have ended")
         elif args.action == "remove":
             user = accounts.user_now(args.name)
             if not args.yes and not confirmed(f"Remove {user.name} ({user.role}), their "
