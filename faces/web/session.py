@@ -305,10 +305,11 @@ class AccountPageHandler(AccountBase):
             elif action == "share-person":
                 self.require("share")
                 days = self.get_body_argument("days", "")
+                password = self.get_body_argument("password", "")
                 found = share_request({
                     "person": self.get_body_argument("person", ""),
-                    "days": float(days) if days.replace(".", "", 1).isdigit() else None,
-                    "password": self.get_body_argument("password", "") or None,
+                    **({"days": float(days)} if days.replace(".", "", 1).isdigit() else {}),
+                    **({"password": password} if password else {}),
                     "label": self.get_body_argument("label", ""),
                     **{name: self.get_body_argument(name, "") == "1"
                        for name in ("downloads", "names", "boxes")}}, self.services)

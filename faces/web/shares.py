@@ -60,11 +60,11 @@ def share_request(body: Any, services: Services) -> dict[str, Any]:
     options."""
     if not isinstance(body, dict):
         raise BadRequest("bad_json", "The body must be a JSON object.")
-    person, photos = body.get("person"), body.get("photos")
-    if (person is None) == (photos is None):
+    if ("person" in body) == ("photos" in body):
         raise BadRequest("bad_share", "Share either a person ({\"person\": ID}) or photos "
                          "({\"photos\": [IDs]}).")
-    if person is not None:
+    person, photos = body.get("person"), body.get("photos")
+    if "person" in body:
         if not isinstance(person, str):
             raise BadRequest("bad_field", "'person' must be a person's id.")
         services.people.person(forms.person_ids([person])[0])  # 404 for nobody
@@ -76,11 +76,11 @@ def share_request(body: Any, services: Services) -> dict[str, Any]:
         for photo in photos:
             services.gallery.photo(photo)  # 404 for none
     days = body.get("days")
-    if days is not None and (isinstance(days, bool) or not isinstance(days, (int, float)) or
-                             not math.isfinite(days) or not 0 < days <= MAX_DAYS):
+    if "days" in body and (isinstance(days, bool) or not isinstance(days, (int, float)) or
+                           not math.isfinite(days) or not 0 < days <= MAX_DAYS):
         raise BadRequest("bad_field", f"'days' must be a number over 0, at most {MAX_DAYS:g}.")
     password = body.get("password")
-    if password is not None:
+    if "password" in body:
         if not isinstance(password, str):
             raise BadRequest("bad_field", "'password' must be a string.")
         valid_password(password)
