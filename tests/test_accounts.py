@@ -552,3 +552,32 @@ def test_sessions_end_when_idle_or_old_and_hashes_follow_the_cost(tmp_path: Path
         assert asyncio.run(stronger.log_in("olive", "wrong-password", "127.0.0.1", "")) is None
     finally:
         catalogue.close()
+
+
+class TestBehindAProxy(AccountsCase):
+    """Behind a trusted reverse proxy that speaks HTTPS: the session cookie is
+    Secure, links are made with https:// and the public name."""
+
+    overrides = {**AccountsCase.overrides, "trusted_proxies": "127.0.0.1",
+                 "allowed_hosts": "photos.example.com"}
+
+    @gen_test(timeout=60)
+    async def test_secure_cookies_and_https_links(self) -> None:
+        faces_user(Path(self.settings.data_dir), "add", "olive", "--role", "owner",
+                   password=PASSWORDS["olive"])
+        proxied = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.7",
+                   "Host": "photos.example.com"}
+        answer = await self.call("POST", "/api/session", body={
+            "name": "olive", "password": PASSWORDS["olive"]}, headers=proxied)
+        assert answer.code == 201
+        session, header = cookie_of(answer, "faces_session")
+        assert "Secure" in header and "HttpOnly" in header and "SameSite=Strict" in header
+        photo = await self.upload_as(OBAMA[0], session)
+        made = json.loads((await self.call("POST", "/api/shares", session,
+                                           {"photos": [photo["id"]]}, proxied)).body)
+        assert made["url"].startswith("https://photos.example.com/s/")
+        sessions = json.loads((await self.call("GET", "/api/sessions", session,
+                                               headers=proxied)).body)["sessions"]
+        assert sessions[0]["address"] == "198.51.100.7"  # the client's, not the proxy's
+        opened = await self.call("GET", "/s/" + made["url"].rsplit("/", 1)[1], headers=proxied)
+        assert "Secure" in cookie_of(opened, "faces_share")[1]
