@@ -11,7 +11,9 @@
 #   5. a models folder the image's user cannot enter: one line naming it;
 #   6. a model mirror that never answers: port open at once, then one line;
 #   7. a host folder of photos mounted read-only as FACES_LIBRARY: indexed in
-#      place, watched, a photo copied in later appears, nothing written.
+#      place, watched, a photo copied in later appears, nothing written;
+#   8. the owner's account made with `docker exec -i faces faces user add`: then
+#      401 without a login, and the owner's session works.
 #
 #   FACES_MODEL=... FACES_RECOGNITION_MODEL=... scripts/docker-smoke.sh   (make docker-smoke)
 #
@@ -209,4 +211,18 @@ before=$(printf '%s\n%s' "$before" "$(cd "$WORK/photos" && sha256sum ./trip/seco
 after=$(cd "$WORK/photos" && find . -type f -exec sha256sum {} + | sort)
 [ "$before" = "$after" ] || fail "the library folder changed"
 say "the library folder is as it was"
+
+# 8. The README's accounts line in the running container: the owner made with
+#    `docker exec`, then nothing without logging in, and a login that works.
+printf 'olive-owner-password\n' | $ENGINE exec -i "$NAME" faces user add olive --role owner \
+    || fail "faces user add failed in the container"
+status=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/library")
+[ "$status" = "401" ] || fail "with an owner, /api/library answered $status without a login"
+jar="$WORK/cookies"
+status=$(curl -s -o /dev/null -w '%{http_code}' -c "$jar" -H 'Content-Type: application/json' \
+    -d '{"name": "olive", "password": "olive-owner-password"}' "$BASE/api/session")
+[ "$status" = "201" ] || fail "the owner's login answered $status"
+status=$(curl -s -o /dev/null -w '%{http_code}' -b "$jar" "$BASE/api/library")
+[ "$status" = "200" ] || fail "the owner's session answered $status"
+say "accounts: the owner made with docker exec; 401 without a login, 200 with one"
 say "passed"
