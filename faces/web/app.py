@@ -25,7 +25,7 @@ from .. import logs
 from ..services import Services
 from ..settings import Settings
 from ..vision import fetch
-from . import access, files, library, live, people, photos, session, shares, system, users
+from . import access, account, files, library, live, people, photos, session, shares, system, users
 from .base import MULTIPART_SLACK, HostRefusedHandler, NotFoundHandler
 from .files import AssetsHandler
 from .hub import Hub
@@ -66,7 +66,7 @@ class FacesApplication(Application):
 def make_app(web: Web) -> Application:
     services = web.services
     web.start_guard()
-    routes = [*photos.ROUTES, *people.ROUTES, *library.ROUTES, *session.ROUTES,
+    routes = [*photos.ROUTES, *people.ROUTES, *library.ROUTES, *session.ROUTES, *account.ROUTES,
               *shares.ROUTES, *users.ROUTES, *system.ROUTES, *live.ROUTES,
               *files.routes(services.files)]
     return FacesApplication(

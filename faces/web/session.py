@@ -2,22 +2,19 @@
 account's name and password, or a token-only gallery's access token), the
 first owner made from this machine (``/setup``), ``/api/session`` (log in,
 who am I, log out), a user's sessions and API keys (``/api/sessions``,
-``/api/keys``) and their page (``/account``). The rules are the library's
+``/api/keys``; their page is :mod:`.account`). The rules are the library's
 (:mod:`faces.library.accounts`); this module binds requests to them."""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-import time
 from typing import Any
 
-from ..errors import BadRequest, Conflict, NotFound
+from ..errors import BadRequest
 from . import access, forms
 from .base import ApiOriginCheck, BaseHandler, rate_limited
-from .errors import ApiError, refused_status, too_many
-from .shares import link_url, share_json, share_request
-from .users import user_json
+from .errors import ApiError, too_many
 from .views import when
 
 log = logging.getLogger(__name__)
@@ -255,134 +252,10 @@ class KeyApiHandler(SessionsBase):
         self.finish()
 
 
-class AccountPageHandler(AccountBase):
-    """/account: who you are, your sessions and keys (end one, make one,
-    remove one), and for the owner the share links (views, last use,
-    revoke). Plain forms: it works without JavaScript."""
-
-    def get(self) -> None:
-        if self.who().user is None:
-            self.redirect("/login")
-            return
-        self.show()
-
-    def show(self, new_key: str | None = None, new_link: str | None = None,
-             error: str | None = None) -> None:
-        who = self.who()
-        catalogue = self.accounts.catalogue
-        sessions = [session_json(row, who.session) for row in catalogue.sessions_of(who.user.id)
-                    if self.accounts.lasts(row)]
-        keys = [key_json(key) for key in catalogue.keys_of(who.user.id)]
-        shares = [share_json(share, self.services) for share in catalogue.shares()] \
-            if who.may("share") else None
-        users = [user_json(user, self) for user in catalogue.users()] \
-            if who.may("users") else None
-        self.render("account.html", who=who, sessions=sessions, keys=keys, shares=shares,
-                    users=users, new_key=new_key, new_link=new_link, error=error,
-                    now=time.time())
-
-    async def post(self) -> None:
-        if self.who().user is None:
-            raise ApiError(401, "unauthorised", "Log in first.")
-        action = self.get_body_argument("do", "")
-        target = self.get_body_argument("id", "")
-        write, accounts = self.services.catalogue.write, self.accounts
-        try:
-            if action == "end-session" and target.isdigit():
-                await write(accounts.end_session_now, self.who(), int(target))
-                if int(target) == self.who().session:
-                    self.clear_cookie(access.SESSION_COOKIE)
-                    self.redirect("/login", status=303)
-                    return
-            elif action == "add-key":
-                token, _ = await write(accounts.add_key_now, self.who(),
-                                       self.get_body_argument("role", self.who().role),
-                                       self.get_body_argument("label", ""))
-                self.show(new_key=token)
-                return
-            elif action == "remove-key" and target.isdigit():
-                await write(accounts.remove_key_now, self.who(), int(target))
-            elif action == "share-person":
-                self.require("share")
-                days = self.get_body_argument("days", "")
-                password = self.get_body_argument("password", "")
-                found = share_request({
-                    "person": self.get_body_argument("person", ""),
-                    **({"days": float(days)} if days.replace(".", "", 1).isdigit() else {}),
-                    **({"password": password} if password else {}),
-                    "label": self.get_body_argument("label", ""),
-                    **{name: self.get_body_argument(name, "") == "1"
-                       for name in ("downloads", "names", "boxes")}}, self.services)
-                token, _ = await write(accounts.add_share_now, self.who(), found["person"],
-                                       found["photos"], found["label"], found["days"],
-                                       found["password"], found["downloads"],
-                                       found["names"], found["boxes"])
-                self.show(new_link=link_url(self, token))
-                return
-            elif action == "password":
-                if not await self.change_password():
-                    return
-            elif action in ("add-user", "set-role", "remove-user"):
-                self.require("users")
-                await self.manage_user(action, target)
-            elif action == "revoke-share" and target.isdigit():
-                self.require("share")
-                if not await write(accounts.catalogue.remove_share, int(target)):
-                    raise NotFound("not_found", "There is no such link.")
-                self.web.check_connections()  # (its pages stop now, not at the next tick)
-            else:
-                raise BadRequest("bad_action", "Unknown action.")
-        except (BadRequest, NotFound, Conflict) as exc:
-            self.set_status(refused_status(exc))
-            self.show(error=exc.message)
-            return
-        self.redirect("/account", status=303)
-
-    async def change_password(self) -> bool:
-        """Your own new password, given the current one (throttled as a
-        login is); every session of yours ends, and this browser gets a new
-        one. False when refused (the page is shown again, saying why)."""
-        who = self.who()
-        password = self.get_body_argument("password", "")
-        if password != self.get_body_argument("again", ""):
-            raise BadRequest("passwords_differ", "The two new passwords differ.")
-        keys = self.throttle_keys(who.name)
-        self.check_throttle(keys)
-        if await self.accounts.verify(who.name, self.get_body_argument("current", "")) is None:
-            for key in keys:
-                self.web.throttle.failed(key)
-            self.set_status(401)
-            self.show(error="That is not your current password.")
-            return False
-        await self.services.catalogue.write(self.accounts.set_password_now, who.name,
-                                            password)
-        self.web.check_connections()
-        await self.log_in(who.name, password)
-        return True
-
-    async def manage_user(self, action: str, target: str) -> None:
-        """The owner's changes to accounts (as /api/users and `faces user`)."""
-        write, accounts = self.services.catalogue.write, self.accounts
-        if action == "add-user":
-            await write(accounts.add_user_now, self.get_body_argument("name", ""),
-                        self.get_body_argument("role", "viewer"),
-                        self.get_body_argument("password", ""))
-            return
-        user = accounts.catalogue.user(int(target)) if target.isdigit() else None
-        if user is None:
-            raise NotFound("no_user", "There is no such user.")
-        if action == "set-role":
-            await write(accounts.set_role_now, user.name, self.get_body_argument("role", ""))
-        else:
-            await write(accounts.remove_user_now, user.name)
-        self.web.check_connections()
-
-
 ROUTES = [
     (r"/login", LoginHandler),
     (r"/logout", LogoutHandler),
     (r"/setup", SetupHandler),
-    (r"/account", AccountPageHandler),
     (r"/api/session", SessionApiHandler),
     (r"/api/sessions", SessionsApiHandler),
     (r"/api/sessions/([0-9]{1,18})", SessionEndApiHandler),
