@@ -255,6 +255,9 @@ class TestOpenGallery(AccountsCase):
         right = await self.call("POST", "/api/session",
                                 body={"name": "olive", "password": PASSWORDS["olive"]})
         assert right.code == 429 and int(right.headers["Retry-After"]) >= 1
+        counted = self.web.metrics.exposition().decode()
+        for outcome, times in (("ok", 1), ("wrong", 6), ("throttled", 1)):
+            assert f'faces_logins_total{{outcome="{outcome}"}} {times}.0' in counted
 
 
 class TestTheOwnersAccounts(AccountsCase):
@@ -481,6 +484,9 @@ class TestShareLinks(AccountsCase):
         assert codes == [401] * 6, codes
         locked = await ask(password)
         assert locked.code == 429 and int(locked.headers["Retry-After"]) >= 1
+        counted = self.web.metrics.exposition().decode()
+        for outcome, times in (("opened", 1), ("wrong_password", 6), ("throttled", 1)):
+            assert f'faces_share_link_opens_total{{outcome="{outcome}"}} {times}.0' in counted
         assert self.secrets_in_clear([password, link.rsplit("/", 1)[1]]) == []
 
 

@@ -103,6 +103,18 @@ class Metrics:
         self.detection_seconds = Histogram(
             "faces_detection_seconds", "A photo's job in the backend (waiting for a worker "
             "included)", buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.logins = Counter(
+            "faces_logins", "Logins with a name and password, by outcome: ok, wrong (a name "
+            "and password that match no account), throttled (refused before being checked)",
+            ["outcome"], registry=self.registry)
+        self.link_opens = Counter(
+            "faces_share_link_opens", "Share links opened, by outcome: opened, wrong_password, "
+            "throttled, gone (revoked, expired or never made)", ["outcome"],
+            registry=self.registry)
+        for outcome in ("ok", "wrong", "throttled"):
+            self.logins.labels(outcome)
+        for outcome in ("opened", "wrong_password", "throttled", "gone"):
+            self.link_opens.labels(outcome)
         self.registry.register(_LiveCollector(read))
 
     def exposition(self) -> bytes:

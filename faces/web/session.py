@@ -47,14 +47,21 @@ class AccountBase(BaseHandler):
         """Start a session (its cookie set) when the name and password are
         an account's; count a failure otherwise."""
         keys = self.throttle_keys(name)
-        self.check_throttle(keys)
+        logins = self.web.metrics.logins
+        try:
+            self.check_throttle(keys)
+        except ApiError:
+            logins.labels("throttled").inc()
+            raise
         found = await self.accounts.log_in(name, password, self.request.remote_ip,
                                            self.request.headers.get("User-Agent", ""))
         if found is None:
             for key in keys:
                 self.web.throttle.failed(key)
             self.log_failure(name)
+            logins.labels("wrong").inc()
             return False
+        logins.labels("ok").inc()
         token, _ = found
         self.set_cookie(access.SESSION_COOKIE, token, httponly=True, samesite="Strict",
                         secure=self.request.protocol == "https",

@@ -150,6 +150,7 @@ class LinkHandler(BaseHandler):
     def share(self, token: str) -> Share:
         share = self.services.catalogue.share_by_hash(digest(token))
         if share is None or share.expires <= self.accounts.clock():
+            self.web.metrics.link_opens.labels("gone").inc()
             raise ApiError(404, "link_gone", GONE)
         return share
 
@@ -164,10 +165,13 @@ class LinkHandler(BaseHandler):
         share = self.share(token)
         keys = [f"link:{share.id}", f"link:{access.client_key(self.request.remote_ip)}"]
         wait = max(self.web.throttle.wait_time(key) for key in keys)
+        opens = self.web.metrics.link_opens
         if wait > 0:
+            opens.labels("throttled").inc()
             raise too_many("too_many_failures", "Too many wrong passwords", wait)
         if not await self.accounts.link_password_ok(share, self.get_body_argument("password",
                                                                                   "")):
+            opens.labels("wrong_password").inc()
             for key in keys:
                 self.web.throttle.failed(key)
             log.warning("wrong password for share link %d from %s", share.id,
@@ -183,6 +187,7 @@ class LinkHandler(BaseHandler):
                         expires=datetime.fromtimestamp(share.expires, timezone.utc))
         await self.services.catalogue.write(self.services.catalogue.share_used, share.id,
                                             self.accounts.clock(), True)
+        self.web.metrics.link_opens.labels("opened").inc()
         self.redirect("/shared", status=303)
 
 
