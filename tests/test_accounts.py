@@ -414,14 +414,12 @@ class TestShareLinks(AccountsCase):
         assert revoked.code == 204
         await asyncio.wait_for(listening, 5)
         assert socket.close_code == 4401
-        for path in ("/shared", "/api/shared", link):
+        for path in ("/shared", "/api/shared", link, mine[0]["urls"]["display"],
+                     "/api/photos"):
             assert (await self.call("GET", path, guest)).code == 404, path
-        for path in (mine[0]["urls"]["display"],):
-            # (the cookie stands for no one now: a file asks for a login, as to anyone)
-            assert (await self.call("GET", path, guest)).code == 401, path
         with pytest.raises(HTTPClientError) as refused_ws:
             await self.live(guest)
-        assert refused_ws.value.code == 401
+        assert refused_ws.value.code == 404
         # At expiry too (a link made to last 2 s): the connection is closed by the server.
         brief = json.loads((await self.call("POST", "/api/shares", owner, {
             "photos": [mine[0]["id"]], "days": 2 / 86400})).body)
@@ -431,7 +429,7 @@ class TestShareLinks(AccountsCase):
         socket = await self.live(guest)
         await self.closed(socket)
         assert socket.close_code == 4401
-        assert (await self.call("GET", mine[0]["urls"]["display"], guest)).code == 401
+        assert (await self.call("GET", mine[0]["urls"]["display"], guest)).code == 404
         assert (await self.call("GET", "/api/shared", guest)).code == 404
         # No link token in the catalogue in clear.
         tokens = [share["url"].rsplit("/", 1)[1], brief["url"].rsplit("/", 1)[1]]

@@ -84,6 +84,7 @@ class Who:
 
 
 NOBODY = Who("anonymous")
+GONE = Who("share")  # a share link's cookie that no longer opens anything
 
 
 def authorize(who: Who, action: str, ids: Iterable[str] = (),
@@ -94,6 +95,8 @@ def authorize(who: Who, action: str, ids: Iterable[str] = (),
     that does not exist). Deny by default: an action no table names is no
     one's."""
     ids = list(ids)
+    if who.via == "share" and who.share is None:  # a link that no longer works
+        raise NotFound("not_found", "There is nothing at this address.")
     if who.share is not None:
         allowed = set(SHARED) | ({"shared_download"} if who.share.downloads else set())
         if action not in allowed or shared is None or \
@@ -211,9 +214,12 @@ class Accounts:
         return now - row.seen < self.session_idle and now - row.created < self.session_max
 
     def by_link(self, token: str) -> Who | None:
+        """The link's holder; for a link revoked or expired, in a gallery that
+        needs a login, a holder of nothing (everything answers 404, as
+        while it worked for what it did not share); else None."""
         share = self.catalogue.share_by_hash(digest(token))
         if share is None or share.expires <= self.clock():
-            return None
+            return GONE if self.anonymous().role is None else None
         return Who("share", share=share)
 
     def still(self, who: Who) -> bool:
@@ -231,6 +237,8 @@ class Accounts:
             return bool(key and user and user.id == who.user.id and
                         min(key.role, user.role, key=RANK.get) == who.role)
         if who.via == "share":
+            if who.share is None:
+                return False
             share = self.catalogue.share(who.share.id)
             return share is not None and share.expires > self.clock()
         if who.via in ("open", "anonymous"):
