@@ -13,6 +13,12 @@ def _none(description: str) -> dict:
     return {"description": description}
 
 
+def _listed(field: str, schema: str, description: str) -> dict:
+    """An answer ``{field: [schema, ...]}``."""
+    return _json({"type": "object", "required": [field], "properties": {
+        field: {"type": "array", "items": _ref(schema)}}}, description)
+
+
 _ID = [{"name": "id", "in": "path", "required": True,
         "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}}]
 _WHEN = {"type": ["string", "null"], "format": "date-time"}
@@ -74,10 +80,7 @@ _OWNERS = {"401": _error("not logged in"), "403": _error("only the owner manages
 PATHS: dict[str, Any] = {
     "/api/users": {
         "get": {"summary": "Every account (the owner's)", "operationId": "listUsers",
-                "responses": {"200": _json({"type": "object", "required": ["users"],
-                                            "properties": {"users": {
-                                                "type": "array", "items": _ref("User")}}},
-                                           "the accounts"), **_OWNERS}},
+                "responses": {"200": _listed("users", "User", "the accounts"), **_OWNERS}},
         "post": {
             "summary": "A new account (the first, the owner's, is made on the gallery's "
                        "machine or with `faces user add`)",
@@ -131,10 +134,8 @@ PATHS: dict[str, Any] = {
     "/api/sessions": {
         "get": {"summary": "Your sessions (where you are logged in)",
                 "operationId": "listSessions",
-                "responses": {"200": _json({"type": "object", "required": ["sessions"],
-                                            "properties": {"sessions": {
-                                                "type": "array", "items": _ref("Session")}}},
-                                           "your sessions, the current one marked"),
+                "responses": {"200": _listed("sessions", "Session",
+                                             "your sessions, the current one marked"),
                               "401": _error("not logged in"),
                               "404": _error("not an account (a token, a link)")}},
     },
@@ -147,10 +148,8 @@ PATHS: dict[str, Any] = {
     },
     "/api/keys": {
         "get": {"summary": "Your API keys", "operationId": "listKeys",
-                "responses": {"200": _json({"type": "object", "required": ["keys"],
-                                            "properties": {"keys": {
-                                                "type": "array", "items": _ref("ApiKey")}}},
-                                           "your keys (never the keys themselves)"),
+                "responses": {"200": _listed("keys", "ApiKey",
+                                             "your keys (never the keys themselves)"),
                               "401": _error("not logged in"),
                               "404": _error("not an account (a token, a link)")}},
         "post": {
@@ -175,10 +174,7 @@ PATHS: dict[str, Any] = {
     "/api/shares": {
         "get": {"summary": "Every share link, with its views and last use (the owner's)",
                 "operationId": "listShares",
-                "responses": {"200": _json({"type": "object", "required": ["shares"],
-                                            "properties": {"shares": {
-                                                "type": "array", "items": _ref("Share")}}},
-                                           "the links"),
+                "responses": {"200": _listed("shares", "Share", "the links"),
                               "401": _error("not logged in"),
                               "403": _error("only the owner shares"),
                               "404": _error("asked with a share link")}},
