@@ -535,7 +535,7 @@ def test_sessions_end_when_idle_or_old_and_hashes_follow_the_cost(tmp_path: Path
     try:
         accounts = Accounts(catalogue, Passwords(1, 8), session_idle=3600.0,
                             session_max=86400.0, clock=lambda: now[0])
-        user = accounts.add_user_now("olive", "owner", "olive-owner-pw")
+        user = accounts.add_user_now("olive", "owner", accounts.hash_password("olive-owner-pw"))
         token, session = accounts.start_session_now(user, "127.0.0.1", "test")
         assert accounts.by_session(token)[0].user.name == "olive"
         now[0] += 3599

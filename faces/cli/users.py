@@ -48,17 +48,18 @@ def run(args: argparse.Namespace) -> int:
                 print("no accounts: the gallery is open (or needs its access token); "
                       "`faces user add NAME --role owner` makes the first")
             for user in users:
-                sessions = sum(accounts.lasts(row) for row in catalogue.sessions_of(user.id))
+                sessions = len(accounts.sessions_of(user.id))
                 keys = len(catalogue.keys_of(user.id))
                 made = datetime.fromtimestamp(user.created).strftime("%Y-%m-%d")
                 print(f"{user.name}\t{user.role}\t{sessions} sessions\t{keys} keys\t"
                       f"since {made}")
         elif args.action == "add":
             user = accounts.add_user_now(args.name, args.role or "viewer",
-                                         read_password(args.name))
+                                         accounts.hash_password(read_password(args.name)))
             print(f"added {user.name} ({user.role})")
         elif args.action == "passwd":
-            user = accounts.set_password_now(args.name, read_password(args.name))
+            user = accounts.set_password_now(args.name,
+                                             accounts.hash_password(read_password(args.name)))
             print(f"new password for {user.name}; their sessions have ended")
         elif args.action == "role":
             role = args.new_role or args.role

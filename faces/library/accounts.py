@@ -54,6 +54,11 @@ PASSWORD_MIN = 8
 SEEN_EVERY = 60.0  # seconds between two writes of a session's last use
 
 
+def key_role(key: Key, user: User) -> str:
+    """What a key may do: its own role, never above its user's now."""
+    return min(key.role, user.role, key=RANK.get)
+
+
 def digest(token: str) -> str:
     """What is stored of a token: its SHA-256 (the token itself never)."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -81,6 +86,21 @@ class Who:
 
     def may(self, action: str) -> bool:
         return self.role is not None and action in ACTIONS[self.role]
+
+
+@dataclass(frozen=True)
+class NewShare:
+    """A share link asked for: a person's (``photos`` empty) or chosen photos,
+    and its options (``days`` None: the settings' default)."""
+
+    person: str | None
+    photos: list[str]
+    label: str = ""
+    days: float | None = None
+    password: str | None = None
+    downloads: bool = False
+    names: bool = False
+    boxes: bool = False
 
 
 NOBODY = Who("anonymous")
@@ -156,8 +176,11 @@ class Passwords:
 class Accounts:
     """The accounts use case over the catalogue's rows. The ``*_now``
     methods change the catalogue on the calling thread (the command line, or
-    the catalogue's writer thread, through ``Catalogue.write``); the reads
-    are by key and safe on the event loop."""
+    the catalogue's writer thread); the server's coroutines of the same
+    names hash passwords off the event loop and off the writer, run the
+    change on the writer (``Catalogue.write``), and call :attr:`ended`
+    where someone's access may have ended. The reads are by key and safe on
+    the event loop."""
 
     def __init__(self, catalogue: Catalogue, passwords: Passwords, token: str = "",
                  private: bool = False, session_idle: float = 168 * 3600.0,
@@ -170,6 +193,9 @@ class Accounts:
         self.session_idle, self.session_max = session_idle, session_max
         self.share_days = share_days
         self.clock = clock
+        # Called once a change may have ended someone's access (the web side
+        # closes their live connections at once, not at its next look).
+        self.ended: Callable[[], object] = lambda: None
 
     # who is asking
 
@@ -197,7 +223,7 @@ class Accounts:
         user = key and self.catalogue.user(key.user)
         if key is None or user is None:
             return None
-        return Who("key", min(key.role, user.role, key=RANK.get), user, key=key.id), key
+        return Who("key", key_role(key, user), user, key=key.id), key
 
     def by_session(self, token: str) -> tuple[Who, SessionRow] | None:
         """The session's user, while it lasts (idle and absolute timeouts)."""
@@ -208,6 +234,10 @@ class Accounts:
         if user is None:
             return None
         return Who("session", user.role, user, session=row.id), row
+
+    def sessions_of(self, user_id: int) -> list[SessionRow]:
+        """A user's sessions that still last, the latest used first."""
+        return [row for row in self.catalogue.sessions_of(user_id) if self.lasts(row)]
 
     def lasts(self, row: SessionRow) -> bool:
         now = self.clock()
@@ -235,7 +265,7 @@ class Accounts:
             key = self.catalogue.key_by_id(who.key)
             user = key and self.catalogue.user(key.user)
             return bool(key and user and user.id == who.user.id and
-                        min(key.role, user.role, key=RANK.get) == who.role)
+                        key_role(key, user) == who.role)
         if who.via == "share":
             if who.share is None:
                 return False
@@ -253,15 +283,50 @@ class Accounts:
 
     # users (the command line's and the owner's)
 
-    def add_user_now(self, name: str, role: str, password: str) -> User:
+    def hash_password(self, password: str) -> str:
+        """A new password's hash, once it is long enough (slow on purpose: the
+        server runs it through :meth:`hashed`, never on the event loop or the
+        catalogue's writer)."""
+        return self.passwords.hash(valid_password(password))
+
+    async def hashed(self, password: str) -> str:
+        return await asyncio.get_running_loop().run_in_executor(None, self.hash_password,
+                                                                password)
+
+    def add_user_now(self, name: str, role: str, hashed: str) -> User:
         name, role = valid_name(name), valid_role(role)
         if self.catalogue.user_named(name) is not None:
             raise Conflict("user_exists", f"There is a user named {name!r} already.")
         if role != "owner" and not self.active:
             raise Conflict("owner_first", "The first account is the gallery's owner: "
                            "add it with --role owner.")
-        return self.catalogue.add_user(name, role, self.passwords.hash(valid_password(password)),
-                                       self.clock())
+        return self.catalogue.add_user(name, role, hashed, self.clock())
+
+    async def add_user(self, name: str, role: str, password: str) -> User:
+        return await self.catalogue.write(self.add_user_now, name, role,
+                                          await self.hashed(password))
+
+    def user_by_id(self, user_id: int) -> User:
+        user = self.catalogue.user(user_id)
+        if user is None:
+            raise NotFound("no_user", "There is no such user.")
+        return user
+
+    async def set_user(self, user_id: int, role: str | None = None,
+                       password: str | None = None) -> User:
+        """A new role and/or password for an account (its sessions end)."""
+        user = self.user_by_id(user_id)
+        if role is not None:
+            await self.catalogue.write(self.set_role_now, user.name, role)
+        if password is not None:
+            await self.catalogue.write(self.set_password_now, user.name,
+                                       await self.hashed(password))
+        self.ended()
+        return self.user_by_id(user_id)
+
+    async def remove_user(self, user_id: int) -> None:
+        await self.catalogue.write(self.remove_user_now, self.user_by_id(user_id).name)
+        self.ended()
 
     def user_now(self, name: str) -> User:
         user = self.catalogue.user_named(name.strip())
@@ -276,12 +341,12 @@ class Accounts:
         if user.role == "owner" and role != "owner" and self.catalogue.owners() == 1:
             raise Conflict("last_owner", "The gallery's only owner stays one: make another "
                            "owner first.")
-        self.catalogue.set_user(user.id, role=role)
+        self.catalogue.set_user(user.id, role=role, above=ROLES[RANK[role] + 1:])
         return self.catalogue.user(user.id)
 
-    def set_password_now(self, name: str, password: str) -> User:
+    def set_password_now(self, name: str, hashed: str) -> User:
         user = self.user_now(name)
-        self.catalogue.set_user(user.id, password=self.passwords.hash(valid_password(password)))
+        self.catalogue.set_user(user.id, password=hashed)
         return user
 
     def remove_user_now(self, name: str) -> User:
@@ -332,14 +397,25 @@ class Accounts:
         return token, self.catalogue.add_session(digest(token), user.id, now, address,
                                                  agent[:200])
 
-    def needs_seen(self, row: SessionRow) -> bool:
-        return self.clock() - row.seen > SEEN_EVERY
+    def used(self, last: float | None, record: Callable[[int, float], object],
+             row_id: int) -> None:
+        """Note that a session, key or link (``row_id``, last used ``last``)
+        is used now, through ``record`` on the catalogue's writer: at most
+        once a minute, never waited for."""
+        now = self.clock()
+        if last is None or now - last > SEEN_EVERY:
+            self.catalogue.write_later(record, row_id, now)
 
     def end_session_now(self, who: Who, session_id: int) -> None:
         row = self.catalogue.session_by_id(session_id)
         if row is None or who.user is None or row.user != who.user.id:
             raise NotFound("not_found", "There is no such session.")
         self.catalogue.end_session(session_id)
+
+    async def end_session(self, who: Who, session_id: int) -> None:
+        """One of ``who``'s own sessions ends (its pages' live connections too)."""
+        await self.catalogue.write(self.end_session_now, who, session_id)
+        self.ended()
 
     # API keys
 
@@ -365,16 +441,26 @@ class Accounts:
 
     # share links
 
-    def add_share_now(self, who: Who, person: str | None, photos: list[str], label: str,
-                      days: float | None, password: str | None, downloads: bool,
-                      names: bool, boxes: bool) -> tuple[str, Share]:
-        if person is not None:
-            photos = self.catalogue.photos_of_person(person)
-        token = new_token()
-        now = self.clock()
-        hashed = self.passwords.hash(valid_password(password)) if password else None
+    def add_share_now(self, who: Who, new: NewShare, hashed: str | None
+                      ) -> tuple[str, Share]:
+        """A new link (``hashed``: its password's hash, or None) and its token."""
+        photos = new.photos if new.person is None else \
+            self.catalogue.photos_of_person(new.person)
+        token, now = new_token(), self.clock()
         share_id = self.catalogue.add_share(
-            digest(token), "person" if person else "photos", person, photos,
-            label.strip()[:NAME_MAX], who.user.id if who.user else None, now,
-            now + 86400.0 * (days or self.share_days), hashed, downloads, names, boxes)
+            digest(token), "person" if new.person else "photos", new.person, photos,
+            new.label.strip()[:NAME_MAX], who.user.id if who.user else None, now,
+            now + 86400.0 * (new.days or self.share_days), hashed, new.downloads, new.names,
+            new.boxes)
         return token, self.catalogue.share(share_id)
+
+    async def add_share(self, who: Who, new: NewShare) -> tuple[str, Share]:
+        hashed = await self.hashed(new.password) if new.password else None
+        return await self.catalogue.write(self.add_share_now, who, new, hashed)
+
+    async def revoke_share(self, share_id: int) -> None:
+        """The link stops working at once: its page, files, API and live
+        connections."""
+        if not await self.catalogue.write(self.catalogue.remove_share, share_id):
+            raise NotFound("not_found", "There is no such link.")
+        self.ended()

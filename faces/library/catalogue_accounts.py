@@ -103,17 +103,14 @@ class AccountRows:
         return User(cursor.lastrowid, name, role, password, now)
 
     def set_user(self, user_id: int, role: str | None = None, password: str | None = None,
-                 end_sessions: bool = True) -> None:
+                 end_sessions: bool = True, above: tuple[str, ...] = ()) -> None:
         """A new role or password hash; every session of the user ends with it
-        (and keys above a lowered role come down to it)."""
+        (and their keys of the roles ``above`` a lowered role come down to it)."""
         with self.edit():
             if role is not None:
                 self.db.execute("UPDATE users SET role = ? WHERE id = ?", (role, user_id))
-                rank = {"viewer": 0, "editor": 1, "owner": 2}
-                for key_id, key_role in self.db.execute(
-                        "SELECT id, role FROM keys WHERE user = ?", (user_id,)).fetchall():
-                    if rank[key_role] > rank[role]:
-                        self.db.execute("UPDATE keys SET role = ? WHERE id = ?", (role, key_id))
+                self.db.executemany("UPDATE keys SET role = ? WHERE user = ? AND role = ?",
+                                    [(role, user_id, higher) for higher in above])
             if password is not None:
                 self.db.execute("UPDATE users SET password = ? WHERE id = ?",
                                 (password, user_id))
@@ -217,7 +214,7 @@ class AccountRows:
         return [_share(row) for row in self.db.execute(
             f"SELECT {SHARE} FROM shares ORDER BY id DESC")]
 
-    def share_used(self, share_id: int, now: float, viewed: bool) -> None:
+    def share_used(self, share_id: int, now: float, viewed: bool = False) -> None:
         with self.edit():
             self.db.execute("UPDATE shares SET used = ?, views = views + ? WHERE id = ?",
                             (now, int(viewed), share_id))
@@ -226,15 +223,20 @@ class AccountRows:
         with self.edit():
             return self.db.execute("DELETE FROM shares WHERE id = ?", (share_id,)).rowcount > 0
 
+    SHARED = ("SELECT photo FROM share_photos WHERE share = ?"
+              " UNION SELECT photo FROM faces WHERE person = ? AND pinned = 1")
+
     def shared_photos(self, share: Share, limit: int = 10_000) -> list[str]:
         """The share's photos, newest taken first: those listed when it was
         made and, for a person, photos where a face was confirmed theirs."""
         return [row[0] for row in self.db.execute(
-            "SELECT p.id FROM photos AS p WHERE p.id IN ("
-            " SELECT photo FROM share_photos WHERE share = ?"
-            " UNION SELECT photo FROM faces WHERE person = ? AND pinned = 1)"
-            " ORDER BY p.taken_key DESC, p.seq DESC LIMIT ?",
-            (share.id, share.person, limit))]
+            f"SELECT p.id FROM photos AS p WHERE p.id IN ({self.SHARED})"
+            " ORDER BY p.taken_key DESC, p.seq DESC LIMIT ?", (share.id, share.person, limit))]
+
+    def shared_count(self, share: Share, limit: int = 10_000) -> int:
+        """How many photos :meth:`shared_photos` lists (counted, not read)."""
+        return self.db.execute(f"SELECT COUNT(*) FROM ({self.SHARED} LIMIT ?)",
+                               (share.id, share.person, limit)).fetchone()[0]
 
     def is_shared(self, share: Share, photo_id: str) -> bool:
         return self.db.execute(

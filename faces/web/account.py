@@ -9,10 +9,10 @@ from __future__ import annotations
 import time
 
 from ..errors import BadRequest, Conflict, NotFound
-from . import access
+from . import forms
 from .errors import ApiError, refused_status
 from .session import AccountBase, key_json, session_json
-from .shares import link_url, share_json, share_request
+from .shares import existing, link_url, share_json
 from .users import user_json
 
 
@@ -27,8 +27,8 @@ class AccountPageHandler(AccountBase):
              error: str | None = None) -> None:
         who = self.who()
         catalogue = self.accounts.catalogue
-        sessions = [session_json(row, who.session) for row in catalogue.sessions_of(who.user.id)
-                    if self.accounts.lasts(row)]
+        sessions = [session_json(row, who.session)
+                    for row in self.accounts.sessions_of(who.user.id)]
         keys = [key_json(key) for key in catalogue.keys_of(who.user.id)]
         shares = [share_json(share, self.services) for share in catalogue.shares()] \
             if who.may("share") else None
@@ -46,9 +46,7 @@ class AccountPageHandler(AccountBase):
         write, accounts = self.services.catalogue.write, self.accounts
         try:
             if action == "end-session" and target.isdigit():
-                await write(accounts.end_session_now, self.who(), int(target))
-                if int(target) == self.who().session:
-                    self.clear_cookie(access.SESSION_COOKIE)
+                if await self.end_session(int(target)):
                     self.redirect("/login", status=303)
                     return
             elif action == "add-key":
@@ -63,17 +61,14 @@ class AccountPageHandler(AccountBase):
                 self.require("share")
                 days = self.get_body_argument("days", "")
                 password = self.get_body_argument("password", "")
-                found = share_request({
+                new = existing(forms.new_share({
                     "person": self.get_body_argument("person", ""),
                     **({"days": float(days)} if days.replace(".", "", 1).isdigit() else {}),
                     **({"password": password} if password else {}),
                     "label": self.get_body_argument("label", ""),
                     **{name: self.get_body_argument(name, "") == "1"
-                       for name in ("downloads", "names", "boxes")}}, self.services)
-                token, _ = await write(accounts.add_share_now, self.who(), found["person"],
-                                       found["photos"], found["label"], found["days"],
-                                       found["password"], found["downloads"],
-                                       found["names"], found["boxes"])
+                       for name in ("downloads", "names", "boxes")}}), self.services)
+                token, _ = await accounts.add_share(self.who(), new)
                 self.show(new_link=link_url(self, token))
                 return
             elif action == "password":
@@ -84,9 +79,7 @@ class AccountPageHandler(AccountBase):
                 await self.manage_user(action, target)
             elif action == "revoke-share" and target.isdigit():
                 self.require("share")
-                if not await write(accounts.catalogue.remove_share, int(target)):
-                    raise NotFound("not_found", "There is no such link.")
-                self.web.check_connections()  # (its pages stop now, not at the next tick)
+                await accounts.revoke_share(int(target))
             else:
                 raise BadRequest("bad_action", "Unknown action.")
         except (BadRequest, NotFound, Conflict) as exc:
@@ -106,33 +99,28 @@ class AccountPageHandler(AccountBase):
         keys = self.throttle_keys(who.name)
         self.check_throttle(keys)
         if await self.accounts.verify(who.name, self.get_body_argument("current", "")) is None:
-            for key in keys:
-                self.web.throttle.failed(key)
+            self.web.throttle.failed_all(keys)
             self.set_status(401)
             self.show(error="That is not your current password.")
             return False
-        await self.services.catalogue.write(self.accounts.set_password_now, who.name,
-                                            password)
-        self.web.check_connections()
+        await self.accounts.set_user(who.user.id, password=password)
         await self.log_in(who.name, password)
         return True
 
     async def manage_user(self, action: str, target: str) -> None:
         """The owner's changes to accounts (as /api/users and `faces user`)."""
-        write, accounts = self.services.catalogue.write, self.accounts
+        accounts = self.accounts
         if action == "add-user":
-            await write(accounts.add_user_now, self.get_body_argument("name", ""),
-                        self.get_body_argument("role", "viewer"),
-                        self.get_body_argument("password", ""))
+            await accounts.add_user(self.get_body_argument("name", ""),
+                                    self.get_body_argument("role", "viewer"),
+                                    self.get_body_argument("password", ""))
             return
-        user = accounts.catalogue.user(int(target)) if target.isdigit() else None
-        if user is None:
+        if not target.isdigit():
             raise NotFound("no_user", "There is no such user.")
         if action == "set-role":
-            await write(accounts.set_role_now, user.name, self.get_body_argument("role", ""))
+            await accounts.set_user(int(target), role=self.get_body_argument("role", ""))
         else:
-            await write(accounts.remove_user_now, user.name)
-        self.web.check_connections()
+            await accounts.remove_user(int(target))
 
 
 ROUTES = [(r"/account", AccountPageHandler)]

@@ -18,7 +18,7 @@ from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from .. import logs
 from ..errors import Starting
-from ..library.accounts import NOBODY, SEEN_EVERY, Accounts, Who
+from ..library.accounts import NOBODY, Accounts, Who
 from ..library.records import Photo
 from ..settings import Settings
 from ..vision.contract import Options
@@ -103,9 +103,7 @@ class AccessMixin:
             found = accounts.by_session(session)
             if found is not None:
                 who, row = found
-                if accounts.needs_seen(row):  # (its last use, now and then)
-                    self.services.catalogue.write_later(
-                        self.services.catalogue.seen, row.id, accounts.clock())
+                accounts.used(row.seen, self.services.catalogue.seen, row.id)
                 return who
         if self.config.token:
             cookie = self.get_signed_cookie(access.COOKIE, max_age_days=access.COOKIE_DAYS)
@@ -134,9 +132,7 @@ class AccessMixin:
             found = self.accounts.by_key(supplied)
             if found is not None:
                 who, row = found
-                if row.used is None or self.accounts.clock() - row.used > SEEN_EVERY:
-                    self.services.catalogue.write_later(
-                        self.services.catalogue.key_used, row.id, self.accounts.clock())
+                self.accounts.used(row.used, self.services.catalogue.key_used, row.id)
         if who is not None:
             return who
         lock = throttle.failed(key)
@@ -144,6 +140,15 @@ class AccessMixin:
                     self.request.method, self.request.path,
                     f"; locked out for {lock:.0f} s" if lock else "")
         return None
+
+    def login_first(self) -> bool:
+        """For a page: when nobody known asks (not even a link's holder), send
+        them to the login page; whether it did."""
+        who = self.who()
+        if who.role is None and who.share is None:
+            self.redirect("/login")
+            return True
+        return False
 
     def shown_who(self) -> Who:
         """Who the page shows as logged in; nobody when that cannot be

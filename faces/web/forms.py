@@ -7,6 +7,7 @@ becomes a safe display name: only ever shown (escaped), never used as a path.
 from __future__ import annotations
 
 import json
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any
 from tornado import httputil
 
 from ..errors import BadRequest, NotFound, Unsupported
+from ..library.accounts import NewShare, valid_password
 from ..library.catalogue import ORDERS
 from ..library.people import MAX_NAME, UNSET, Unset
 from ..library.records import ID_PATTERN, MAX_PAGE_SIZE, PAGE_SIZE, PERSON_PATTERN
@@ -290,3 +292,92 @@ def folder(text: str | None) -> tuple[int, str] | None:
     if not root.isdigit() or ".." in path.split("/") or "\0" in path:
         raise BadRequest("bad_folder", "folder is <library folder id>/<path in it>.")
     return int(root), path.strip("/")
+
+
+# Accounts and share links: JSON objects whose fields are text or flags.
+
+MAX_SHARE_DAYS = 3650.0
+MAX_SHARE_PHOTOS = 10_000
+
+
+def _object(body: Any) -> dict:
+    if not isinstance(body, dict):
+        raise BadRequest("bad_json", "The body must be a JSON object.")
+    return body
+
+
+def _text(body: Any, name: str, required: bool = False) -> str | None:
+    """A JSON object's text field; None when it is not there (unless it is
+    required). null or any other type is refused."""
+    body = _object(body)
+    if name not in body:
+        if required:
+            raise BadRequest("bad_field", f"'{name}' is needed.")
+        return None
+    if not isinstance(body[name], str):
+        raise BadRequest("bad_field", f"'{name}' must be a string.")
+    return body[name]
+
+
+def _flag(body: dict, name: str) -> bool:
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise BadRequest("bad_field", f"'{name}' must be true or false.")
+    return value
+
+
+def login(body: Any) -> tuple[str, str]:
+    """``{"name", "password"}``."""
+    return _text(body, "name", True), _text(body, "password", True)
+
+
+def new_key(body: Any) -> tuple[str | None, str]:
+    """``{"role", "label"}``, both optional: its role (None: the maker's)
+    and its label."""
+    return _text(body, "role"), _text(body, "label") or ""
+
+
+def new_user(body: Any) -> tuple[str, str, str]:
+    """``{"name", "role", "password"}``: the role is a viewer's unless said."""
+    return (_text(body, "name", True), _text(body, "role") or "viewer",
+            _text(body, "password", True))
+
+
+def user_change(body: Any) -> tuple[str | None, str | None]:
+    """``{"role"}`` and/or ``{"password"}``."""
+    role, password = _text(body, "role"), _text(body, "password")
+    if role is None and password is None:
+        raise BadRequest("bad_field", "Give a new 'role' or 'password'.")
+    return role, password
+
+
+def new_share(body: Any) -> NewShare:
+    """A share link: ``{"person": id}`` or ``{"photos": [ids]}``, with its
+    ``label``, ``days``, ``password``, ``downloads``, ``names``, ``boxes``."""
+    body = _object(body)
+    if ("person" in body) == ("photos" in body):
+        raise BadRequest("bad_share", "Share either a person ({\"person\": ID}) or photos "
+                         "({\"photos\": [IDs]}).")
+    photos: list[str] = []
+    if "person" in body:
+        if not isinstance(body["person"], str):
+            raise BadRequest("bad_field", "'person' must be a person's id.")
+        person_ids([body["person"]])  # 404 for what cannot be anyone's id
+    else:
+        photos = body["photos"]
+        if not isinstance(photos, list) or not photos or len(photos) > MAX_SHARE_PHOTOS or \
+                not all(isinstance(photo, str) for photo in photos):
+            raise BadRequest("bad_field",
+                             f"'photos' must list 1 to {MAX_SHARE_PHOTOS} photo ids.")
+    days = body.get("days")
+    if "days" in body and (isinstance(days, bool) or not isinstance(days, (int, float)) or
+                           not math.isfinite(days) or not 0 < days <= MAX_SHARE_DAYS):
+        raise BadRequest("bad_field",
+                         f"'days' must be a number over 0, at most {MAX_SHARE_DAYS:g}.")
+    password = _text(body, "password")
+    if password is not None:
+        valid_password(password)
+    return NewShare(person=body.get("person"), photos=list(dict.fromkeys(photos)),
+                    label=_text(body, "label") or "", days=days, password=password,
+                    downloads=_flag(body, "downloads"), names=_flag(body, "names"),
+                    boxes=_flag(body, "boxes"))

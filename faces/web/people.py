@@ -138,8 +138,7 @@ class PeoplePageHandler(BaseHandler):
     the "more people" link, which works without JavaScript too)."""
 
     async def get(self) -> None:
-        if self.who().role is None and self.who().share is None:
-            self.redirect("/login")
+        if self.login_first():
             return
         self.require("view")
         hidden = self.get_argument("hidden", "0") == "1"

@@ -58,8 +58,7 @@ class GalleryHandler(BaseHandler):
     with ``?before=``, and the upload form."""
 
     def get(self) -> None:
-        if self.who().role is None and self.who().share is None:
-            self.redirect("/login")
+        if self.login_first():
             return
         self.require("view")
         services = self.services

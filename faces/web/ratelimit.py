@@ -53,6 +53,16 @@ class FailureThrottle:
         state = self._state.get(key)
         return max(0.0, state[2] - self.clock()) if state else 0.0
 
+    def wait_for_all(self, keys: list[str]) -> float:
+        """Seconds until every one of ``keys`` may try (an address and an
+        account, say: the longest lock-out of them)."""
+        return max((self.wait_time(key) for key in keys), default=0.0)
+
+    def failed_all(self, keys: list[str]) -> None:
+        """Count one failure against each of ``keys``."""
+        for key in keys:
+            self.failed(key)
+
     def failed(self, key: str) -> float:
         """Count a failure; returns the lock-out it starts (0.0 for none)."""
         now = self.clock()

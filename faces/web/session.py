@@ -22,15 +22,6 @@ log = logging.getLogger(__name__)
 WRONG = "That name and password do not match an account."
 
 
-def text_field(body: Any, name: str, required: bool = True) -> str:
-    value = body.get(name) if isinstance(body, dict) else None
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str):
-        raise BadRequest("bad_field", f"'{name}' must be a string.")
-    return value
-
-
 class AccountBase(BaseHandler):
     """Logging in, with the throttle: per address and per account name."""
 
@@ -39,7 +30,7 @@ class AccountBase(BaseHandler):
                 f"user:{name.strip().lower()}"]
 
     def check_throttle(self, keys: list[str]) -> None:
-        wait = max(self.web.throttle.wait_time(key) for key in keys)
+        wait = self.web.throttle.wait_for_all(keys)
         if wait > 0:
             raise too_many("too_many_failures", "Too many failed logins", wait)
 
@@ -56,8 +47,7 @@ class AccountBase(BaseHandler):
         found = await self.accounts.log_in(name, password, self.request.remote_ip,
                                            self.request.headers.get("User-Agent", ""))
         if found is None:
-            for key in keys:
-                self.web.throttle.failed(key)
+            self.web.throttle.failed_all(keys)
             self.log_failure(name)
             logins.labels("wrong").inc()
             return False
@@ -74,10 +64,18 @@ class AccountBase(BaseHandler):
     async def log_out(self) -> None:
         who = self.who()
         if who.session is not None:
-            await self.services.catalogue.write(self.services.catalogue.end_session,
-                                                who.session)
+            await self.end_session(who.session)
         self.clear_cookie(access.SESSION_COOKIE)
         self.clear_cookie(access.COOKIE)
+
+    async def end_session(self, session_id: int) -> bool:
+        """One of the user's own sessions ends; whether it was this one (its
+        cookie is then cleared)."""
+        await self.accounts.end_session(self.who(), session_id)
+        if session_id != self.who().session:
+            return False
+        self.clear_cookie(access.SESSION_COOKIE)
+        return True
 
 
 def local_request(handler: BaseHandler) -> bool:
@@ -151,8 +149,7 @@ class SetupHandler(AccountBase):
             self.render("setup.html", error="The two passwords differ.")
             return
         try:
-            await self.services.catalogue.write(self.accounts.add_user_now, name, "owner",
-                                                password)
+            await self.accounts.add_user(name, "owner", password)
         except BadRequest as exc:
             self.set_status(400)
             self.render("setup.html", error=exc.message)
@@ -185,8 +182,7 @@ class SessionApiHandler(ApiOriginCheck, AccountBase):
         self.write_json(who_json(self))
 
     async def post(self) -> None:
-        body = forms.json_body(self.request.body)
-        name, password = text_field(body, "name"), text_field(body, "password")
+        name, password = forms.login(forms.json_body(self.request.body))
         if not self.accounts.active:
             raise ApiError(409, "no_accounts", "This gallery has no accounts (it is open, or "
                            "uses its access token): `faces user add NAME --role owner` makes "
@@ -217,19 +213,15 @@ class SessionsApiHandler(SessionsBase):
 
     def get(self) -> None:
         who = self.who()
-        rows = [row for row in self.accounts.catalogue.sessions_of(who.user.id)
-                if self.accounts.lasts(row)]
-        self.write_json({"sessions": [session_json(row, who.session) for row in rows]})
+        self.write_json({"sessions": [session_json(row, who.session)
+                                      for row in self.accounts.sessions_of(who.user.id)]})
 
 
 class SessionEndApiHandler(SessionsBase):
     """DELETE: one of your sessions ends (its pages' live updates close)."""
 
     async def delete(self, session_id: str) -> None:
-        await self.services.catalogue.write(self.accounts.end_session_now, self.who(),
-                                            int(session_id))
-        if int(session_id) == self.who().session:
-            self.clear_cookie(access.SESSION_COOKIE)
+        await self.end_session(int(session_id))
         self.set_status(204)
         self.finish()
 
@@ -243,11 +235,9 @@ class KeysApiHandler(SessionsBase):
         self.write_json({"keys": [key_json(key) for key in keys]})
 
     async def post(self) -> None:
-        body = forms.json_body(self.request.body)
-        role = text_field(body, "role", required=False) or self.who().role
-        label = text_field(body, "label", required=False)
-        token, key = await self.services.catalogue.write(self.accounts.add_key_now,
-                                                         self.who(), role, label)
+        role, label = forms.new_key(forms.json_body(self.request.body))
+        token, key = await self.services.catalogue.write(
+            self.accounts.add_key_now, self.who(), role or self.who().role, label)
         self.write_json({**key_json(key), "key": token}, 201)
 
 

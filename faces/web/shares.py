@@ -9,16 +9,16 @@ again: :mod:`faces.library.accounts`)."""
 from __future__ import annotations
 
 import logging
-import math
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BadRequest, NotFound
-from ..library.accounts import digest, valid_password
+from ..errors import NotFound
+from ..library.accounts import NewShare, digest
 from ..library.catalogue_accounts import Share
 from . import access, forms
 from .base import ApiOriginCheck, BaseHandler
 from .errors import ApiError, too_many
+from .forms import MAX_SHARE_PHOTOS
 from .views import UPLOADS, when
 
 if TYPE_CHECKING:
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_DAYS = 3650.0
-MAX_PHOTOS = 10_000
 GONE = "This link does not work: it was revoked, it has expired, or it was never made."
 
 
@@ -45,51 +43,16 @@ def share_json(share: Share, services: Services) -> dict[str, Any]:
             "password": share.password is not None, "downloads": share.downloads,
             "names": share.names, "boxes": share.boxes, "views": share.views,
             "last_used": when(share.used),
-            "photos": len(services.catalogue.shared_photos(share, MAX_PHOTOS))}
+            "photos": services.catalogue.shared_count(share, MAX_SHARE_PHOTOS)}
 
 
-def flag(body: dict, name: str) -> bool:
-    value = body.get(name, False)
-    if not isinstance(value, bool):
-        raise BadRequest("bad_field", f"'{name}' must be true or false.")
-    return value
-
-
-def share_request(body: Any, services: Services) -> dict[str, Any]:
-    """A new link's request, bound and checked: a person or photos, and its
-    options."""
-    if not isinstance(body, dict):
-        raise BadRequest("bad_json", "The body must be a JSON object.")
-    if ("person" in body) == ("photos" in body):
-        raise BadRequest("bad_share", "Share either a person ({\"person\": ID}) or photos "
-                         "({\"photos\": [IDs]}).")
-    person, photos = body.get("person"), body.get("photos")
-    if "person" in body:
-        if not isinstance(person, str):
-            raise BadRequest("bad_field", "'person' must be a person's id.")
-        services.people.person(forms.person_ids([person])[0])  # 404 for nobody
-        photos = []
-    else:
-        if not isinstance(photos, list) or not photos or len(photos) > MAX_PHOTOS or \
-                not all(isinstance(photo, str) for photo in photos):
-            raise BadRequest("bad_field", f"'photos' must list 1 to {MAX_PHOTOS} photo ids.")
-        for photo in photos:
-            services.gallery.photo(photo)  # 404 for none
-    days = body.get("days")
-    if "days" in body and (isinstance(days, bool) or not isinstance(days, (int, float)) or
-                           not math.isfinite(days) or not 0 < days <= MAX_DAYS):
-        raise BadRequest("bad_field", f"'days' must be a number over 0, at most {MAX_DAYS:g}.")
-    password = body.get("password")
-    if "password" in body:
-        if not isinstance(password, str):
-            raise BadRequest("bad_field", "'password' must be a string.")
-        valid_password(password)
-    label = body.get("label", "")
-    if not isinstance(label, str):
-        raise BadRequest("bad_field", "'label' must be a string.")
-    return {"person": person, "photos": list(dict.fromkeys(photos)), "label": label,
-            "days": days, "password": password, "downloads": flag(body, "downloads"),
-            "names": flag(body, "names"), "boxes": flag(body, "boxes")}
+def existing(new: NewShare, services: Services) -> NewShare:
+    """A link's request whose person or photos are there (404 otherwise)."""
+    if new.person is not None:
+        services.people.person(new.person)
+    for photo in new.photos:
+        services.gallery.photo(photo)
+    return new
 
 
 def link_url(handler: BaseHandler, token: str) -> str:
@@ -111,11 +74,8 @@ class SharesApiHandler(SharesBase):
                                     for share in self.services.catalogue.shares()]})
 
     async def post(self) -> None:
-        found = share_request(forms.json_body(self.request.body), self.services)
-        token, share = await self.services.catalogue.write(
-            self.accounts.add_share_now, self.who(), found["person"], found["photos"],
-            found["label"], found["days"], found["password"], found["downloads"],
-            found["names"], found["boxes"])
+        new = existing(forms.new_share(forms.json_body(self.request.body)), self.services)
+        token, share = await self.accounts.add_share(self.who(), new)
         self.set_header("Location", f"/api/shares/{share.id}")
         self.write_json({**share_json(share, self.services), "url": link_url(self, token)}, 201)
 
@@ -129,10 +89,7 @@ class ShareApiHandler(SharesBase):
 
     async def delete(self, share_id: str) -> None:
         """The link stops working at once: page, files, API, live updates."""
-        if not await self.services.catalogue.write(self.services.catalogue.remove_share,
-                                                   int(share_id)):
-            raise NotFound("not_found", "There is no such link.")
-        self.web.check_connections()
+        await self.accounts.revoke_share(int(share_id))
         self.set_status(204)
         self.finish()
 
@@ -164,7 +121,7 @@ class LinkHandler(BaseHandler):
     async def post(self, token: str) -> None:
         share = self.share(token)
         keys = [f"link:{share.id}", f"link:{access.client_key(self.request.remote_ip)}"]
-        wait = max(self.web.throttle.wait_time(key) for key in keys)
+        wait = self.web.throttle.wait_for_all(keys)
         opens = self.web.metrics.link_opens
         if wait > 0:
             opens.labels("throttled").inc()
@@ -172,8 +129,7 @@ class LinkHandler(BaseHandler):
         if not await self.accounts.link_password_ok(share, self.get_body_argument("password",
                                                                                   "")):
             opens.labels("wrong_password").inc()
-            for key in keys:
-                self.web.throttle.failed(key)
+            self.web.throttle.failed_all(keys)
             log.warning("wrong password for share link %d from %s", share.id,
                         self.request.remote_ip)
             self.set_status(401)
@@ -226,7 +182,7 @@ class SharedBase(BaseHandler):
     def listing(self) -> dict[str, Any]:
         share = self.who().share
         services = self.services
-        ids = services.catalogue.shared_photos(share, MAX_PHOTOS)
+        ids = services.catalogue.shared_photos(share, MAX_SHARE_PHOTOS)
         photos = [services.gallery.photo(photo) for photo in ids]
         names: dict[str, str | None] = {}
         if share.names:
@@ -237,9 +193,7 @@ class SharedBase(BaseHandler):
                             names[face["person"]] = services.people.person(face["person"]).name
                         except NotFound:
                             names[face["person"]] = None
-        if share.used is None or self.accounts.clock() - share.used > 60:
-            services.catalogue.write_later(services.catalogue.share_used, share.id,
-                                           self.accounts.clock(), False)
+        self.accounts.used(share.used, services.catalogue.share_used, share.id)
         return {"label": share.label, "expires": when(share.expires),
                 "downloads": share.downloads,
                 "photos": [shared_photo_json(photo, share, names) for photo in photos]}

@@ -48,6 +48,7 @@ class Web:
         self.limiter = RateLimiter(self.settings.rate_limit)
         self.metrics = Metrics(self.live)
         self.services.gallery.on_job = self.metrics.detection_seconds.observe
+        self.services.accounts.ended = self.check_connections
 
     @property
     def settings(self) -> Settings:
