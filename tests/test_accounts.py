@@ -420,13 +420,15 @@ class TestShareLinks(AccountsCase):
         with pytest.raises(HTTPClientError) as refused_ws:
             await self.live(guest)
         assert refused_ws.value.code == 404
-        # At expiry too (a link made to last 2 s): the connection is closed by the server.
+        # At expiry too (a link made to last a day, the server's clock then a day
+        # on: no race with a slow machine): the connection is closed by the server.
         brief = json.loads((await self.call("POST", "/api/shares", owner, {
-            "photos": [mine[0]["id"]], "days": 2 / 86400})).body)
+            "photos": [mine[0]["id"]], "days": 1})).body)
         opened = await self.call("GET", brief["url"].split(str(self.get_http_port()), 1)[1])
         guest, _ = cookie_of(opened, "faces_share")
         assert (await self.call("GET", mine[0]["urls"]["display"], guest)).code == 200
         socket = await self.live(guest)
+        self.services.accounts.clock = lambda: time.time() + 86400 + 1
         await self.closed(socket)
         assert socket.close_code == 4401
         assert (await self.call("GET", mine[0]["urls"]["display"], guest)).code == 404
