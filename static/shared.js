@@ -1,7 +1,7 @@
 // The shared page: its photos kept up to date while the link works (the
 // server says "shared" when the set changes), and emptied the moment the
 // link is revoked or expires (the server closes the connection, 4401).
-import { call, connect } from "./common.js";
+import { call, connect, plural } from "./common.js";
 
 const list = document.getElementById("shared-photos");
 const state = document.getElementById("shared-state");
@@ -45,7 +45,8 @@ async function reload() {
   try {
     const answer = await call("GET", "/api/shared");
     list.replaceChildren(...answer.photos.map((photo, i) => item(photo, i + 1)));
-    state.textContent = `${answer.photos.length} photos.`;
+    const until = answer.expires ? `; this link works until ${answer.expires.slice(0, 10)}` : "";
+    state.textContent = `${plural(answer.photos.length, "photo")}${until}.`;
   } catch (error) {
     ended();
   }

@@ -818,6 +818,7 @@ def test_accounts_and_a_share_link_by_keyboard(browser, tmp_path: Path, model_pa
         guest.wait_for_url(base + "/shared")  # the token has left the address bar
         photos = guest.locator("#shared-photos .shared-photo")
         expect(photos).to_have_count(3)
+        expect(guest.locator("#shared-state")).to_contain_text("3 photos; this link works until")
         expect(guest.locator("#live")).to_have_text("Live")
         shot(guest, "94-shared")
         guest.keyboard.press("Tab")
@@ -852,6 +853,7 @@ def test_accounts_and_a_share_link_by_keyboard(browser, tmp_path: Path, model_pa
         other = watched(browser, errors)
         other.goto(single)
         expect(other.locator("#shared-photos .shared-photo")).to_have_count(1)
+        expect(other.locator("#shared-state")).to_contain_text("1 photo; this link works until")
         assert other.locator(".shared-photo").get_attribute("data-id") == ids[3]
 
         # A viewer's account, added on the owner's page by keyboard.
