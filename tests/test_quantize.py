@@ -66,6 +66,13 @@ def test_int8_copy_is_made_once_beside_the_model_then_reused(own_model: Path,
     again = detectors.load(own_model, precision="int8", detail_scale=0)
     assert again.path == made and "made in" not in again.precision_reason
     assert (made.stat().st_ino, made.stat().st_mtime_ns) == (stamp.st_ino, stamp.st_mtime_ns)
+    # A copy cut short (a disk that filled up, a crash while it was written) is
+    # not taken for ours: it is made again.
+    made.write_bytes(made.read_bytes()[: made.stat().st_size // 2])
+    assert source_of(made, quantize.SOURCE_KEY) == ""
+    mended = detectors.load(own_model, precision="int8", detail_scale=0)
+    assert mended.path == made and "int8 copy made in" in mended.precision_reason
+    assert source_of(made, quantize.SOURCE_KEY) == quantize.sha256(own_model)
     # int8 runs its first pass at 1024 and finds what float32 finds on every photo
     assert first.input_size == (1024, 1024) and first.detail_size == 1280
     for name, expected in EXPECTED_FACES.items():

@@ -41,6 +41,18 @@ def session(path: Path, threads: int = 1, lean: bool = False) -> ort.InferenceSe
         raise ModelError(f"cannot load model {path}: {exc}") from None
 
 
+def metadata(path: Path) -> dict[str, str]:
+    """The model's own metadata entries (its graph is not optimised for
+    this: only read)."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only
+    loaded = ort.InferenceSession(str(path), sess_options=options,
+                                  providers=["CPUExecutionProvider"])
+    return dict(loaded.get_modelmeta().custom_metadata_map)
+
+
 def signature(path: Path) -> Signature:
     """The model's inputs and outputs as (name, shape) pairs."""
     loaded = session(path)

@@ -35,13 +35,13 @@ def cleaned_path(model: Path, digest: str, cache: Path) -> Path:
 def clean(model: Path, cache: Path) -> Path:
     """The copy of ``model`` without graph inputs that nothing uses (made
     now if missing, or not made from this very file)."""
-    import onnx
-
     digest = sha256_file(model)
     out = cleaned_path(model, digest, cache)
     with locked(cache / f".{out.name}.lock"):
         if out.is_file() and source_of(out, SOURCE_KEY) == digest:
             return out
+        import onnx  # (1 s to import: only when a copy is made)
+
         try:
             graph = onnx.load(str(model))
         except Exception as exc:
