@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import ModelError
+
 
 @dataclass(frozen=True)
 class Download:
@@ -68,5 +70,5 @@ def source_of(path: Path, key: str) -> str:
 
     try:
         return metadata(path).get(key, "")
-    except Exception:  # a truncated or foreign file: not ours to use
+    except ModelError:  # a truncated or foreign file: not ours to use
         return ""

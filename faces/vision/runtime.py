@@ -17,15 +17,19 @@ from ..errors import ModelError
 Signature = tuple[list[tuple[str, list]], list[tuple[str, list]]]  # inputs, outputs: name, shape
 
 
-def session(path: Path, threads: int = 1, lean: bool = False) -> ort.InferenceSession:
+def session(path: Path, threads: int = 1, lean: bool = False,
+            optimize: bool = True) -> ort.InferenceSession:
     """A CPU session with ``threads`` intra-op threads; raises ModelError.
 
     ``lean``: keep no memory arena between runs (a few per cent slower, and
-    less memory held at rest).
+    less memory held at rest). ``optimize`` False: the graph as it is, for a
+    session only read, never run.
     """
     if not path.is_file():
         raise ModelError(f"model file not found: {path}")
     options = ort.SessionOptions()
+    if not optimize:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # errors only
@@ -42,15 +46,8 @@ def session(path: Path, threads: int = 1, lean: bool = False) -> ort.InferenceSe
 
 
 def metadata(path: Path) -> dict[str, str]:
-    """The model's own metadata entries (its graph is not optimised for
-    this: only read)."""
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    options.log_severity_level = 3  # errors only
-    loaded = ort.InferenceSession(str(path), sess_options=options,
-                                  providers=["CPUExecutionProvider"])
-    return dict(loaded.get_modelmeta().custom_metadata_map)
+    """The model's own metadata entries; raises ModelError."""
+    return dict(session(path, optimize=False).get_modelmeta().custom_metadata_map)
 
 
 def signature(path: Path) -> Signature:
