@@ -243,12 +243,21 @@ class Accounts:
         now = self.clock()
         return now - row.seen < self.session_idle and now - row.created < self.session_max
 
+    def works(self, share: Share | None) -> bool:
+        """Whether a link opens anything: made, not revoked, not expired."""
+        return share is not None and share.expires > self.clock()
+
+    def link(self, token: str) -> Share | None:
+        """The link whose token this is, while it works."""
+        share = self.catalogue.share_by_hash(digest(token))
+        return share if self.works(share) else None
+
     def by_link(self, token: str) -> Who | None:
         """The link's holder; for a link revoked or expired, in a gallery that
         needs a login, a holder of nothing (everything answers 404, as
         while it worked for what it did not share); else None."""
-        share = self.catalogue.share_by_hash(digest(token))
-        if share is None or share.expires <= self.clock():
+        share = self.link(token)
+        if share is None:
             return GONE if self.anonymous().role is None else None
         return Who("share", share=share)
 
@@ -267,10 +276,7 @@ class Accounts:
             return bool(key and user and user.id == who.user.id and
                         key_role(key, user) == who.role)
         if who.via == "share":
-            if who.share is None:
-                return False
-            share = self.catalogue.share(who.share.id)
-            return share is not None and share.expires > self.clock()
+            return who.share is not None and self.works(self.catalogue.share(who.share.id))
         if who.via in ("open", "anonymous"):
             return self.anonymous().role == who.role
         return True  # the token: it lasts as long as the server's settings
