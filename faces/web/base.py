@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from .. import logs
-from ..errors import Starting
+from ..errors import Forbidden, NeedsLogin, NotFound, Starting
 from ..library.accounts import NOBODY, Accounts, Who
 from ..library.records import Photo
 from ..settings import Settings
@@ -177,6 +177,19 @@ class AccessMixin:
             raise Starting("The server is starting: it is reading the library. Try again "
                            "in a few seconds.")
         return allowed
+
+    def may_see(self, ids: Iterable[str] = ()) -> None:
+        """The one check for handlers that answer a bare status (files, the
+        WebSocket): may who asks see these photos (a link's holder: as its
+        link shares them)? HTTPError 401 (nobody known) or 404 (not theirs)
+        when not."""
+        who = self.who()
+        try:
+            self.accounts.authorize(who, "shared" if who.share is not None else "view", ids)
+        except (NeedsLogin, Forbidden):
+            raise HTTPError(401) from None
+        except NotFound:
+            raise HTTPError(404) from None
 
     def require_write(self) -> None:
         self.require("upload")

@@ -7,7 +7,6 @@ from typing import Any
 
 from tornado.web import HTTPError, StaticFileHandler
 
-from ..errors import Forbidden, NeedsLogin, NotFound
 from ..library.files import ORIGINAL_MARK, Files
 from .base import AccessMixin, SecurityHeaders
 from .views import CROPS, UPLOADS
@@ -36,20 +35,12 @@ class UploadsHandler(SecurityHeaders, AccessMixin, StaticFileHandler):
     async def get(self, path: str, include_body: bool = True) -> None:
         name = path.rsplit("/", 1)[-1]
         photo_id = name.split(".", 1)[0]
-        who = self.who()
-        try:
-            if who.share is not None:
-                boxed = ".annotated." in name or ".thumb." in name  # (boxes drawn in)
-                shown = self.kind == "photos" and (who.share.boxes or not boxed)
-                if not shown:
-                    raise HTTPError(404)
-                self.accounts.authorize(who, "shared", [photo_id])
-            else:
-                self.accounts.authorize(who, "view", [photo_id])
-        except (NeedsLogin, Forbidden):
-            raise HTTPError(401) from None
-        except NotFound:
-            raise HTTPError(404) from None
+        share = self.who().share
+        if share is not None:
+            boxed = ".annotated." in name or ".thumb." in name  # (boxes drawn in)
+            if self.kind != "photos" or (boxed and not share.boxes):
+                raise HTTPError(404)
+        self.may_see([photo_id])
         await super().get(path, include_body)
 
     def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:

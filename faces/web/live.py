@@ -11,10 +11,8 @@ import json
 import logging
 
 from tornado.iostream import StreamBufferFullError
-from tornado.web import HTTPError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from ..errors import Forbidden, NeedsLogin, NotFound
 from ..library.events import PhotoAdded, RecognitionState
 from .base import AccessMixin
 from .views import event_json
@@ -32,13 +30,7 @@ class GalleryWebSocket(AccessMixin, WebSocketHandler):
     (:meth:`faces.web.hub.Hub.check`, every second)."""
 
     def prepare(self) -> None:
-        who = self.who()
-        try:
-            self.accounts.authorize(who, "shared" if who.share is not None else "view")
-        except (NeedsLogin, Forbidden):
-            raise HTTPError(401) from None
-        except NotFound:
-            raise HTTPError(404) from None
+        self.may_see()
 
     def scope(self, message: dict) -> dict | None:
         """What a share link's holder hears of ``message`` (None: nothing;
