@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from ..errors import BadRequest
+from ..library.catalogue_accounts import User
 from . import access, forms
 from .base import ApiOriginCheck, BaseHandler, rate_limited
 from .errors import ApiError, too_many
@@ -34,9 +35,9 @@ class AccountBase(BaseHandler):
         if wait > 0:
             raise too_many("too_many_failures", "Too many failed logins", wait)
 
-    async def log_in(self, name: str, password: str) -> bool:
+    async def log_in(self, name: str, password: str) -> User | None:
         """Start a session (its cookie set) when the name and password are
-        an account's; count a failure otherwise."""
+        an account's, and say whose; count a failure otherwise (None)."""
         keys = self.throttle_keys(name)
         logins = self.web.metrics.logins
         try:
@@ -50,13 +51,13 @@ class AccountBase(BaseHandler):
             self.web.throttle.failed_all(keys)
             self.log_failure(name)
             logins.labels("wrong").inc()
-            return False
+            return None
         logins.labels("ok").inc()
-        token, _ = found
+        token, user = found
         self.set_cookie(access.SESSION_COOKIE, token, httponly=True, samesite="Strict",
                         secure=self.request.protocol == "https",
                         expires_days=self.config.session_days)
-        return True
+        return user
 
     def log_failure(self, name: str) -> None:
         log.warning("failed login for %r from %s", name[:64], self.request.remote_ip)
@@ -101,7 +102,7 @@ class LoginHandler(AccountBase):
         rate_limited(self, "login")
         if self.accounts.active:
             name = self.get_body_argument("name", "")
-            if not await self.log_in(name, self.get_body_argument("password", "")):
+            if await self.log_in(name, self.get_body_argument("password", "")) is None:
                 self.set_status(401)
                 self.render("login.html", error=WRONG, accounts=True)
                 return
@@ -187,9 +188,9 @@ class SessionApiHandler(ApiOriginCheck, AccountBase):
             raise ApiError(409, "no_accounts", "This gallery has no accounts (it is open, or "
                            "uses its access token): `faces user add NAME --role owner` makes "
                            "the first.")
-        if not await self.log_in(name, password):
+        user = await self.log_in(name, password)
+        if user is None:
             raise ApiError(401, "wrong_login", WRONG)
-        user = self.accounts.catalogue.user_named(name.strip())
         self.write_json({"user": user.name, "role": user.role, "via": "session",
                          "accounts": True}, 201)
 
